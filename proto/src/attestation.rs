@@ -1,0 +1,1 @@
+//! attestation (in progress)

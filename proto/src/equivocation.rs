@@ -1,0 +1,1 @@
+//! equivocation (in progress)
