@@ -1,0 +1,1 @@
+//! quorate-node library (in progress)
