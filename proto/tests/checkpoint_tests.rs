@@ -68,7 +68,8 @@ fn c2sp_example_parses_and_round_trips() {
 fn parse_rejects_malformed() {
     use CheckpointParseError as E;
     let r = ROOT_B64;
-    let cases: Vec<(String, fn(&E) -> bool)> = vec![
+    type Case = (String, fn(&E) -> bool);
+    let cases: Vec<Case> = vec![
         (String::new(), |e| *e == E::NotNewlineTerminated),
         ("\n".into(), |e| *e == E::EmptyLine { line: 1 }),
         (format!("o\n1\n{r}"), |e| *e == E::NotNewlineTerminated),
