@@ -1,1 +1,298 @@
-fn main() {}
+//! `quorate`: the command-line face of Quorate's client.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use clap::{Args, Parser, Subcommand};
+use quorate_client::files;
+use quorate_client::keys::{self, AnyVerifier};
+use quorate_proto::checkpoint;
+use quorate_proto::cosignature::CosignatureSigner;
+use quorate_proto::note::{self, NoteVerifier, Signer};
+
+#[derive(Parser)]
+#[command(
+    name = "quorate",
+    version,
+    about = "Trust a release only when a quorum of independent jurisdictions reviewed it",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate and inspect signing keys
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Sign and verify C2SP signed notes
+    #[command(subcommand)]
+    Note(NoteCommand),
+    /// Verify C2SP checkpoints and their witness cosignatures
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Write NAME.key (secret, mode 0600) and NAME.pub (vkey); never overwrites
+    Generate(KeyGenerate),
+}
+
+#[derive(Args)]
+struct KeyGenerate {
+    /// Key name, e.g. a reviewer's name or a log origin such as example.org/log
+    #[arg(long)]
+    name: String,
+    /// Directory to write the key files into
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+    /// Make a witness key (C2SP cosignature/v1, type 0x04) instead of a signed-note key
+    #[arg(long)]
+    witness: bool,
+}
+
+#[derive(Subcommand)]
+enum NoteCommand {
+    /// Sign a text (ending in a newline) with a secret key; prints the signed note
+    Sign {
+        /// Secret key file (as written by `quorate key generate`)
+        #[arg(long)]
+        key: PathBuf,
+        /// The text to sign (`-` or absent: standard input)
+        file: Option<PathBuf>,
+    },
+    /// Verify a signed note; prints the text on success, the signers on stderr
+    Verify {
+        /// Trusted vkey, literally or as a .pub file; repeat for several
+        #[arg(long = "key", required = true)]
+        keys: Vec<String>,
+        /// The signed note (`-` or absent: standard input)
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CheckpointCommand {
+    /// Verify a checkpoint's log signature and witness cosignatures
+    Verify {
+        /// The log's vkey, literally or as a .pub file
+        #[arg(long)]
+        log: String,
+        /// A trusted witness vkey (cosignature/v1); repeat for several
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        /// Fail unless at least this many trusted witnesses cosigned
+        #[arg(long, default_value_t = 0)]
+        min_witnesses: usize,
+        /// The checkpoint note (`-`: standard input)
+        file: PathBuf,
+    },
+    /// Cosign a checkpoint with a witness key (cosignature/v1); prints the note with the
+    /// cosignature line added. Verifies the log signature first.
+    Cosign {
+        /// Witness secret key file
+        #[arg(long)]
+        key: PathBuf,
+        /// The log's vkey, literally or as a .pub file
+        #[arg(long)]
+        log: String,
+        /// Timestamp to cosign at (POSIX seconds); default: now
+        #[arg(long)]
+        time: Option<u64>,
+        /// The checkpoint note (`-`: standard input)
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Key(KeyCommand::Generate(g)) => key_generate(&g),
+        Command::Note(NoteCommand::Sign { key, file }) => note_sign(&key, file.as_deref()),
+        Command::Note(NoteCommand::Verify { keys, file }) => note_verify(&keys, file.as_deref()),
+        Command::Checkpoint(CheckpointCommand::Verify {
+            log,
+            witnesses,
+            min_witnesses,
+            file,
+        }) => checkpoint_verify(&log, &witnesses, min_witnesses, &file),
+        Command::Checkpoint(CheckpointCommand::Cosign {
+            key,
+            log,
+            time,
+            file,
+        }) => checkpoint_cosign(&key, &log, time, &file),
+    }
+}
+
+fn key_generate(g: &KeyGenerate) -> Result<()> {
+    let seed = keys::random_seed().context("reading randomness from the operating system")?;
+    let (vkey, skey) = if g.witness {
+        let s = CosignatureSigner::generate(&g.name, seed)?;
+        (s.vkey(), s.skey())
+    } else {
+        let s = Signer::generate(&g.name, seed)?;
+        (s.vkey(), s.skey())
+    };
+    let stem = keys::file_stem_for(&g.name);
+    let key_path = g.out.join(format!("{stem}.key"));
+    let pub_path = g.out.join(format!("{stem}.pub"));
+    // Check both first, so a half-written pair is never left behind.
+    for p in [&key_path, &pub_path] {
+        if p.exists() {
+            bail!("{} already exists; refusing to overwrite it", p.display());
+        }
+    }
+    files::create_new(&key_path, format!("{}\n", skey.as_str()).as_bytes(), true)?;
+    files::create_new(&pub_path, format!("{vkey}\n").as_bytes(), false)?;
+    eprintln!("wrote {} (secret, mode 0600)", key_path.display());
+    eprintln!("wrote {}", pub_path.display());
+    println!("{vkey}");
+    Ok(())
+}
+
+fn read_utf8(file: Option<&Path>) -> Result<(String, String)> {
+    let (label, bytes) = files::read_input(file)?;
+    let text = String::from_utf8(bytes).with_context(|| format!("{label} is not valid UTF-8"))?;
+    Ok((label, text))
+}
+
+fn note_sign(key: &Path, file: Option<&Path>) -> Result<()> {
+    let signer = keys::load_signer(key)?;
+    let (label, text) = read_utf8(file)?;
+    let signed = note::sign(&text, &[&signer]).with_context(|| format!("signing {label}"))?;
+    print!("{signed}");
+    Ok(())
+}
+
+fn note_verify(key_args: &[String], file: Option<&Path>) -> Result<()> {
+    let verifiers = key_args
+        .iter()
+        .map(|k| keys::load_any_verifier(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let refs: Vec<&dyn NoteVerifier> = verifiers
+        .iter()
+        .map(AnyVerifier::as_note_verifier)
+        .collect();
+    let (label, bytes) = files::read_input(file)?;
+    let opened = note::open(&bytes, &refs).with_context(|| format!("verifying {label}"))?;
+    for s in opened.verified_signatures() {
+        eprintln!("verified: signed by {}+{:08x}", s.name(), s.key_id());
+    }
+    for s in opened.unverified_signatures() {
+        eprintln!(
+            "ignored: signature by unknown key {}+{:08x}",
+            s.name(),
+            s.key_id()
+        );
+    }
+    print!("{}", opened.text());
+    Ok(())
+}
+
+fn checkpoint_verify(log: &str, witnesses: &[String], min: usize, file: &Path) -> Result<()> {
+    let log_key = keys::load_ed25519_verifier(log)?;
+    let witness_keys = witnesses
+        .iter()
+        .map(|w| keys::load_witness_verifier(w))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (label, bytes) = files::read_input(Some(file))?;
+    let verified = checkpoint::verify_checkpoint(&bytes, &log_key, &witness_keys)
+        .with_context(|| format!("verifying checkpoint {label}"))?;
+    let cp = verified.checkpoint();
+    println!("origin: {}", cp.origin());
+    println!("size: {}", cp.size());
+    println!(
+        "root: {}",
+        base64::engine::general_purpose::STANDARD.encode(cp.root_hash())
+    );
+    for ext in cp.extensions() {
+        println!("extension: {ext}");
+    }
+    for c in verified.cosignatures() {
+        println!(
+            "cosigned: {}+{:08x} at {} ({})",
+            c.name(),
+            c.key_id(),
+            c.timestamp(),
+            format_utc(c.timestamp())
+        );
+    }
+    println!(
+        "witnesses: {} of {} trusted cosigned",
+        verified.cosignatures().len(),
+        witness_keys.len()
+    );
+    verified
+        .require_witnesses(min)
+        .with_context(|| format!("checkpoint {label}"))?;
+    Ok(())
+}
+
+fn checkpoint_cosign(key: &Path, log: &str, time: Option<u64>, file: &Path) -> Result<()> {
+    let signer = keys::load_witness_signer(key)?;
+    let log_key = keys::load_ed25519_verifier(log)?;
+    let (label, bytes) = files::read_input(Some(file))?;
+    let verified = checkpoint::verify_checkpoint(&bytes, &log_key, &[])
+        .with_context(|| format!("verifying checkpoint {label}"))?;
+    let now = match time {
+        Some(t) => t,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("system clock is before 1970")?
+            .as_secs(),
+    };
+    let sig = signer.cosign(verified.note_text(), now)?;
+    let text = std::str::from_utf8(verified.note_bytes()).context("checkpoint is not UTF-8")?;
+    print!("{}", note::add_signatures(text, &[sig])?);
+    Ok(())
+}
+
+/// RFC 3339 UTC for a POSIX timestamp, without a date crate: days-to-civil conversion
+/// (Howard Hinnant's algorithm).
+fn format_utc(ts: u64) -> String {
+    let days = (ts / 86_400) as i64;
+    let secs = ts % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_utc;
+
+    #[test]
+    fn utc_formatting() {
+        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_utc(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

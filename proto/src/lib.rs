@@ -12,3 +12,4 @@ pub mod equivocation;
 pub mod merkle;
 pub mod note;
 pub mod tile;
+pub mod tlog_proof;
