@@ -311,3 +311,26 @@ proptest! {
         prop_assert_eq!(Checkpoint::parse(&c.to_text()).unwrap(), c);
     }
 }
+
+/// The examples in specs/parts/note-checkpoint-cosignature.md stay true.
+#[test]
+fn spec_part_examples_verify() {
+    let log = Ed25519Verifier::from_vkey(
+        "example.org/quorate/log-de+c7292978+AYkaOCC2qVJJwQ6PlpYcbKQGM+I+P194I1fXf8lWvGbh",
+    )
+    .unwrap();
+    let w = CosignatureVerifier::from_vkey(
+        "witness.example.fr/w1+36fd117c+BCFS+NGbeR0kRTJC4V8uq2y3z/p7al7TAJeWDgaYgdsS",
+    )
+    .unwrap();
+    let ws = CosignatureSigner::from_skey(
+        "PRIVATE+KEY+witness.example.fr/w1+36fd117c+BEJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJC",
+    )
+    .unwrap();
+    assert_eq!(ws.verifier(), w);
+    let cosigned = "example.org/quorate/log-de\n300\nOzs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs=\n\n\u{2014} example.org/quorate/log-de xykpeLB42fP3OT1rAL/Kfm3UJGfFbQW1m06L+XgFmNSbzCCXzhBv38OqZimnYPIbBPD75Pv+JAQW0ePq/oyBygPQ2w4=\n\u{2014} witness.example.fr/w1 Nv0RfAAAAABlU/EAJuCXmEq/UUjTT8dMIsZYwNX+L/e8CB+eENHb8ymPMmMf54KF2aMvRhKEc80ShQwY/p6/+W0jlhzAxqTjcK/1CQ==\n";
+    let v = verify_checkpoint(cosigned.as_bytes(), &log, &[w]).unwrap();
+    v.require_witnesses(1).unwrap();
+    assert_eq!(v.cosignatures()[0].timestamp(), 1_700_000_000);
+    assert_eq!(v.checkpoint().root_hash(), &[0x3b; 32]);
+}
