@@ -496,6 +496,48 @@ pub fn check_record(
 /// Checks a consistency proof that the tree of size `n` with root hash `h` is a prefix
 /// of the tree of size `t` with root hash `th`.
 pub fn check_tree(proof: &[Hash], t: u64, th: &Hash, n: u64, h: &Hash) -> Result<(), MerkleError> {
+    let (fr, sr) = consistency_roots(proof, t, n, h)?;
+    if sr != *th {
+        return Err(MerkleError::RootMismatch);
+    }
+    if fr != *h {
+        return Err(MerkleError::OldRootMismatch);
+    }
+    Ok(())
+}
+
+/// The old root that a consistency proof from size `n` to the tree (`t`, `th`) commits
+/// to, or `None` when `n` is a power of two (the proof then omits the old root, so it
+/// determines nothing about it). Errors if the proof does not lead to `th`.
+///
+/// This is what turns a log's failed consistency proof into evidence: if the proof
+/// checks against the new root but yields a different old root than the one the log
+/// signed at size `n`, the log has signed two histories.
+pub fn consistency_old_root(
+    proof: &[Hash],
+    t: u64,
+    th: &Hash,
+    n: u64,
+) -> Result<Option<Hash>, MerkleError> {
+    if n == t || n.is_power_of_two() {
+        consistency_proof_len(n, t)?;
+        return Ok(None);
+    }
+    let (fr, sr) = consistency_roots(proof, t, n, &[0; HASH_SIZE])?;
+    if sr != *th {
+        return Err(MerkleError::RootMismatch);
+    }
+    Ok(Some(fr))
+}
+
+/// Walks a consistency proof (RFC 9162 2.1.4.2) and returns the (old, new) roots it
+/// computes. `h` seeds the walk when `n` is a power of two.
+fn consistency_roots(
+    proof: &[Hash],
+    t: u64,
+    n: u64,
+    h: &Hash,
+) -> Result<(Hash, Hash), MerkleError> {
     let expected = consistency_proof_len(n, t)?;
     if proof.len() != expected {
         return Err(MerkleError::ProofLength {
@@ -504,11 +546,7 @@ pub fn check_tree(proof: &[Hash], t: u64, th: &Hash, n: u64, h: &Hash) -> Result
         });
     }
     if n == t {
-        return if h == th {
-            Ok(())
-        } else {
-            Err(MerkleError::RootMismatch)
-        };
+        return Ok((*h, *h));
     }
     // RFC 9162 2.1.4.2. The walk starts from the largest complete subtree ending at the
     // old tree's edge; when the old tree is a power of two that subtree is the old tree
@@ -549,13 +587,10 @@ pub fn check_tree(proof: &[Hash], t: u64, th: &Hash, n: u64, h: &Hash) -> Result
         fnode >>= 1;
         snode >>= 1;
     }
-    if snode != 0 || sr != *th {
+    if snode != 0 {
         return Err(MerkleError::RootMismatch);
     }
-    if fr != *h {
-        return Err(MerkleError::OldRootMismatch);
-    }
-    Ok(())
+    Ok((fr, sr))
 }
 
 /// An append-only log held in memory: every stored hash in a `Vec`, indexed by stored
