@@ -1,0 +1,309 @@
+//! The `quorate` binary driven as a user would: real files, real exit codes.
+
+#[path = "../../proto/tests/common/mod.rs"]
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn quorate(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quorate"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn quorate");
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(data) = stdin {
+            input.write_all(data).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "quorate failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn fails(out: &Output, want: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure, got success");
+    assert!(
+        err.contains(want),
+        "stderr {err:?} does not mention {want:?}"
+    );
+}
+
+fn tmp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("quorate-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn key_generate_sign_verify_round_trip() {
+    let d = tmp("roundtrip");
+    let vkey = ok(&quorate(
+        &["key", "generate", "--name", "alice", "--out", s(&d)],
+        None,
+    ));
+    assert!(vkey.starts_with("alice+"));
+    assert_eq!(std::fs::read_to_string(d.join("alice.pub")).unwrap(), vkey);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.join("alice.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Never overwrites.
+    fails(
+        &quorate(
+            &["key", "generate", "--name", "alice", "--out", s(&d)],
+            None,
+        ),
+        "already exists",
+    );
+
+    let text = b"hello, reviewers\n";
+    let signed = ok(&quorate(
+        &["note", "sign", "--key", s(&d.join("alice.key"))],
+        Some(text),
+    ));
+    assert!(signed.starts_with("hello, reviewers\n\n\u{2014} alice "));
+    let note = d.join("hello.note");
+    std::fs::write(&note, &signed).unwrap();
+    // Key given as a file and as literal text.
+    for key in [s(&d.join("alice.pub")).to_string(), vkey.trim().to_string()] {
+        let out = quorate(&["note", "verify", "--key", &key, s(&note)], None);
+        assert_eq!(ok(&out), "hello, reviewers\n");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("signed by alice+"));
+    }
+    // Standard input works too.
+    assert_eq!(
+        ok(&quorate(
+            &["note", "verify", "--key", vkey.trim(), "-"],
+            Some(signed.as_bytes())
+        )),
+        "hello, reviewers\n"
+    );
+
+    // Tampered text, wrong key, garbage key: failures that say what went wrong.
+    let tampered = signed.replace("hello", "HELLO");
+    fails(
+        &quorate(
+            &["note", "verify", "--key", vkey.trim()],
+            Some(tampered.as_bytes()),
+        ),
+        "invalid signature by known key alice+",
+    );
+    ok(&quorate(
+        &["key", "generate", "--name", "mallory", "--out", s(&d)],
+        None,
+    ));
+    fails(
+        &quorate(
+            &[
+                "note",
+                "verify",
+                "--key",
+                s(&d.join("mallory.pub")),
+                s(&note),
+            ],
+            None,
+        ),
+        "no signature from a known key",
+    );
+    fails(
+        &quorate(&["note", "verify", "--key", "alice+zzzz", s(&note)], None),
+        "alice+zzzz",
+    );
+    fails(
+        &quorate(&["note", "verify", "--key", vkey.trim()], Some(b"")),
+        "verifying",
+    );
+    fails(
+        &quorate(
+            &["note", "verify", "--key", vkey.trim()],
+            Some(&[0xff, 0xfe, b'\n']),
+        ),
+        "UTF-8",
+    );
+    // Text without a final newline cannot be signed.
+    fails(
+        &quorate(
+            &["note", "sign", "--key", s(&d.join("alice.key"))],
+            Some(b"no newline"),
+        ),
+        "newline",
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn checkpoint_verify_counts_trusted_witnesses() {
+    let d = tmp("checkpoint");
+    let log = "example.org/log";
+    ok(&quorate(
+        &["key", "generate", "--name", log, "--out", s(&d)],
+        None,
+    ));
+    for w in ["w1.example", "w2.example"] {
+        ok(&quorate(
+            &["key", "generate", "--witness", "--name", w, "--out", s(&d)],
+            None,
+        ));
+    }
+    let body = format!(
+        "{log}\n42\n{}\n",
+        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    );
+    let signed = ok(&quorate(
+        &["note", "sign", "--key", s(&d.join("example.org_log.key"))],
+        Some(body.as_bytes()),
+    ));
+    let cp0 = d.join("cp0");
+    std::fs::write(&cp0, &signed).unwrap();
+    let log_pub = d.join("example.org_log.pub");
+    let mut cur = cp0.clone();
+    for (i, w) in ["w1.example", "w2.example"].iter().enumerate() {
+        let out = ok(&quorate(
+            &[
+                "checkpoint",
+                "cosign",
+                "--key",
+                s(&d.join(format!("{w}.key"))),
+                "--log",
+                s(&log_pub),
+                "--time",
+                "1700000000",
+                s(&cur),
+            ],
+            None,
+        ));
+        cur = d.join(format!("cp{}", i + 1));
+        std::fs::write(&cur, out).unwrap();
+    }
+    let w1 = d.join("w1.example.pub");
+    let w2 = d.join("w2.example.pub");
+    let out = ok(&quorate(
+        &[
+            "checkpoint",
+            "verify",
+            "--log",
+            s(&log_pub),
+            "--witness",
+            s(&w1),
+            "--witness",
+            s(&w2),
+            "--min-witnesses",
+            "2",
+            s(&cur),
+        ],
+        None,
+    ));
+    assert!(out.contains("origin: example.org/log\nsize: 42\n"), "{out}");
+    assert!(out.contains("cosigned: w1.example+"), "{out}");
+    assert!(out.contains("2023-11-14T22:13:20Z"), "{out}");
+    assert!(out.contains("witnesses: 2 of 2"), "{out}");
+    // Only one of them trusted: quorum of 2 fails, naming the numbers.
+    fails(
+        &quorate(
+            &[
+                "checkpoint",
+                "verify",
+                "--log",
+                s(&log_pub),
+                "--witness",
+                s(&w1),
+                "--min-witnesses",
+                "2",
+                s(&cur),
+            ],
+            None,
+        ),
+        "1 valid witness cosignatures, 2 required",
+    );
+    // A witness key given as the log key is refused by kind.
+    fails(
+        &quorate(&["checkpoint", "verify", "--log", s(&w1), s(&cur)], None),
+        "witness key",
+    );
+    // A body that is not a checkpoint.
+    let not_cp = ok(&quorate(
+        &["note", "sign", "--key", s(&d.join("example.org_log.key"))],
+        Some(b"example.org/log\nnot a number\nxx\n"),
+    ));
+    std::fs::write(d.join("bad"), not_cp).unwrap();
+    fails(
+        &quorate(
+            &[
+                "checkpoint",
+                "verify",
+                "--log",
+                s(&log_pub),
+                s(&d.join("bad")),
+            ],
+            None,
+        ),
+        "tree size",
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Go's own outputs (shared/vectors/signed-note.json) verify with the CLI, and the CLI
+/// signs byte-identically to Go with the same keys (Ed25519 is deterministic).
+#[test]
+fn signed_note_vectors_through_the_cli() {
+    let Some(path) = common::shared_file("vectors/signed-note.json") else {
+        return;
+    };
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let d = tmp("vectors");
+    let mut checked = 0;
+    for case in v["cases"].as_array().unwrap() {
+        let note = case["note"].as_str().unwrap();
+        let mut args = vec!["note".to_string(), "verify".to_string()];
+        for k in case["verify_with"].as_array().unwrap() {
+            args.push("--key".into());
+            args.push(k.as_str().unwrap().into());
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = quorate(&argv, Some(note.as_bytes()));
+        let name = case["name"].as_str().unwrap();
+        if case["valid"].as_bool().unwrap() {
+            assert_eq!(ok(&out), case["text"].as_str().unwrap(), "{name}");
+        } else {
+            assert!(!out.status.success(), "{name}: accepted an invalid note");
+        }
+        checked += 1;
+    }
+    assert!(checked > 0);
+    // Re-sign the single-signature case with Go's skey through the CLI.
+    let key = &v["keys"][0];
+    let case = &v["cases"][0];
+    let skey = d.join("go.key");
+    std::fs::write(&skey, key["skey"].as_str().unwrap()).unwrap();
+    let ours = ok(&quorate(
+        &["note", "sign", "--key", s(&skey)],
+        Some(case["text"].as_str().unwrap().as_bytes()),
+    ));
+    assert_eq!(ours, case["note"].as_str().unwrap());
+    std::fs::remove_dir_all(&d).unwrap();
+}
