@@ -585,4 +585,17 @@ mod tests {
             let _ = Equivocation::parse(&s);
         }
     }
+
+    /// The example in specs/formats.md verifies with only the log's vkey.
+    #[test]
+    fn spec_example_verifies() {
+        let spec = "quorate-equivocation/v1\ncheckpoint ZXhhbXBsZS5vcmcvbG9nCjUKS2s5QzdUeHI5bUJuMU56Qjh3TTVSYmYvajNxdWRPMXEza0pTZWRzaEY0Yz0KCuKAlCBleGFtcGxlLm9yZy9sb2cga1BMQXRDYklzZlVIUGZpeVNNYWVWUnZCeFo1MWhiSGlqQWhNZ0dBWHZQN1JXR2JSNmI4VlNlSE4rR1MzcWt0L1NwNnJCaDVlRm1ZTHU4Uks1NldSZHFwckVnYz0K\ncheckpoint ZXhhbXBsZS5vcmcvbG9nCjUKZktvMFhiMkpLbVpGVFd4bEV1bzhQcVB3MCt3aHZqL0M0amRYQmYwNDluST0KCuKAlCBleGFtcGxlLm9yZy9sb2cga1BMQXRJbTkvSSsrVmF4TG51S05UWVdiKzFQSkhkWjl1TVVIWVAyN3hwZDd3eDdZMHBlbStiR2hBaW9UUjZtdXUrRFpDVnVQeVM5MjNtL21FUVJpMXlKTEx3TT0K\n";
+        let vkey = "example.org/log+90f2c0b4+Ae1JKMYo0cLG6ukDOJBZlWEpWSc6XGP5NjbBRhSshzfR";
+        let log = crate::note::Ed25519Verifier::from_vkey(vkey).unwrap();
+        let v = Equivocation::parse(spec.as_bytes())
+            .unwrap()
+            .verify(&log)
+            .unwrap();
+        assert_eq!(v.first().checkpoint().size(), 5);
+    }
 }

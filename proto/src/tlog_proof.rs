@@ -390,4 +390,22 @@ mod tests {
             .is_err()
         );
     }
+
+    /// The example in specs/formats.md, byte for byte.
+    #[test]
+    fn spec_example_is_exact() {
+        let f = fixture(5);
+        let spec = "c2sp.org/tlog-proof@v1\nindex 3\nV8efTzGuApxdS9MLBzwnyU35NDiytGl+Hh7vW8A5SkE=\nWkdmL9ijF9lgSaP59HxV3GfKZgUbqjaD27GbL+CaB7A=\nSFM123z+yWXxX/dF/GJcQdXqJkaTaTAWWCj3PdS2iFQ=\n\nexample.org/log\n5\nfKo0Xb2JKmZFTWxlEuo8PqPw0+whvj/C4jdXBf049nI=\n\n— example.org/log kPLAtIm9/I++VaxLnuKNTYWb+1PJHdZ9uMUHYP27xpd7wx7Y0pem+bGhAioTR6muu+DZCVuPyS923m/mEQRi1yJLLwM=\n— witness.example LVUcNAAAAABlU/EAHIjLk8T48d7S7V4xKlTksStHiOaRoMkCwiCfIS2wEWiTQe+fRxrUrGgv9hqWVYPu5H7AjCT/BuLKG2r/k1lhBw==\n";
+        assert_eq!(String::from_utf8(proof_for(&f, 3).to_text()).unwrap(), spec);
+        let p = TlogProof::parse(spec.as_bytes()).unwrap();
+        let vkey = "example.org/log+90f2c0b4+Ae1JKMYo0cLG6ukDOJBZlWEpWSc6XGP5NjbBRhSshzfR";
+        let log = crate::note::Ed25519Verifier::from_vkey(vkey).unwrap();
+        p.verify(
+            &merkle::leaf_hash(b"entry 3"),
+            &log,
+            &[f.witness.verifier()],
+            1,
+        )
+        .unwrap();
+    }
 }
