@@ -26,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate and inspect signing keys
+    /// Generate signing keys (reviewers, logs, witnesses)
     #[command(subcommand)]
     Key(KeyCommand),
     /// Sign and verify C2SP signed notes
@@ -61,7 +61,7 @@ enum NoteCommand {
     /// Sign a text (ending in a newline) with a secret key; prints the signed note
     Sign {
         /// Secret key file (as written by `quorate key generate`)
-        #[arg(long)]
+        #[arg(long, value_name = "SKEYFILE")]
         key: PathBuf,
         /// The text to sign (`-` or absent: standard input)
         file: Option<PathBuf>,
@@ -69,7 +69,7 @@ enum NoteCommand {
     /// Verify a signed note; prints the text on success, the signers on stderr
     Verify {
         /// Trusted vkey, literally or as a .pub file; repeat for several
-        #[arg(long = "key", required = true)]
+        #[arg(long = "key", required = true, value_name = "VKEY")]
         keys: Vec<String>,
         /// The signed note (`-` or absent: standard input)
         file: Option<PathBuf>,
@@ -81,13 +81,13 @@ enum CheckpointCommand {
     /// Verify a checkpoint's log signature and witness cosignatures
     Verify {
         /// The log's vkey, literally or as a .pub file
-        #[arg(long)]
+        #[arg(long, value_name = "VKEY")]
         log: String,
         /// A trusted witness vkey (cosignature/v1); repeat for several
-        #[arg(long = "witness")]
+        #[arg(long = "witness", value_name = "VKEY")]
         witnesses: Vec<String>,
         /// Fail unless at least this many trusted witnesses cosigned
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, value_name = "N")]
         min_witnesses: usize,
         /// The checkpoint note (`-`: standard input)
         file: PathBuf,
@@ -99,7 +99,7 @@ enum CheckpointCommand {
         #[arg(long)]
         key: PathBuf,
         /// The log's vkey, literally or as a .pub file
-        #[arg(long)]
+        #[arg(long, value_name = "VKEY")]
         log: String,
         /// Timestamp to cosign at (POSIX seconds); default: now
         #[arg(long)]
