@@ -332,6 +332,45 @@ impl Store {
         Ok(())
     }
 
+    /// Full audit (an fsck; reads the whole log, so not run on open): runs
+    /// [`Store::verify`], then re-hashes every entry and checks that it has the right
+    /// dedup row and that every stored hash equals the one recomputed from the entries.
+    pub fn verify_full(&self) -> Result<(), StoreError> {
+        self.verify()?;
+        let snap = self.snapshot()?;
+        for row in snap.entries.range(0..snap.size)? {
+            let (k, v) = row?;
+            let n = k.value();
+            let leaf = merkle::leaf_hash(v.value());
+            match snap.dedup.get(&leaf)? {
+                Some(i) if i.value() == n => {}
+                Some(i) => {
+                    return Err(corrupt(
+                        "dedup",
+                        leaf,
+                        format!("maps to {}, entry is {n}", i.value()),
+                    ));
+                }
+                None => return Err(corrupt("dedup", leaf, format!("missing for entry {n}"))),
+            }
+            // Reads only hashes below record n's, which earlier iterations verified.
+            let want = merkle::stored_hashes_for_record_hash(n, leaf, &snap)?;
+            let first = merkle::stored_hash_index(0, n);
+            let indexes: Vec<u64> = (first..first + want.len() as u64).collect();
+            let got = snap.read_hashes(&indexes)?;
+            for ((i, w), g) in indexes.iter().zip(&want).zip(&got) {
+                if w != g {
+                    return Err(corrupt(
+                        "hashes",
+                        merkle::split_stored_hash_index(*i),
+                        format!("does not match the hash recomputed from entry {n}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A consistent read-only view of the log as of now. Holding it pins that version
     /// (old pages are not reused), so don't keep it for long.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
@@ -398,7 +437,7 @@ impl Store {
 
     /// Hashes of C2SP tile `(level, index)` with `width` hashes; see
     /// [`Snapshot::tile_hashes`].
-    pub fn tile_hashes(&self, level: u8, index: u64, width: u64) -> Result<Vec<Hash>, StoreError> {
+    pub fn tile_hashes(&self, level: u8, index: u64, width: u16) -> Result<Vec<Hash>, StoreError> {
         self.snapshot()?.tile_hashes(level, index, width)
     }
 
@@ -672,7 +711,8 @@ impl Snapshot {
     /// stored hashes at tree level `8 * level`, positions `256 * index ..
     /// 256 * index + width`. [`StoreError::OutOfRange`] if the tree does not yet have
     /// them all, or if `width` is 0 or over 256.
-    pub fn tile_hashes(&self, level: u8, index: u64, width: u64) -> Result<Vec<Hash>, StoreError> {
+    pub fn tile_hashes(&self, level: u8, index: u64, width: u16) -> Result<Vec<Hash>, StoreError> {
+        let width = u64::from(width);
         let out_of_range = || StoreError::OutOfRange {
             what: format!("tile level {level} index {index} width {width}"),
             size: self.size,
