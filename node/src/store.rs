@@ -490,8 +490,7 @@ impl Store {
                     });
                     continue;
                 }
-                let new =
-                    merkle::stored_hashes_for_record_hash(n, leaf, &TableHashes(&hashes))?;
+                let new = merkle::stored_hashes_for_record_hash(n, leaf, &TableHashes(&hashes))?;
                 let first = merkle::stored_hash_index(0, n);
                 for (i, h) in new.iter().enumerate() {
                     let key = merkle::split_stored_hash_index(first + i as u64);
@@ -563,9 +562,13 @@ impl Store {
 }
 
 fn decode_size(bytes: &[u8]) -> Result<u64, StoreError> {
-    let b: [u8; 8] = bytes
-        .try_into()
-        .map_err(|_| corrupt("meta", META_SIZE, format!("{} bytes, expected 8", bytes.len())))?;
+    let b: [u8; 8] = bytes.try_into().map_err(|_| {
+        corrupt(
+            "meta",
+            META_SIZE,
+            format!("{} bytes, expected 8", bytes.len()),
+        )
+    })?;
     Ok(u64::from_be_bytes(b))
 }
 
@@ -731,10 +734,9 @@ impl Snapshot {
             return Err(out_of_range());
         }
         let mut out = Vec::with_capacity(width as usize);
-        for (expect, row) in (start..end).zip(
-            self.hashes
-                .range((tree_level, start)..(tree_level, end))?,
-        ) {
+        for (expect, row) in
+            (start..end).zip(self.hashes.range((tree_level, start)..(tree_level, end))?)
+        {
             let (k, v) = row?;
             if k.value() != (tree_level, expect) {
                 return Err(corrupt("hashes", (tree_level, expect), "missing"));

@@ -72,7 +72,10 @@ fn assert_matches(store: &Store, mem: &MemoryLog, cps: &[u64]) {
     let entries = snap.entries(0, size).unwrap();
     for (i, e) in entries.iter().enumerate() {
         assert_eq!(*e, entry_bytes(i as u64));
-        assert_eq!(snap.lookup_leaf(&merkle::leaf_hash(e)).unwrap(), Some(i as u64));
+        assert_eq!(
+            snap.lookup_leaf(&merkle::leaf_hash(e)).unwrap(),
+            Some(i as u64)
+        );
     }
     if size > 0 {
         assert_eq!(snap.entry(size - 1).unwrap(), entry_bytes(size - 1));
@@ -88,7 +91,10 @@ fn assert_matches(store: &Store, mem: &MemoryLog, cps: &[u64]) {
 
     // Package index.
     let want: Vec<u64> = (0..size).filter(|i| i % 7 == 3).collect();
-    assert_eq!(snap.lookup_package("crates.io", "pkg3", "1.0.0").unwrap(), want);
+    assert_eq!(
+        snap.lookup_package("crates.io", "pkg3", "1.0.0").unwrap(),
+        want
+    );
     assert!(
         snap.lookup_package("crates.io", "pkg3", "2.0.0")
             .unwrap()
@@ -102,7 +108,12 @@ fn assert_matches(store: &Store, mem: &MemoryLog, cps: &[u64]) {
             .tile_hashes(t.level(), t.index(), t.width())
             .unwrap()
             .concat();
-        assert_eq!(got, tile::read_tile_data(&t, mem).unwrap(), "tile {}", t.path());
+        assert_eq!(
+            got,
+            tile::read_tile_data(&t, mem).unwrap(),
+            "tile {}",
+            t.path()
+        );
         // One hash more than the tree has is refused.
         if !t.is_full() {
             assert!(matches!(
@@ -122,7 +133,10 @@ fn assert_matches(store: &Store, mem: &MemoryLog, cps: &[u64]) {
     // Every checkpoint is kept; the latest is for the current size.
     for &c in cps {
         let root = merkle::tree_hash(c, mem).unwrap();
-        assert_eq!(snap.checkpoint_at(c).unwrap(), Some(fake_sign(c, root).unwrap()));
+        assert_eq!(
+            snap.checkpoint_at(c).unwrap(),
+            Some(fake_sign(c, root).unwrap())
+        );
     }
     let (latest, note) = snap.latest_checkpoint().unwrap();
     assert_eq!(latest, size);
@@ -139,7 +153,11 @@ fn append_read_back_tiles_and_reopen() {
     assert_eq!(store.latest_checkpoint().unwrap().0, 0);
 
     // Odd batch sizes cross tile boundaries at level 0 and make level-1 tiles.
-    let cps = fill(&store, &mut mem, &[1, 2, 5, 250, 256, 1, 300, 64, 255, 1, 200]);
+    let cps = fill(
+        &store,
+        &mut mem,
+        &[1, 2, 5, 250, 256, 1, 300, 64, 255, 1, 200],
+    );
     assert_eq!(mem.size(), 1335);
     assert_matches(&store, &mem, &cps);
 
@@ -212,7 +230,13 @@ fn dedup_within_and_across_batches() {
         .unwrap();
     assert!(!out.signed);
     assert_eq!((out.size, out.checkpoint.clone()), before);
-    assert_eq!(out.placed[0], Placed { index: 4, duplicate: true });
+    assert_eq!(
+        out.placed[0],
+        Placed {
+            index: 4,
+            duplicate: true
+        }
+    );
     assert_eq!(store.size().unwrap(), 5);
 
     let mut mem = MemoryLog::new();
@@ -221,7 +245,9 @@ fn dedup_within_and_across_batches() {
     }
     assert_eq!(out.root, mem.root());
     assert_eq!(
-        store.lookup_leaf(&merkle::leaf_hash(&entry_bytes(3))).unwrap(),
+        store
+            .lookup_leaf(&merkle::leaf_hash(&entry_bytes(3)))
+            .unwrap(),
         Some(3)
     );
     assert_eq!(store.lookup_leaf(&[0u8; 32]).unwrap(), None);
@@ -247,7 +273,9 @@ fn failed_signing_persists_nothing() {
     assert!(err.to_string().contains("HSM unavailable"));
     assert_matches(&store, &mem, &cps);
     assert_eq!(
-        store.lookup_leaf(&merkle::leaf_hash(&entry_bytes(15))).unwrap(),
+        store
+            .lookup_leaf(&merkle::leaf_hash(&entry_bytes(15)))
+            .unwrap(),
         None
     );
     assert!(store.checkpoint_at(20).unwrap().is_none());
@@ -271,9 +299,10 @@ fn panic_mid_batch_then_reopen_keeps_only_committed_batches() {
 
     // The writer dies after writing the batch's rows but before commit.
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        store.append_batch((307..400).map(new_entry).collect(), |_, _| -> Result<Vec<u8>, Infallible> {
-            panic!("killed while signing")
-        })
+        store.append_batch(
+            (307..400).map(new_entry).collect(),
+            |_, _| -> Result<Vec<u8>, Infallible> { panic!("killed while signing") },
+        )
     }));
     assert!(res.is_err());
     drop(store);
@@ -405,7 +434,11 @@ fn full_audit_detects_any_altered_hash_or_entry() {
             .insert(5, b"rewritten history".as_slice())
             .unwrap();
     });
-    let err = Store::open(&path).unwrap().verify_full().unwrap_err().to_string();
+    let err = Store::open(&path)
+        .unwrap()
+        .verify_full()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("table dedup"), "{err}");
 }
 
