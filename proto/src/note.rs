@@ -595,8 +595,11 @@ fn check_chars(msg: &[u8]) -> Result<&str, NoteError> {
     Ok(s)
 }
 
+/// Parsed signature lines, each with its source line (to collapse exact duplicates).
+type SignatureLines<'a> = Vec<(NoteSignature, &'a str)>;
+
 /// Splits a note into its text and parsed (unverified) signature lines.
-fn split(msg: &[u8]) -> Result<(&str, Vec<(NoteSignature, &str)>), NoteError> {
+fn split(msg: &[u8]) -> Result<(&str, SignatureLines<'_>), NoteError> {
     if msg.len() > MAX_NOTE_SIZE {
         return Err(NoteError::TooLarge {
             size: msg.len(),

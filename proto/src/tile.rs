@@ -300,7 +300,7 @@ pub fn new_tiles(old: u64, new: u64) -> impl Iterator<Item = Tile> {
             (0, 0)
         };
         let partial = (new_n & 0xff) as u16;
-        let tail = (old_n < new_n && partial > 0).then(|| Tile {
+        let tail = (old_n < new_n && partial > 0).then_some(Tile {
             level,
             index: new_n >> 8,
             width: partial,
@@ -853,6 +853,17 @@ mod tests {
             tiles_for_size(256).collect::<Vec<_>>(),
             vec![t(0, 0, 256), t(1, 0, 1)]
         );
+        let paths: Vec<String> = rest.iter().map(Tile::path).collect();
+        assert_eq!(
+            paths,
+            [
+                "tile/0/273.p/112",
+                "tile/1/000",
+                "tile/1/001.p/17",
+                "tile/2/000.p/1"
+            ]
+        );
+        assert_eq!(t(0, 273, 112).entries_path(), "tile/entries/273.p/112");
         assert_eq!(tiles_for_size(0).count(), 0);
         assert_eq!(tiles_for_size(1).collect::<Vec<_>>(), vec![t(0, 0, 1)]);
         // Lazy: enormous trees cost nothing until iterated.
@@ -924,11 +935,11 @@ mod tests {
                 .iter()
                 .map(|tile| {
                     let mut d = read_tile_data(tile, self.log)?;
-                    if let Some((bad, byte)) = self.tamper {
-                        if bad == *tile {
-                            let at = byte % d.len();
-                            d[at] ^= 1;
-                        }
+                    if let Some((bad, byte)) = self.tamper
+                        && bad == *tile
+                    {
+                        let at = byte % d.len();
+                        d[at] ^= 1;
                     }
                     Ok(d)
                 })

@@ -108,8 +108,8 @@ fn signature_line_shapes() {
             format!("\u{2014} example.org/log  {sig_b64}\n"),
             "double space",
         ),
-        (format!("\u{2014} example.org/log\n"), "no signature"),
-        (format!("\u{2014} example.org/log \n"), "empty signature"),
+        ("\u{2014} example.org/log\n".to_string(), "no signature"),
+        ("\u{2014} example.org/log \n".to_string(), "empty signature"),
         (format!("\u{2014}  {sig_b64}\n"), "empty name"),
         (
             format!(
@@ -126,7 +126,10 @@ fn signature_line_shapes() {
             format!("\u{2014} example.org/log {}\n", sig_b64.replace('+', "-")),
             "url alphabet",
         ),
-        (format!("\u{2014} example.org/log AAAAAA==\n"), "too short"),
+        (
+            "\u{2014} example.org/log AAAAAA==\n".to_string(),
+            "too short",
+        ),
         (format!("\u{2014} a+b {sig_b64}\n"), "plus in name"),
         (format!("\u{2014} a\u{a0}b {sig_b64}\n"), "nbsp in name"),
         (
