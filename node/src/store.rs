@@ -72,7 +72,10 @@ pub enum StoreError {
         size: u64,
     },
     /// The store's tables disagree with each other.
-    #[error("inconsistent store: {what} is {found} but the latest checkpoint is for size {size}")]
+    #[error(
+        "inconsistent store: {what} is {found}, but the log size recorded with the latest \
+         checkpoint is {size}"
+    )]
     Inconsistent {
         /// What was counted (e.g. "entry count").
         what: &'static str,
@@ -277,9 +280,13 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing log and checks it is consistent: the latest checkpoint is for the
-    /// recorded size, the entry, hash and dedup counts match it, and the stored hashes
-    /// reproduce the recorded root. redb verifies page checksums on open.
+    /// Opens an existing log (never creates one) and checks it is consistent: the latest
+    /// checkpoint is for the recorded size, the entry, hash and dedup counts match it, and
+    /// the stored hashes reproduce the recorded root ([`Store::verify`]). redb's
+    /// integrity check is enabled, so a file altered outside redb is an error rather than
+    /// a panic; it reads the whole file, so opening a large log takes a while.
+    ///
+    /// redb locks the file: only one `Store` (one process) may have it open.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let db = Database::builder()
             .set_check_integrity_on_open(true)
