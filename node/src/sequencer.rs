@@ -344,7 +344,12 @@ impl fmt::Debug for Sequencer {
 
 impl Sequencer {
     /// Starts the sequencer task on the current tokio runtime, after checking that the
-    /// store's latest checkpoint belongs to `key` (see [`LogKey::check_store`]).
+    /// store's latest checkpoint belongs to `key` (see [`LogKey::check_store`]). The
+    /// sequencer must be the store's only writer.
+    ///
+    /// # Panics
+    ///
+    /// If called outside a tokio runtime.
     pub fn start(
         store: Arc<Store>,
         key: LogKey,

@@ -73,15 +73,15 @@ pub enum StoreError {
     },
     /// The store's tables disagree with each other.
     #[error(
-        "inconsistent store: {what} is {found}, but the log size recorded with the latest \
-         checkpoint is {size}"
+        "inconsistent store: {what} is {found}, but the log size recorded in table meta \
+         (written with each checkpoint) is {size}"
     )]
     Inconsistent {
         /// What was counted (e.g. "entry count").
         what: &'static str,
         /// What was found.
         found: u64,
-        /// Size recorded with the latest checkpoint.
+        /// Log size recorded in `meta`, written in the same transaction as each checkpoint.
         size: u64,
     },
     /// A row is missing or malformed.

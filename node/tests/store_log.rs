@@ -370,7 +370,7 @@ fn detects_missing_entry() {
     });
     let err = open_err(&path);
     assert!(err.contains("entry count is 19"), "{err}");
-    assert!(err.contains("size 20"), "{err}");
+    assert!(err.contains("is 20"), "{err}");
 }
 
 #[test]
@@ -381,7 +381,7 @@ fn detects_size_disagreeing_with_checkpoints() {
     });
     let err = open_err(&path);
     assert!(err.contains("latest checkpoint's size is 12"), "{err}");
-    assert!(err.contains("size 20"), "{err}");
+    assert!(err.contains("is 20"), "{err}");
 }
 
 #[test]
@@ -490,4 +490,13 @@ fn detects_uninitialised_file() {
     // Readers of an untouched file see the same.
     let db = Database::open(&path).unwrap();
     assert!(db.begin_read().unwrap().open_table(META).is_err());
+}
+
+#[test]
+fn handles_are_thread_safe() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Store>();
+    send::<quorate_node::store::Snapshot>();
+    send_sync::<StoreError>();
 }
