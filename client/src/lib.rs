@@ -4,5 +4,6 @@
 //! jurisdictions only through its own policy. Today it holds the key and file handling
 //! the CLI needs; the quorum verifier joins it with the client issue.
 
+pub mod crates_index;
 pub mod files;
 pub mod keys;
