@@ -648,14 +648,14 @@ impl Task {
         }
     }
 
-    fn emit(&self, ev: GossipEvent) -> Result<(), GossipEvent> {
-        match self.events.try_send(ev) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(ev) | mpsc::error::TrySendError::Closed(ev)) => {
-                inc(&self.metrics.events_dropped);
-                Err(ev)
-            }
+    /// Hands an event to the node without waiting; false (and counted) when the channel
+    /// is full or closed.
+    fn emit(&self, ev: GossipEvent) -> bool {
+        let sent = self.events.try_send(ev).is_ok();
+        if !sent {
+            inc(&self.metrics.events_dropped);
         }
+        sent
     }
 
     fn on_command(&mut self, cmd: Command) {
@@ -755,7 +755,7 @@ impl Task {
                     p.backoff.reset(now, self.limits.redial_min);
                 }
                 if num_established.get() == 1 {
-                    let _ = self.emit(GossipEvent::PeerConnected(peer_id));
+                    self.emit(GossipEvent::PeerConnected(peer_id));
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -766,7 +766,7 @@ impl Task {
                 inc(&self.metrics.connections_closed);
                 if num_established == 0 {
                     self.topic_peers.remove(&peer_id);
-                    let _ = self.emit(GossipEvent::PeerDisconnected(peer_id));
+                    self.emit(GossipEvent::PeerDisconnected(peer_id));
                 }
             }
             SwarmEvent::IncomingConnectionError { error, .. } => {
@@ -814,7 +814,7 @@ impl Task {
                     author: message.source,
                     msg,
                 };
-                if self.emit(ev).is_ok() {
+                if self.emit(ev) {
                     inc(&self.metrics.gossip_delivered);
                 } else {
                     inc(&self.metrics.gossip_dropped_channel_full);
@@ -926,14 +926,11 @@ impl Task {
             return;
         }
         let (tx, rx) = oneshot::channel();
-        if self
-            .emit(GossipEvent::Request {
-                peer,
-                req,
-                reply: tx,
-            })
-            .is_err()
-        {
+        if !self.emit(GossipEvent::Request {
+            peer,
+            req,
+            reply: tx,
+        }) {
             inc(&self.metrics.requests_dropped_overloaded);
             let fetch = &mut self.swarm.behaviour_mut().fetch;
             let _ = fetch.send_response(channel, Response::error(503, "overloaded"));

@@ -42,9 +42,9 @@ pub enum IdentityError {
     Multiaddr(String),
     #[error("address {addr} names PeerId {found}, but the configured PeerId is {configured}")]
     AddrPeerMismatch {
-        addr: Multiaddr,
-        found: PeerId,
-        configured: PeerId,
+        addr: String,
+        found: String,
+        configured: String,
     },
     #[error("invalid Ed25519 public key")]
     PublicKey,
@@ -122,9 +122,9 @@ impl PeerInfo {
         if let Some(Protocol::P2p(found)) = addr.iter().last() {
             if found != peer_id {
                 return Err(IdentityError::AddrPeerMismatch {
-                    addr,
-                    found,
-                    configured: peer_id,
+                    addr: addr.to_string(),
+                    found: found.to_string(),
+                    configured: peer_id.to_string(),
                 });
             }
             addr.pop();
