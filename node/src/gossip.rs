@@ -33,7 +33,7 @@ pub mod identity;
 pub mod metrics;
 pub mod wire;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -451,7 +451,6 @@ impl Gossip {
             events: ev_tx,
             pending_outbound: HashMap::new(),
             pending_inbound: FuturesUnordered::new(),
-            topic_peers: HashSet::new(),
         };
         let join = tokio::spawn(task.run(cmd_rx));
         Ok((
@@ -594,7 +593,6 @@ struct Task {
     events: mpsc::Sender<GossipEvent>,
     pending_outbound: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, GossipError>>>,
     pending_inbound: FuturesUnordered<PendingReply>,
-    topic_peers: HashSet<PeerId>,
 }
 
 impl Task {
@@ -765,7 +763,6 @@ impl Task {
             } => {
                 inc(&self.metrics.connections_closed);
                 if num_established == 0 {
-                    self.topic_peers.remove(&peer_id);
                     self.emit(GossipEvent::PeerDisconnected(peer_id));
                 }
             }
@@ -786,55 +783,44 @@ impl Task {
     }
 
     fn on_gossip(&mut self, ev: gossipsub::Event) {
-        match ev {
-            gossipsub::Event::Message {
-                propagation_source,
-                message_id,
-                message,
-            } => {
-                inc(&self.metrics.gossip_received);
-                let verdict = self.screen(&propagation_source, &message.data);
-                let msg = match verdict {
-                    Ok(msg) => msg,
-                    Err(acceptance) => {
-                        self.swarm
-                            .behaviour_mut()
-                            .gossipsub
-                            .report_message_validation_result(
-                                &message_id,
-                                &propagation_source,
-                                acceptance,
-                            );
-                        return;
-                    }
-                };
-                let ev = GossipEvent::Message {
-                    id: message_id.clone(),
-                    source: propagation_source,
-                    author: message.source,
-                    msg,
-                };
-                if self.emit(ev) {
-                    inc(&self.metrics.gossip_delivered);
-                } else {
-                    inc(&self.metrics.gossip_dropped_channel_full);
-                    self.swarm
-                        .behaviour_mut()
-                        .gossipsub
-                        .report_message_validation_result(
-                            &message_id,
-                            &propagation_source,
-                            MessageAcceptance::Ignore,
-                        );
-                }
+        let gossipsub::Event::Message {
+            propagation_source,
+            message_id,
+            message,
+        } = ev
+        else {
+            return;
+        };
+        inc(&self.metrics.gossip_received);
+        let msg = match self.screen(&propagation_source, &message.data) {
+            Ok(msg) => msg,
+            Err(acceptance) => {
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
+                return;
             }
-            gossipsub::Event::Subscribed { peer_id, .. } => {
-                self.topic_peers.insert(peer_id);
-            }
-            gossipsub::Event::Unsubscribed { peer_id, .. } => {
-                self.topic_peers.remove(&peer_id);
-            }
-            _ => {}
+        };
+        let ev = GossipEvent::Message {
+            id: message_id.clone(),
+            source: propagation_source,
+            author: message.source,
+            msg,
+        };
+        if self.emit(ev) {
+            inc(&self.metrics.gossip_delivered);
+        } else {
+            // Not forwarded and not penalised: the fault is ours.
+            inc(&self.metrics.gossip_dropped_channel_full);
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(
+                    &message_id,
+                    &propagation_source,
+                    MessageAcceptance::Ignore,
+                );
         }
     }
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use gossip_support::*;
 use quorate_node::gossip::{
-    GossipError, GossipMessage, RateLimit, Request, Response, Validation, WireLimits,
+    Gossip, GossipConfig, GossipError, GossipMessage, RateLimit, Request, Response, Validation,
+    WireLimits,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -477,6 +478,62 @@ async fn restarted_peer_rejoins() {
         for n in nodes {
             n.shutdown().await;
         }
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// A node that stops reading its events: the transport drops (and counts) what does not
+/// fit the bounded channel instead of buffering, and keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_consumer_drops_and_counts() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let ports = [free_port(), free_port()];
+        let a = start_node(
+            0,
+            ports[0],
+            vec![peer_info(1, ports[1])],
+            test_limits(),
+            Policy::Verify,
+        )
+        .await;
+        let mut limits = test_limits();
+        limits.event_channel = 4;
+        let config = GossipConfig {
+            listen: addr(ports[1]),
+            peers: vec![peer_info(0, ports[0])],
+            limits,
+        };
+        let (slow, mut events) = Gossip::start(config, keypair(1)).await.unwrap();
+        wait_topic_peers(&[&a.handle, &slow], 1).await;
+        for size in 0..20 {
+            a.handle.publish(&checkpoint_msg(0, size)).await.unwrap();
+        }
+        wait_for(T, || async { slow.metrics().gossip_received == 20 }).await;
+        let m = slow.metrics();
+        // At most 4 fit (one slot usually holds the PeerConnected event).
+        assert!(m.gossip_delivered <= 4, "{m:?}");
+        assert_eq!(m.gossip_delivered + m.gossip_dropped_channel_full, 20);
+        // Requests are answered 503 while the node is behind.
+        let r = a
+            .handle
+            .request(slow.local_peer_id(), Request::Equivocations)
+            .await
+            .unwrap();
+        assert!(matches!(r, Response::Error { code: 503, .. }), "{r:?}");
+        // Once the node catches up, traffic flows again.
+        while events.try_recv().is_ok() {}
+        a.handle.publish(&checkpoint_msg(0, 99)).await.unwrap();
+        let ev = tokio::time::timeout(T, events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            ev,
+            quorate_node::gossip::GossipEvent::Message { .. }
+        ));
+        slow.shutdown().await;
+        a.shutdown().await;
     })
     .await
     .expect("test timed out");
