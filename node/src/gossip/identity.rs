@@ -64,7 +64,11 @@ pub fn identity_from_seed(seed: &[u8; 32]) -> Keypair {
 /// and key ID) with [`Signer::from_skey`] first.
 pub fn identity_from_skey(skey: &str) -> Result<Keypair, IdentityError> {
     Signer::from_skey(skey)?;
-    let b64 = skey.rsplit('+').next().ok_or(IdentityError::SkeyShape)?;
+    // `PRIVATE+KEY+<name>+<id>+<base64>`: names contain no '+', base64 may.
+    let b64 = skey
+        .strip_prefix("PRIVATE+KEY+")
+        .and_then(|rest| rest.splitn(3, '+').nth(2))
+        .ok_or(IdentityError::SkeyShape)?;
     let mut raw = B64.decode(b64).map_err(|_| IdentityError::SkeyShape)?;
     let result = match raw.split_first() {
         Some((&t, seed)) if t == ED25519_TYPE && seed.len() == 32 => {
@@ -153,6 +157,16 @@ mod tests {
         assert_ne!(a, peer_id_from_ed25519_public(&log_pk).unwrap());
         assert_ne!(a, identity_from_seed(&[8; 32]).public().to_peer_id());
         assert!(identity_from_skey("PRIVATE+KEY+x+00000000+AAAA").is_err());
+        // Base64 of the seed may itself contain '+'.
+        let mut plus = 0;
+        for i in 0..=255u8 {
+            let s = Signer::generate("o", [i; 32]).unwrap();
+            let skey = s.skey();
+            plus += usize::from(skey.as_str().matches('+').count() > 4);
+            let derived = identity_from_skey(skey.as_str()).unwrap().public();
+            assert_eq!(derived, identity_from_seed(&[i; 32]).public());
+        }
+        assert!(plus > 0);
     }
 
     #[test]
