@@ -4,6 +4,9 @@
 //!   module that touches the database.
 //! - [`sequencer`]: admission checks and the batching write path that appends admitted
 //!   attestations and signs checkpoints.
+//! - [`gossip`]: the federation transport (libp2p gossip of checkpoints and equivocation
+//!   evidence, and the `/quorate/fetch/1` request-response protocol).
 
+pub mod gossip;
 pub mod sequencer;
 pub mod store;
