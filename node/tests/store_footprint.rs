@@ -1,0 +1,73 @@
+//! Bytes on disk per entry, per table. Ignored by default (it is a measurement, not a
+//! check); run with
+//! `cargo test --release -p quorate-node --test store_footprint -- --ignored --nocapture`.
+
+use std::convert::Infallible;
+
+use quorate_node::store::{NewEntry, Store};
+use redb::{
+    MultimapTableDefinition, ReadableDatabase, ReadableTableMetadata, TableDefinition, TableStats,
+};
+
+const ENTRIES: u64 = 256 * 390;
+const PAYLOAD: usize = 400;
+
+fn sign(size: u64, _root: [u8; 32]) -> Result<Vec<u8>, Infallible> {
+    // About the size of a real single-signature checkpoint note.
+    Ok(vec![b'x'; 250 + (size % 2) as usize])
+}
+
+#[test]
+#[ignore]
+fn bytes_per_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("footprint.redb");
+    let store = Store::create(&path, sign).unwrap();
+    for b in 0..ENTRIES / 256 {
+        let batch = (b * 256..(b + 1) * 256)
+            .map(|i| {
+                let mut d = format!("{i:020}").into_bytes();
+                d.resize(PAYLOAD, 7);
+                let pkg = format!("pkg{}", i % 5000);
+                let ver = format!("1.{i}.0");
+                NewEntry::new(d, Some(("crates.io", &pkg, &ver))).unwrap()
+            })
+            .collect();
+        store.append_batch(batch, sign).unwrap();
+    }
+    drop(store);
+    let len = std::fs::metadata(&path).unwrap().len();
+    println!(
+        "{ENTRIES} entries of {PAYLOAD} B in batches of 256: file {len} B = {} B/entry",
+        len / ENTRIES
+    );
+    let db = redb::Database::open(&path).unwrap();
+    let t = db.begin_read().unwrap();
+    let show = |name: &str, s: TableStats| {
+        let total = s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes();
+        println!(
+            "  {name:12} {:>5} B/entry (stored {}, metadata {}, fragmented {})",
+            total / ENTRIES,
+            s.stored_bytes() / ENTRIES,
+            s.metadata_bytes() / ENTRIES,
+            s.fragmented_bytes() / ENTRIES
+        );
+    };
+    let stats = |name: &'static str| {
+        t.open_table(TableDefinition::<u64, &[u8]>::new(name))
+            .unwrap()
+            .stats()
+            .unwrap()
+    };
+    show("entries", stats("entries"));
+    show("checkpoints", stats("checkpoints"));
+    let hashes = TableDefinition::<(u8, u64), &[u8; 32]>::new("hashes");
+    show("hashes", t.open_table(hashes).unwrap().stats().unwrap());
+    let dedup = TableDefinition::<&[u8; 32], u64>::new("dedup");
+    show("dedup", t.open_table(dedup).unwrap().stats().unwrap());
+    let by_package = MultimapTableDefinition::<&[u8], u64>::new("by_package");
+    show(
+        "by_package",
+        t.open_multimap_table(by_package).unwrap().stats().unwrap(),
+    );
+}
