@@ -66,8 +66,9 @@ enum Cmd {
         /// Attestations submitted through the sequencer (default: min(entries, 20000)).
         #[arg(long)]
         submissions: Option<usize>,
-        /// Concurrent submitters.
-        #[arg(long, default_value_t = 256)]
+        /// Concurrent submitters (keep it well above --batch-size so that verification
+        /// overlaps the commit of the previous batch).
+        #[arg(long, default_value_t = 2048)]
         concurrency: usize,
         /// Sequencer batch size.
         #[arg(long, default_value_t = 256)]

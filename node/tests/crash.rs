@@ -147,7 +147,7 @@ fn sigkill_under_load_loses_nothing() {
                 while !stop.load(Ordering::SeqCst) {
                     n += 1;
                     let tag = format!("r{round} t{t} n{n}");
-                    if n % 3 == 0 {
+                    if n.is_multiple_of(3) {
                         let envs: Vec<Vec<u8>> = (0..5)
                             .map(|i| envelope(&key, "crash", "1.0.0", &format!("{tag} b{i}")))
                             .collect();
