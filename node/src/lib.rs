@@ -10,3 +10,12 @@
 pub mod gossip;
 pub mod sequencer;
 pub mod store;
+
+pub mod api;
+pub mod bench;
+pub mod config;
+pub mod datadir;
+pub mod metrics;
+pub mod ratelimit;
+pub mod reviewers;
+pub mod server;

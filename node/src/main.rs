@@ -1,1 +1,226 @@
-fn main() {}
+//! `quorate-node`: the institute server's command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use quorate_node::bench::{self, BenchOptions};
+use quorate_node::config::{Config, LogFormat};
+use quorate_node::datadir::DataDir;
+use quorate_node::reviewers;
+use quorate_node::sequencer::SequencerConfig;
+use quorate_node::server;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "quorate-node",
+    version,
+    about = "Quorate transparency log node"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct DataArg {
+    /// Data directory (log key, store, reviewer list).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a new log: key pair, empty store with a signed size-0 checkpoint.
+    Init {
+        #[command(flatten)]
+        data: DataArg,
+        /// Checkpoint origin line, also the log key's name (e.g. example.org/quorate/log1).
+        #[arg(long)]
+        origin: String,
+    },
+    /// Manage the reviewer keys allowed to submit (works while `serve` runs).
+    Reviewers {
+        #[command(subcommand)]
+        cmd: ReviewersCmd,
+    },
+    /// Serve the log over HTTP.
+    Serve {
+        #[command(flatten)]
+        data: DataArg,
+        /// TOML configuration file (see config.example.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Listen address; overrides the config file.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Benchmark the write path, proofs and disk use on temporary stores.
+    Bench {
+        /// Entries in the large store used for proof latency and bytes per entry.
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+        /// Attestations submitted through the sequencer (default: min(entries, 20000)).
+        #[arg(long)]
+        submissions: Option<usize>,
+        /// Concurrent submitters (keep it well above --batch-size so that verification
+        /// overlaps the commit of the previous batch).
+        #[arg(long, default_value_t = 2048)]
+        concurrency: usize,
+        /// Sequencer batch size.
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+        /// Sequencer batch delay in milliseconds.
+        #[arg(long, default_value_t = 50)]
+        batch_delay_ms: u64,
+        /// Directory for the temporary stores (default: system temp dir).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReviewersCmd {
+    /// Register a reviewer key (a vkey string or a path to a .pub file).
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        /// `<name>+<hex keyid>+<base64 key>` or a file holding one.
+        vkey: String,
+    },
+    /// Unregister a reviewer key.
+    Remove {
+        #[command(flatten)]
+        data: DataArg,
+        /// `<name>+<hex keyid>+<base64 key>` or a file holding one.
+        vkey: String,
+    },
+    /// List registered reviewer keys.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+fn init_tracing(level: &str, format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => b.init(),
+        LogFormat::Compact => b.compact().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Init { data, origin } => {
+            init_tracing("warn", LogFormat::Text);
+            let dir = DataDir::new(data.data);
+            let vkey = dir.init(&origin)?;
+            eprintln!(
+                "created log {origin} in {} (key {}, vkey {})",
+                dir.root().display(),
+                dir.key_path().display(),
+                dir.pub_path().display()
+            );
+            println!("{vkey}");
+            Ok(())
+        }
+        Cmd::Reviewers { cmd } => {
+            init_tracing("warn", LogFormat::Text);
+            match cmd {
+                ReviewersCmd::Add { data, vkey } => {
+                    let k = reviewers::resolve_vkey_arg(&vkey)?;
+                    let path = DataDir::new(data.data).reviewers_path();
+                    if reviewers::add(&path, k.clone())? {
+                        eprintln!("added reviewer {}", k.vkey);
+                    } else {
+                        eprintln!("reviewer {} was already registered", k.vkey);
+                    }
+                    Ok(())
+                }
+                ReviewersCmd::Remove { data, vkey } => {
+                    let k = reviewers::resolve_vkey_arg(&vkey)?;
+                    let path = DataDir::new(data.data).reviewers_path();
+                    anyhow::ensure!(
+                        reviewers::remove(&path, &k)?,
+                        "reviewer {} is not registered",
+                        k.vkey
+                    );
+                    eprintln!("removed reviewer {}", k.vkey);
+                    Ok(())
+                }
+                ReviewersCmd::List { data } => {
+                    let path = DataDir::new(data.data).reviewers_path();
+                    for k in reviewers::read_list(&path)? {
+                        println!("{}", k.vkey);
+                    }
+                    Ok(())
+                }
+            }
+        }
+        Cmd::Serve {
+            data,
+            config,
+            listen,
+        } => {
+            let mut cfg = match &config {
+                Some(p) => Config::load(p)?,
+                None => Config::default(),
+            };
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            init_tracing(&cfg.log_level, cfg.log_format);
+            runtime()?.block_on(server::serve(DataDir::new(data.data), cfg))
+        }
+        Cmd::Bench {
+            entries,
+            submissions,
+            concurrency,
+            batch_size,
+            batch_delay_ms,
+            dir,
+        } => {
+            init_tracing("warn", LogFormat::Text);
+            let opts = BenchOptions {
+                entries,
+                submissions: submissions.unwrap_or(entries.min(20_000) as usize).max(1),
+                concurrency,
+                sequencer: SequencerConfig {
+                    max_batch: batch_size,
+                    batch_delay: Duration::from_millis(batch_delay_ms),
+                    queue_capacity: SequencerConfig::default().queue_capacity,
+                },
+                dir,
+            };
+            let report = runtime()?.block_on(bench::run(opts))?;
+            print!("{report}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,853 @@
+//! The HTTP API (axum): the C2SP tlog-tiles read path, submission, lookups and proofs.
+//!
+//! See `specs/openapi.yaml` for the JSON endpoints and `node/README.md` for an overview.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use quorate_proto::merkle::{self, Hash};
+use quorate_proto::tile::{self, Tile, TileKind};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::reviewers::ReviewerWatch;
+use crate::sequencer::{AdmissionError, AdmissionLimits, Sequencer, SubmitError, admit};
+use crate::store::{Snapshot, Store, StoreError};
+
+/// Content type of a batch: concatenated envelopes, each after a u32 big-endian length.
+pub const BATCH_CONTENT_TYPE: &str = "application/x-quorate-batch";
+
+/// Shared state of the HTTP handlers.
+#[derive(Debug)]
+pub struct AppState {
+    store: Arc<Store>,
+    seq: Arc<Sequencer>,
+    reviewers: Arc<ReviewerWatch>,
+    limits: AdmissionLimits,
+    max_body_bytes: usize,
+    max_batch_envelopes: usize,
+    queue: Arc<Semaphore>,
+    rate: Option<RateLimiter>,
+    metrics: Arc<Metrics>,
+    shutting_down: AtomicBool,
+}
+
+impl AppState {
+    /// State for a node serving `store`, writing through `seq`.
+    pub fn new(
+        store: Arc<Store>,
+        seq: Arc<Sequencer>,
+        reviewers: Arc<ReviewerWatch>,
+        config: &Config,
+        metrics: Arc<Metrics>,
+    ) -> AppState {
+        AppState {
+            store,
+            seq,
+            reviewers,
+            limits: AdmissionLimits {
+                max_envelope_bytes: config.max_envelope_bytes,
+            },
+            max_body_bytes: config.max_body_bytes,
+            max_batch_envelopes: config.max_batch_envelopes,
+            queue: Arc::new(Semaphore::new(config.queue_depth)),
+            rate: config.rate_limit.map(RateLimiter::new),
+            metrics,
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    /// From now on, submissions get 503 shutting_down and /healthz reports it.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+}
+
+type St = Arc<AppState>;
+
+/// The router with all endpoints and layers (body limit, timeout, tracing, metrics).
+pub fn router(state: St, config: &Config) -> Router {
+    Router::new()
+        .route("/checkpoint", get(checkpoint))
+        .route("/tile/{*path}", get(tile_get))
+        .route("/v1/attestations", post(submit))
+        .route("/v1/reviews/{ecosystem}/{*rest}", get(reviews))
+        .route("/v1/bundle/{ecosystem}/{*rest}", get(bundle))
+        .route("/v1/proof/inclusion", get(inclusion))
+        .route("/v1/proof/consistency", get(consistency))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_millis(config.request_timeout_ms),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn count_requests(State(st): State<St>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    st.metrics
+        .request(method.as_str(), &route, resp.status().as_u16());
+    resp
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+/// A JSON error response: `{"error": code, "message": reason[, "item": position]}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    item: Option<usize>,
+    retry_after: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item: Option<usize>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            item: None,
+            retry_after: None,
+        }
+    }
+    fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!("internal error: {e}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    }
+    fn retry(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+    fn from_admission(e: &AdmissionError) -> Self {
+        let code = match e {
+            AdmissionError::Empty => "empty",
+            AdmissionError::TooLarge { .. } => "too_large",
+            AdmissionError::BadSignature(_) => "bad_signature",
+            AdmissionError::UnknownReviewer { .. } => "unknown_reviewer",
+            _ => "malformed",
+        };
+        let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        Self::new(status, code, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&ErrorBody {
+            error: self.code,
+            message: &self.message,
+            item: self.item,
+        })
+        .unwrap_or_default();
+        let mut resp = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
+        if let Some(s) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        resp
+    }
+}
+
+fn store_err(e: StoreError) -> ApiError {
+    match e {
+        StoreError::OutOfRange { .. } => ApiError::not_found(e.to_string()),
+        e => ApiError::internal(e),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+/// Runs a read against a fresh snapshot on a blocking thread.
+async fn read<T: Send + 'static>(
+    st: &St,
+    f: impl FnOnce(Snapshot) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = st.store.clone();
+    tokio::task::spawn_blocking(move || f(store.snapshot().map_err(store_err)?))
+        .await
+        .map_err(ApiError::internal)?
+}
+
+fn b64(h: &[u8]) -> String {
+    B64.encode(h)
+}
+
+fn b64_all(hs: &[Hash]) -> Vec<String> {
+    hs.iter().map(|h| b64(h)).collect()
+}
+
+fn note_text(note: Vec<u8>) -> Result<String, ApiError> {
+    String::from_utf8(note).map_err(ApiError::internal)
+}
+
+// ---------------------------------------------------------------------------------------
+// tlog-tiles read path
+
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const PARTIAL: &str = "public, max-age=60";
+const NO_CACHE: &str = "no-cache";
+
+async fn checkpoint(State(st): State<St>) -> Result<Response, ApiError> {
+    let (_, note) = read(&st, |s| s.latest_checkpoint().map_err(store_err)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, NO_CACHE),
+        ],
+        note,
+    )
+        .into_response())
+}
+
+async fn tile_get(State(st): State<St>, Path(path): Path<String>) -> Result<Response, ApiError> {
+    let full = format!("tile/{path}");
+    let (kind, t) =
+        Tile::parse_path(&full).map_err(|e| ApiError::bad("bad_tile_path", e.to_string()))?;
+    let data = read(&st, move |s| tile_data(&s, kind, &t)).await?;
+    let cache = if t.is_full() { IMMUTABLE } else { PARTIAL };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        data,
+    )
+        .into_response())
+}
+
+fn tile_data(s: &Snapshot, kind: TileKind, t: &Tile) -> Result<Vec<u8>, ApiError> {
+    let beyond = || {
+        ApiError::not_found(format!(
+            "{} is beyond the tree of size {}",
+            match kind {
+                TileKind::Hash => t.path(),
+                TileKind::Entries => t.entries_path(),
+            },
+            s.size()
+        ))
+    };
+    match kind {
+        TileKind::Hash => {
+            let hashes = s
+                .tile_hashes(t.level(), t.index(), t.width())
+                .map_err(|e| match e {
+                    StoreError::OutOfRange { .. } => beyond(),
+                    e => store_err(e),
+                })?;
+            Ok(hashes.concat())
+        }
+        TileKind::Entries => {
+            let start = t.index().checked_mul(256).ok_or_else(beyond)?;
+            let end = start.checked_add(u64::from(t.width())).ok_or_else(beyond)?;
+            if end > s.size() {
+                return Err(beyond());
+            }
+            let entries = s.entries(start, end).map_err(store_err)?;
+            let refs: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+            tile::encode_entry_bundle(&refs).map_err(ApiError::internal)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Submission
+
+/// One acknowledged envelope.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SubmitResult {
+    /// Index of the entry in the log.
+    pub index: u64,
+    /// RFC 6962 leaf hash of the envelope, base64.
+    pub leaf_hash: String,
+    /// True if the envelope was already logged (at `index`); nothing was appended.
+    pub duplicate: bool,
+    /// Tree size of `checkpoint`.
+    pub size: u64,
+    /// The signed checkpoint note covering the entry.
+    pub checkpoint: String,
+    /// Inclusion proof of `index` in the tree of `checkpoint`, base64 hashes.
+    pub inclusion_proof: Vec<String>,
+}
+
+/// Response to a batch submission (`application/x-quorate-batch` or JSON).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BatchResult {
+    /// One result per submitted envelope, in order.
+    pub entries: Vec<SubmitResult>,
+}
+
+#[derive(Deserialize)]
+struct JsonBatch {
+    envelopes: Vec<String>,
+}
+
+/// Splits an `application/x-quorate-batch` body.
+pub fn split_batch(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let offset = body.len() - rest.len();
+        let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+            return Err(format!(
+                "item {} at byte {offset}: truncated length prefix",
+                out.len()
+            ));
+        };
+        let len = u32::from_be_bytes(*len) as usize;
+        if tail.len() < len {
+            return Err(format!(
+                "item {} at byte {offset}: length {len} runs past the end of the body",
+                out.len()
+            ));
+        }
+        let (item, tail) = tail.split_at(len);
+        out.push(item.to_vec());
+        rest = tail;
+    }
+    Ok(out)
+}
+
+/// Frames envelopes as an `application/x-quorate-batch` body.
+pub fn join_batch<T: AsRef<[u8]>>(envelopes: &[T]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in envelopes {
+        let e = e.as_ref();
+        out.extend_from_slice(&(e.len() as u32).to_be_bytes());
+        out.extend_from_slice(e);
+    }
+    out
+}
+
+async fn read_body(st: &St, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
+    let limit = st.max_body_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("request body is over the limit of {limit} bytes"),
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(too_large());
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(b) => Ok(b.to_vec()),
+        Err(_) => Err(too_large()),
+    }
+}
+
+async fn submit(
+    State(st): State<St>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let r = submit_inner(&st, &headers, body).await;
+    if let Err(e) = &r {
+        st.metrics.reject(e.code);
+    }
+    r
+}
+
+async fn submit_inner(st: &St, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    if st.shutting_down.load(Ordering::SeqCst) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the node is shutting down; retry later",
+        )
+        .retry(5));
+    }
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let body = read_body(st, headers, body).await?;
+    let (envelopes, batch) = match ctype.as_str() {
+        "application/x-protobuf" | "application/octet-stream" => (vec![body], false),
+        BATCH_CONTENT_TYPE => (
+            split_batch(&body).map_err(|m| ApiError::bad("malformed_batch", m))?,
+            true,
+        ),
+        "application/json" => {
+            let j: JsonBatch = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::bad("malformed_batch", format!("JSON body: {e}")))?;
+            let mut out = Vec::with_capacity(j.envelopes.len());
+            for (i, s) in j.envelopes.iter().enumerate() {
+                out.push(B64.decode(s).map_err(|e| {
+                    let mut err = ApiError::bad(
+                        "malformed_batch",
+                        format!("envelopes[{i}] is not base64: {e}"),
+                    );
+                    err.item = Some(i);
+                    err
+                })?);
+            }
+            (out, true)
+        }
+        other => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!(
+                    "Content-Type {other:?} is not one of application/x-protobuf, \
+                     application/octet-stream, {BATCH_CONTENT_TYPE}, application/json"
+                ),
+            ));
+        }
+    };
+    let n = envelopes.len();
+    if n == 0 {
+        return Err(ApiError::bad("empty", "the batch holds no envelope"));
+    }
+    if n > st.max_batch_envelopes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_envelopes",
+            format!(
+                "the batch holds {n} envelopes, over the limit of {}",
+                st.max_batch_envelopes
+            ),
+        ));
+    }
+    st.metrics.request_batch.observe(n as f64);
+
+    // Validate everything before queueing anything: one bad envelope rejects the batch.
+    let reviewers = st.reviewers.current();
+    let limits = st.limits;
+    let admitted = tokio::task::spawn_blocking(move || {
+        envelopes
+            .iter()
+            .enumerate()
+            .map(|(i, e)| admit(e, &reviewers, &limits).map_err(|err| (i, err)))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|(i, e)| {
+        let mut err = ApiError::from_admission(&e);
+        if batch {
+            err.message = format!("envelope {i}: {}", err.message);
+            err.item = Some(i);
+        }
+        err
+    })?;
+
+    if let Some(rate) = &st.rate
+        && let Err(wait) = rate.check(admitted.iter().map(|a| *a.verified().reviewer_key()))
+    {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "reviewer submission rate limit exceeded",
+        )
+        .retry(wait.as_secs().max(1)));
+    }
+
+    // Reserve queue room for the whole batch first, so it is queued entirely or not at all.
+    let permits = u32::try_from(n)
+        .ok()
+        .and_then(|k| st.queue.clone().try_acquire_many_owned(k).ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "queue_full",
+                "the sequencer queue is full; retry later",
+            )
+            .retry(1)
+        })?;
+    let start = Instant::now();
+    let pending: Vec<_> = admitted
+        .into_iter()
+        .map(|a| {
+            let leaf = *a.verified().leaf_hash();
+            (leaf, st.seq.submit(a))
+        })
+        .collect();
+    let mut results = Vec::with_capacity(n);
+    for (leaf, fut) in pending {
+        let ack = fut.await.map_err(|e| match e {
+            SubmitError::QueueFull => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "queue_full",
+                "the sequencer queue is full; retry later",
+            )
+            .retry(1),
+            SubmitError::ShutDown => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the node is shutting down; retry later",
+            )
+            .retry(5),
+            e => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "integration_failed",
+                format!("{e} (the envelope may or may not be logged; resubmitting is safe)"),
+            ),
+        })?;
+        st.metrics.ack(ack.duplicate, ack.size, start.elapsed());
+        results.push(SubmitResult {
+            index: ack.index,
+            leaf_hash: b64(&leaf),
+            duplicate: ack.duplicate,
+            size: ack.size,
+            checkpoint: note_text(ack.checkpoint)?,
+            inclusion_proof: b64_all(&ack.proof),
+        });
+    }
+    drop(permits);
+    let any_new = results.iter().any(|r| !r.duplicate);
+    let status = if any_new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    if batch {
+        Ok((status, axum::Json(BatchResult { entries: results })).into_response())
+    } else {
+        let one = results
+            .pop()
+            .ok_or_else(|| ApiError::internal("no result"))?;
+        Ok((status, axum::Json(one)).into_response())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Lookups and proofs
+
+fn split_package(rest: &str) -> Result<(String, String), ApiError> {
+    match rest.rsplit_once('/') {
+        Some((p, v)) if !p.is_empty() && !v.is_empty() => Ok((p.to_owned(), v.to_owned())),
+        _ => Err(ApiError::bad(
+            "bad_package",
+            "expected /{ecosystem}/{package}/{version} (package may contain '/')",
+        )),
+    }
+}
+
+/// An entry of a package, proven against the response's checkpoint.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReviewEntry {
+    /// Index in the log.
+    pub index: u64,
+    /// The envelope bytes, base64.
+    pub envelope: String,
+    /// RFC 6962 leaf hash, base64.
+    pub leaf_hash: String,
+    /// Inclusion proof in the tree of `checkpoint`, base64 hashes.
+    pub inclusion_proof: Vec<String>,
+}
+
+/// `GET /v1/reviews/...` response.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReviewsResponse {
+    /// Ecosystem asked for.
+    pub ecosystem: String,
+    /// Package asked for.
+    pub package: String,
+    /// Version asked for.
+    pub version: String,
+    /// Tree size of `checkpoint`.
+    pub size: u64,
+    /// The signed checkpoint every proof is relative to.
+    pub checkpoint: String,
+    /// Matching entries, ascending by index.
+    pub entries: Vec<ReviewEntry>,
+}
+
+async fn reviews(
+    State(st): State<St>,
+    Path((ecosystem, rest)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (package, version) = split_package(&rest)?;
+    let resp = read(&st, move |s| {
+        let (size, cp) = s.latest_checkpoint().map_err(store_err)?;
+        let mut entries = Vec::new();
+        for index in s
+            .lookup_package(&ecosystem, &package, &version)
+            .map_err(store_err)?
+        {
+            let data = s.entry(index).map_err(store_err)?;
+            let proof = merkle::prove_record(size, index, &s).map_err(ApiError::internal)?;
+            entries.push(ReviewEntry {
+                index,
+                leaf_hash: b64(&merkle::leaf_hash(&data)),
+                envelope: b64(&data),
+                inclusion_proof: b64_all(&proof),
+            });
+        }
+        Ok(ReviewsResponse {
+            ecosystem,
+            package,
+            version,
+            size,
+            checkpoint: note_text(cp)?,
+            entries,
+        })
+    })
+    .await?;
+    Ok(([(header::CACHE_CONTROL, NO_CACHE)], axum::Json(resp)).into_response())
+}
+
+/// One entry of a `GET /v1/bundle/...` response.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BundleEntry {
+    /// Index in the log.
+    pub index: u64,
+    /// The envelope bytes, base64.
+    pub envelope: String,
+    /// C2SP tlog-proof (`c2sp.org/tlog-proof@v1`) text for the entry.
+    pub proof: String,
+}
+
+/// `GET /v1/bundle/...` response.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BundleResponse {
+    /// The signed checkpoint every proof embeds.
+    pub checkpoint: String,
+    /// One per entry, ascending by index.
+    pub entries: Vec<BundleEntry>,
+}
+
+/// Formats a C2SP tlog-proof (no `extra` line).
+pub fn format_tlog_proof(index: u64, proof: &[Hash], checkpoint: &str) -> String {
+    let mut s = String::with_capacity(64 + 45 * proof.len() + checkpoint.len());
+    s.push_str("c2sp.org/tlog-proof@v1\n");
+    s.push_str(&format!("index {index}\n"));
+    for h in proof {
+        s.push_str(&b64(h));
+        s.push('\n');
+    }
+    s.push('\n');
+    s.push_str(checkpoint);
+    s
+}
+
+async fn bundle(
+    State(st): State<St>,
+    Path((ecosystem, rest)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (package, version) = split_package(&rest)?;
+    let resp = read(&st, move |s| {
+        let (size, cp) = s.latest_checkpoint().map_err(store_err)?;
+        let cp = note_text(cp)?;
+        let mut entries = Vec::new();
+        for index in s
+            .lookup_package(&ecosystem, &package, &version)
+            .map_err(store_err)?
+        {
+            let data = s.entry(index).map_err(store_err)?;
+            let proof = merkle::prove_record(size, index, &s).map_err(ApiError::internal)?;
+            entries.push(BundleEntry {
+                index,
+                envelope: b64(&data),
+                proof: format_tlog_proof(index, &proof, &cp),
+            });
+        }
+        Ok(BundleResponse {
+            checkpoint: cp,
+            entries,
+        })
+    })
+    .await?;
+    Ok(([(header::CACHE_CONTROL, NO_CACHE)], axum::Json(resp)).into_response())
+}
+
+fn param(q: &std::collections::HashMap<String, String>, name: &str) -> Result<u64, ApiError> {
+    let v = q
+        .get(name)
+        .ok_or_else(|| ApiError::bad("bad_parameter", format!("missing query parameter {name}")))?;
+    v.parse::<u64>().map_err(|_| {
+        ApiError::bad(
+            "bad_parameter",
+            format!("query parameter {name}={v:?} is not a non-negative integer"),
+        )
+    })
+}
+
+/// `GET /v1/proof/inclusion` response.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InclusionResponse {
+    /// Entry index.
+    pub index: u64,
+    /// Tree size the proof is for.
+    pub size: u64,
+    /// The entry's leaf hash, base64.
+    pub leaf_hash: String,
+    /// The proof, base64 hashes.
+    pub inclusion_proof: Vec<String>,
+    /// The checkpoint signed at `size`, if the log signed one at exactly that size.
+    pub checkpoint: Option<String>,
+}
+
+async fn inclusion(
+    State(st): State<St>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let index = param(&q, "index")?;
+    let size = param(&q, "size")?;
+    let resp = read(&st, move |s| {
+        if size > s.size() {
+            return Err(ApiError::bad(
+                "bad_size",
+                format!("size {size} is beyond the current tree size {}", s.size()),
+            ));
+        }
+        if index >= size {
+            return Err(ApiError::bad(
+                "bad_index",
+                format!("index {index} is not below size {size}"),
+            ));
+        }
+        let data = s.entry(index).map_err(store_err)?;
+        let proof = merkle::prove_record(size, index, &s).map_err(ApiError::internal)?;
+        let cp = s.checkpoint_at(size).map_err(store_err)?;
+        Ok(InclusionResponse {
+            index,
+            size,
+            leaf_hash: b64(&merkle::leaf_hash(&data)),
+            inclusion_proof: b64_all(&proof),
+            checkpoint: cp.map(note_text).transpose()?,
+        })
+    })
+    .await?;
+    Ok(axum::Json(resp).into_response())
+}
+
+/// `GET /v1/proof/consistency` response.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConsistencyResponse {
+    /// Older tree size.
+    pub old: u64,
+    /// Newer tree size.
+    pub new: u64,
+    /// The proof, base64 hashes (empty if `old == new`).
+    pub consistency_proof: Vec<String>,
+}
+
+async fn consistency(
+    State(st): State<St>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let old = param(&q, "old")?;
+    let new = param(&q, "new")?;
+    let resp = read(&st, move |s| {
+        if new > s.size() {
+            return Err(ApiError::bad(
+                "bad_size",
+                format!("new {new} is beyond the current tree size {}", s.size()),
+            ));
+        }
+        if old == 0 || old > new {
+            return Err(ApiError::bad(
+                "bad_size",
+                format!("need 1 <= old <= new, got old {old}, new {new}"),
+            ));
+        }
+        let proof = merkle::prove_tree(new, old, &s).map_err(ApiError::internal)?;
+        Ok(ConsistencyResponse {
+            old,
+            new,
+            consistency_proof: b64_all(&proof),
+        })
+    })
+    .await?;
+    Ok(axum::Json(resp).into_response())
+}
+
+// ---------------------------------------------------------------------------------------
+// Operations
+
+async fn healthz(State(st): State<St>) -> Response {
+    let size = read(&st, |s| Ok(s.size())).await;
+    match size {
+        Ok(size) if !st.shutting_down.load(Ordering::SeqCst) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok", "size": size})),
+        )
+            .into_response(),
+        Ok(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the node is shutting down",
+        )
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn metrics(State(st): State<St>) -> Result<Response, ApiError> {
+    let size = read(&st, |s| Ok(s.size())).await?;
+    let reviewers = st.reviewers.current().len();
+    let text = st.metrics.render(size, size, reviewers);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}

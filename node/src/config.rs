@@ -1,0 +1,166 @@
+//! `serve` configuration: a TOML file whose every option has a working default.
+//!
+//! See `node/config.example.toml` for the documented example.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::sequencer::SequencerConfig;
+
+/// Everything `quorate-node serve` can be told besides the data directory.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Loopback by default: put a reverse proxy in front to expose it.
+    pub listen: SocketAddr,
+    /// Most entries integrated per sequencer batch (one transaction, fsync and signature).
+    pub batch_size: usize,
+    /// Longest time (ms) the first submission of a batch waits for more.
+    pub batch_delay_ms: u64,
+    /// Submissions that may wait for the sequencer; beyond it submissions get 429.
+    pub queue_depth: usize,
+    /// Largest accepted request body in bytes (a single envelope or a whole batch).
+    pub max_body_bytes: usize,
+    /// Largest accepted envelope in bytes (capped at 65535 so it fits an entry bundle).
+    pub max_envelope_bytes: usize,
+    /// Most envelopes in one batch submission.
+    pub max_batch_envelopes: usize,
+    /// Per-request timeout in ms (the whole request including waiting for the ack).
+    pub request_timeout_ms: u64,
+    /// How long (ms) shutdown waits for in-flight requests before closing anyway.
+    pub shutdown_grace_ms: u64,
+    /// Optional per-reviewer rate limit (token bucket); absent = unlimited.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// `tracing` filter directive (e.g. "info", "quorate_node=debug,tower_http=info");
+    /// the `RUST_LOG` environment variable overrides it.
+    pub log_level: String,
+    /// Log output format: "text" or "compact".
+    pub log_format: LogFormat,
+}
+
+/// Per-reviewer token bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained submissions per second per reviewer key.
+    pub per_second: f64,
+    /// Bucket size: submissions a reviewer may make in a burst.
+    pub burst: u32,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable multi-field lines.
+    #[default]
+    Text,
+    /// Compact single lines.
+    Compact,
+}
+
+/// Largest envelope that fits an entry bundle's u16 length prefix.
+pub const MAX_BUNDLE_ENTRY: usize = u16::MAX as usize;
+
+impl Default for Config {
+    fn default() -> Self {
+        let seq = SequencerConfig::default();
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8780)),
+            batch_size: seq.max_batch,
+            batch_delay_ms: seq.batch_delay.as_millis() as u64,
+            queue_depth: seq.queue_capacity,
+            max_body_bytes: 4 * 1024 * 1024,
+            max_envelope_bytes: MAX_BUNDLE_ENTRY,
+            max_batch_envelopes: 1024,
+            request_timeout_ms: 30_000,
+            shutdown_grace_ms: 10_000,
+            rate_limit: None,
+            log_level: "info".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a TOML config file.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading config {}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let c: Config = toml::from_str(text)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks ranges.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.batch_size >= 1, "batch_size must be at least 1");
+        anyhow::ensure!(self.queue_depth >= 1, "queue_depth must be at least 1");
+        anyhow::ensure!(
+            (1..=MAX_BUNDLE_ENTRY).contains(&self.max_envelope_bytes),
+            "max_envelope_bytes must be in 1..={MAX_BUNDLE_ENTRY}"
+        );
+        anyhow::ensure!(
+            self.max_body_bytes >= self.max_envelope_bytes,
+            "max_body_bytes must be at least max_envelope_bytes"
+        );
+        anyhow::ensure!(
+            self.max_batch_envelopes >= 1,
+            "max_batch_envelopes must be at least 1"
+        );
+        anyhow::ensure!(
+            self.request_timeout_ms >= 1,
+            "request_timeout_ms must be positive"
+        );
+        if let Some(r) = self.rate_limit {
+            anyhow::ensure!(
+                r.per_second > 0.0 && r.per_second.is_finite() && r.burst >= 1,
+                "rate_limit needs per_second > 0 and burst >= 1"
+            );
+        }
+        Ok(())
+    }
+
+    /// The sequencer's part.
+    pub fn sequencer(&self) -> SequencerConfig {
+        SequencerConfig {
+            max_batch: self.batch_size,
+            batch_delay: Duration::from_millis(self.batch_delay_ms),
+            queue_capacity: self.queue_depth,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_parses_and_equals_defaults() {
+        let text = include_str!("../config.example.toml");
+        let c = Config::parse(text).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn empty_is_default() {
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn rejects_unknown_and_bad() {
+        assert!(Config::parse("nope = 1").is_err());
+        assert!(Config::parse("batch_size = 0").is_err());
+        assert!(Config::parse("max_envelope_bytes = 65536").is_err());
+        let c = Config::parse("[rate_limit]\nper_second = 2.5\nburst = 10\n").unwrap();
+        assert_eq!(c.rate_limit.unwrap().burst, 10);
+    }
+}

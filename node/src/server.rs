@@ -1,0 +1,108 @@
+//! `quorate-node serve`: wires store, sequencer, reviewer list and HTTP API together and
+//! shuts down gracefully on SIGTERM/SIGINT.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::api::{AppState, router};
+use crate::config::Config;
+use crate::datadir::DataDir;
+use crate::metrics::Metrics;
+use crate::reviewers::ReviewerWatch;
+use crate::sequencer::Sequencer;
+
+/// Runs the node until SIGTERM/SIGINT: stop accepting, let in-flight requests finish
+/// (at most `shutdown_grace_ms`), drain the sequencer, close the store.
+///
+/// Prints `listening on ADDR` on stdout once the socket is bound.
+pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
+    let key = data.load_key()?;
+    let origin = key.origin().to_owned();
+    let d = data.clone();
+    let store = Arc::new(
+        tokio::task::spawn_blocking(move || d.open_store())
+            .await
+            .context("opening the store")??,
+    );
+    let size = store.size()?;
+    let reviewers = Arc::new(ReviewerWatch::open(data.reviewers_path())?);
+    let seq = Arc::new(
+        Sequencer::start(store.clone(), key, config.sequencer())
+            .map_err(|e| anyhow::anyhow!("starting the sequencer: {e}"))?,
+    );
+    let metrics = Arc::new(Metrics::default());
+    let state = Arc::new(AppState::new(
+        store.clone(),
+        seq.clone(),
+        reviewers.clone(),
+        &config,
+        metrics,
+    ));
+    let app = router(state.clone(), &config);
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        %addr,
+        origin,
+        size,
+        reviewers = reviewers.current().len(),
+        "quorate-node listening"
+    );
+    println!("listening on {addr}");
+
+    let stop = Arc::new(Notify::new());
+    let stop2 = stop.clone();
+    let mut server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop2.notified().await })
+            .await
+    });
+    tokio::select! {
+        r = &mut server => {
+            r.context("server task")?.context("server")?;
+        }
+        sig = wait_for_signal() => {
+            tracing::info!("received {sig}: shutting down");
+            state.begin_shutdown();
+            stop.notify_one();
+            let grace = Duration::from_millis(config.shutdown_grace_ms);
+            match tokio::time::timeout(grace, &mut server).await {
+                Ok(r) => r.context("server task")?.context("server")?,
+                Err(_) => {
+                    tracing::warn!("in-flight requests did not finish within {grace:?}; closing");
+                    server.abort();
+                }
+            }
+        }
+    }
+    tracing::info!("draining the sequencer");
+    seq.shutdown().await;
+    drop(state);
+    drop(seq);
+    let size = store.size()?;
+    drop(store);
+    tracing::info!(size, "store closed; bye");
+    Ok(())
+}
+
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot listen for SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
