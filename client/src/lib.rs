@@ -2,7 +2,12 @@
 //!
 //! The client believes nothing a node says without a signature or a proof, and assigns
 //! jurisdictions only through its own policy. Today it holds the key and file handling
-//! the CLI needs; the quorum verifier joins it with the client issue.
+//! the CLI needs; `policy`, `lockfile`, `cargo_vet` and `quorum` are the verifier: parse the client's policy, read
+//! the lockfile, convert cargo-vet audits, and decide quorum with an explanation.
 
+pub mod cargo_vet;
 pub mod files;
 pub mod keys;
+pub mod lockfile;
+pub mod policy;
+pub mod quorum;
