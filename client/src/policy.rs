@@ -805,7 +805,7 @@ fn check_new_name(
     Ok(())
 }
 
-fn check_token<'a>(line: usize, what: &str, s: &'a str) -> Result<String, PolicyError> {
+fn check_token(line: usize, what: &str, s: &str) -> Result<String, PolicyError> {
     if s == "none" || s.starts_with('#') {
         return Err(err(line, format!("{what} {s:?} is reserved")));
     }

@@ -79,12 +79,19 @@ fn agrees_with_cargo_vet_for_each_organisation_alone() {
         return;
     };
     let lock = Lockfile::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let checkable = lock.packages.iter().filter(|p| p.checkable().is_ok()).count();
+    let checkable = lock
+        .packages
+        .iter()
+        .filter(|p| p.checkable().is_ok())
+        .count();
     for line in ORACLE.lines() {
         let mut it = line.split(' ');
         let org = it.next().unwrap();
         let total: usize = it.next().unwrap().parse().unwrap();
-        assert_eq!(total, checkable, "oracle and lockfile disagree on the package set");
+        assert_eq!(
+            total, checkable,
+            "oracle and lockfile disagree on the package set"
+        );
         let want: BTreeSet<String> = it.map(str::to_owned).collect();
         let got = certified_by_quorate(org, &lock);
         assert_eq!(
@@ -94,6 +101,9 @@ fn agrees_with_cargo_vet_for_each_organisation_alone() {
             got.difference(&want).collect::<Vec<_>>(),
             want.difference(&got).collect::<Vec<_>>()
         );
-        eprintln!("{org}: {} of {total} certified, same as cargo-vet", got.len());
+        eprintln!(
+            "{org}: {} of {total} certified, same as cargo-vet",
+            got.len()
+        );
     }
 }

@@ -133,7 +133,7 @@ fn malformed_policies_name_line_and_problem() {
     let ok_tail = format!("review-log DE {l} https://de/\nreview-quorum 1\n");
     let cases: Vec<(String, usize, &str)> = vec![
         (
-            format!("quorum none\nfrobnicate x\n"),
+            "quorum none\nfrobnicate x\n".to_owned(),
             2,
             "unknown keyword \"frobnicate\"",
         ),
@@ -159,7 +159,7 @@ fn malformed_policies_name_line_and_problem() {
             "witness keys are cosignature/v1",
         ),
         (
-            format!("witness A not-a-vkey\nquorum A\n"),
+            "witness A not-a-vkey\nquorum A\n".to_owned(),
             1,
             "bad witness vkey",
         ),
@@ -170,7 +170,7 @@ fn malformed_policies_name_line_and_problem() {
             "duplicates the key of the log on line 2",
         ),
         (
-            format!("quorum B\n"),
+            "quorum B\n".to_owned(),
             1,
             "not a witness or group defined on a preceding line",
         ),
@@ -326,7 +326,7 @@ fn malformed_policies_name_line_and_problem() {
             4,
             "takes no|yes; got 2",
         ),
-        (format!("quorum none\r\n"), 1, "control character"),
+        ("quorum none\r\n".to_owned(), 1, "control character"),
         (format!("witness A {w}\n"), 0, "missing the `quorum` line"),
         (
             format!("quorum none\nreview-log DE {l} https://de/\n"),
