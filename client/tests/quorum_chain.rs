@@ -699,3 +699,46 @@ fn deltas_across_jurisdictions_only_when_allowed() {
         ["DE"]
     );
 }
+
+#[test]
+fn export_quorum_certified_versions_as_cargo_vet_audits() {
+    use quorate_client::cargo_vet::{self, AuditsFile};
+    let mut f = Fed::new(&["DE", "FR", "JP"], 1);
+    let (a, b) = (Person::new("anna"), Person::new("bernd"));
+    for (j, p) in [("DE", &a), ("FR", &b)] {
+        f.publish(
+            j,
+            &review(P, "1.0.0", digest(1), None, &["crypto-reviewed"], p, "org"),
+            p,
+        );
+        f.publish(j, &full("log", "0.4.20", digest(2), p), p);
+    }
+    f.publish("DE", &full("lonely", "0.1.0", digest(3), &a), &a);
+    let policy = f.policy(
+        2,
+        1,
+        "criteria crypto-reviewed\nimplies crypto-reviewed safe-to-deploy\n",
+    );
+    let ev = f.load(&policy, 1, NOW - 60);
+    let verdicts = vec![
+        ev.evaluate(&query(P, "1.0.0", digest(1)), NOW),
+        ev.evaluate_for(&query("log", "0.4.20", digest(2)), "safe-to-deploy", NOW),
+        ev.evaluate(&query("lonely", "0.1.0", digest(3)), NOW),
+    ];
+    let text = cargo_vet::export(&verdicts, &policy);
+    let back = AuditsFile::parse(&text).unwrap();
+    assert_eq!(back.audit_count(), 2, "{text}");
+    let s = &back.audits[P][0];
+    assert_eq!(
+        s.who.as_ref().unwrap().to_vec(),
+        ["Quorate quorum (DE, FR)"]
+    );
+    assert_eq!(s.version.as_deref(), Some("1.0.0"));
+    assert_eq!(s.criteria.to_vec(), ["crypto-reviewed"]);
+    assert_eq!(
+        back.implications(),
+        [("crypto-reviewed".to_owned(), "safe-to-deploy".to_owned())]
+    );
+    assert!(back.criteria["crypto-reviewed"].description.is_some());
+    assert!(!back.audits.contains_key("lonely"));
+}
