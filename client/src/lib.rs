@@ -1,9 +1,16 @@
 //! Quorate's client: the verifier a package manager links and the `quorate` CLI.
 //!
 //! The client believes nothing a node says without a signature or a proof, and assigns
-//! jurisdictions only through its own policy. Today it holds the key and file handling
-//! the CLI needs; the quorum verifier joins it with the client issue.
+//! jurisdictions only through its own policy. `policy`, `lockfile`, `cargo_vet` and
+//! `quorum` are the verifier: parse the client's policy, read the lockfile, convert
+//! cargo-vet audits, and decide quorum with an explanation of every missing jurisdiction.
+//! `crates_index` finds artifact digests for imports that lack a lockfile entry; `keys`
+//! and `files` are the CLI's key and file handling.
 
+pub mod cargo_vet;
 pub mod crates_index;
 pub mod files;
 pub mod keys;
+pub mod lockfile;
+pub mod policy;
+pub mod quorum;

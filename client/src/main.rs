@@ -8,6 +8,7 @@ use base64::Engine as _;
 use clap::{Args, Parser, Subcommand};
 use quorate_client::files;
 use quorate_client::keys::{self, AnyVerifier};
+use quorate_client::policy::PolicyBuilder;
 use quorate_proto::checkpoint;
 use quorate_proto::cosignature::CosignatureSigner;
 use quorate_proto::note::{self, NoteVerifier, Signer};
@@ -35,6 +36,34 @@ enum Command {
     /// Verify C2SP checkpoints and their witness cosignatures
     #[command(subcommand)]
     Checkpoint(CheckpointCommand),
+    /// Write client trust policies (specs/policy.md)
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Print a new policy: review logs by jurisdiction, witnesses, and the quorum k
+    New {
+        /// A review log: JURISDICTION=VKEY@URL (the jurisdiction is yours to assign)
+        #[arg(long = "log", required = true)]
+        logs: Vec<String>,
+        /// A witness: JURISDICTION=VKEY (cosignature/v1); named JURISDICTION-wN
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        /// Cosignatures required from the witnesses (default: all of them)
+        #[arg(long)]
+        min_witnesses: Option<usize>,
+        /// How many distinct jurisdictions must certify a release
+        #[arg(long)]
+        quorum: usize,
+        /// Criterion releases must be certified for (default safe-to-deploy)
+        #[arg(long)]
+        criteria: Option<String>,
+        /// Count reviews that record no artifact digest
+        #[arg(long)]
+        accept_unknown_digests: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -137,6 +166,36 @@ fn run(cli: Cli) -> Result<()> {
             time,
             file,
         }) => checkpoint_cosign(&key, &log, time, &file),
+        Command::Policy(PolicyCommand::New {
+            logs,
+            witnesses,
+            min_witnesses,
+            quorum,
+            criteria,
+            accept_unknown_digests,
+        }) => {
+            let b = PolicyBuilder {
+                logs: logs
+                    .iter()
+                    .map(|l| PolicyBuilder::parse_log_arg(l))
+                    .collect::<Result<_, _>>()
+                    .map_err(anyhow::Error::msg)
+                    .context("--log")?,
+                witnesses: witnesses
+                    .iter()
+                    .map(|w| PolicyBuilder::parse_witness_arg(w))
+                    .collect::<Result<_, _>>()
+                    .map_err(anyhow::Error::msg)
+                    .context("--witness")?,
+                min_witnesses,
+                quorum,
+                criteria,
+                accept_unknown_digests,
+            };
+            let (text, _) = b.build()?;
+            print!("{text}");
+            Ok(())
+        }
     }
 }
 

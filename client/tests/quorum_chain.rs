@@ -1,0 +1,744 @@
+//! Chain and quorum evaluation over a real federation (signed attestations, Merkle logs,
+//! signed and cosigned checkpoints, tlog-proofs): every case of the explanation.
+
+mod fed;
+
+use fed::*;
+use quorate_client::policy::Policy;
+use quorate_client::quorum::{Evaluator, Inclusion, InputError, NotProven, Rejection, Why};
+use quorate_proto::attestation::{self, Digest, SupersedeKind};
+use quorate_proto::checkpoint::Checkpoint;
+use quorate_proto::equivocation::Equivocation;
+use quorate_proto::note::{self, Signer};
+
+const P: &str = "serde";
+
+fn reasons<'a>(v: &'a quorate_client::quorum::PackageVerdict, j: &str) -> &'a [Why] {
+    &v.missing
+        .iter()
+        .find(|m| m.jurisdiction == j)
+        .unwrap_or_else(|| panic!("{j} not missing in {v}"))
+        .reasons
+}
+
+fn rejection(v: &quorate_client::quorum::PackageVerdict, j: &str) -> Rejection {
+    reasons(v, j)
+        .iter()
+        .find_map(|w| match w {
+            Why::Rejected { why, .. } => Some(why.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no rejection for {j} in {v}"))
+}
+
+#[test]
+fn full_reviews_from_k_jurisdictions_pass() {
+    let mut f = Fed::new(&["DE", "FR", "JP"], 3);
+    let (a, b) = (Person::new("anna"), Person::new("bernd"));
+    f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    f.publish("FR", &full(P, "1.0.0", digest(1), &b), &b);
+    let policy = f.policy(2, 2, "");
+    let ev = f.load(&policy, 3, NOW - 60);
+    let v = ev.evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(v.pass, "{v}");
+    assert_eq!(v.certified_by, ["DE", "FR"]);
+    assert_eq!(reasons(&v, "JP"), [Why::NoReview]);
+    // The fast path (checkpoint verified once per log) decides the same.
+    let ev2 = f.load_fast(&policy, 3, NOW - 60);
+    assert_eq!(ev2.evaluate(&query(P, "1.0.0", digest(1)), NOW), v);
+}
+
+#[test]
+fn delta_chain_extends_a_full_review() {
+    let mut f = Fed::new(&["DE"], 1);
+    let a = Person::new("anna");
+    f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    let d1 = review(
+        P,
+        "1.1.0",
+        digest(2),
+        Some(("1.0.0", digest(1))),
+        &["safe-to-deploy"],
+        &a,
+        "org",
+    );
+    let d2 = review(
+        P,
+        "1.2.0",
+        digest(3),
+        Some(("1.1.0", digest(2))),
+        &["safe-to-deploy"],
+        &a,
+        "org",
+    );
+    f.publish("DE", &d1, &a);
+    f.publish("DE", &d2, &a);
+    let policy = f.policy(1, 1, "");
+    let ev = f.load(&policy, 1, NOW - 60);
+    assert!(ev.evaluate(&query(P, "1.2.0", digest(3)), NOW).pass);
+    assert!(ev.evaluate(&query(P, "1.1.0", digest(2)), NOW).pass);
+    let v = ev.evaluate(&query(P, "1.3.0", digest(4)), NOW);
+    assert!(!v.pass);
+    assert!(
+        matches!(&reasons(&v, "DE")[0], Why::NoReviewOfVersion { reviewed } if reviewed.len() == 3),
+        "{v}"
+    );
+}
+
+#[test]
+fn delta_from_a_version_never_fully_reviewed_names_the_gap() {
+    let mut f = Fed::new(&["DE"], 1);
+    let a = Person::new("anna");
+    let d1 = review(
+        P,
+        "1.1.0",
+        digest(2),
+        Some(("1.0.0", digest(1))),
+        &["safe-to-deploy"],
+        &a,
+        "org",
+    );
+    let d2 = review(
+        P,
+        "1.2.0",
+        digest(3),
+        Some(("1.1.0", digest(2))),
+        &["safe-to-deploy"],
+        &a,
+        "org",
+    );
+    f.publish("DE", &d1, &a);
+    f.publish("DE", &d2, &a);
+    let policy = f.policy(1, 1, "");
+    let v = f
+        .load(&policy, 1, NOW - 60)
+        .evaluate(&query(P, "1.2.0", digest(3)), NOW);
+    assert!(!v.pass);
+    assert_eq!(
+        reasons(&v, "DE"),
+        [Why::ChainGap {
+            never_fully_reviewed: "1.0.0".into(),
+            delta: "1.0.0 -> 1.1.0".into()
+        }]
+    );
+    assert!(
+        v.to_string()
+            .contains("delta 1.0.0 -> 1.1.0 starts from 1.0.0, which was never fully reviewed"),
+        "{v}"
+    );
+}
+
+#[test]
+fn delta_base_digest_must_match_the_full_review() {
+    let mut f = Fed::new(&["DE"], 1);
+    let a = Person::new("anna");
+    f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    let d = review(
+        P,
+        "1.1.0",
+        digest(2),
+        Some(("1.0.0", digest(9))),
+        &["safe-to-deploy"],
+        &a,
+        "org",
+    );
+    f.publish("DE", &d, &a);
+    let policy = f.policy(1, 1, "");
+    let v = f
+        .load(&policy, 1, NOW - 60)
+        .evaluate(&query(P, "1.1.0", digest(2)), NOW);
+    assert!(!v.pass);
+    assert_eq!(
+        reasons(&v, "DE"),
+        [Why::ChainDigestMismatch {
+            delta: "1.0.0 -> 1.1.0".into(),
+            base_digest: digest(9),
+            reviewed: vec![digest(1)]
+        }]
+    );
+}
+
+#[test]
+fn criteria_follow_implications_one_way() {
+    let mut f = Fed::new(&["DE"], 1);
+    let a = Person::new("anna");
+    f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    f.publish(
+        "DE",
+        &review(
+            "other",
+            "2.0.0",
+            digest(5),
+            None,
+            &["safe-to-run"],
+            &a,
+            "org",
+        ),
+        &a,
+    );
+    // A delta only carries what it states: 1.0 -> 1.1 for safe-to-run only.
+    f.publish(
+        "DE",
+        &review(
+            P,
+            "1.1.0",
+            digest(2),
+            Some(("1.0.0", digest(1))),
+            &["safe-to-run"],
+            &a,
+            "org",
+        ),
+        &a,
+    );
+    // A custom criterion implying safe-to-deploy (as google's rule-of-two does).
+    f.publish(
+        "DE",
+        &review(
+            "third",
+            "3.0.0",
+            digest(6),
+            None,
+            &["rule-of-two"],
+            &a,
+            "org",
+        ),
+        &a,
+    );
+    let policy = f.policy(1, 1, "implies rule-of-two safe-to-deploy\n");
+    let ev = f.load(&policy, 1, NOW - 60);
+    // safe-to-deploy satisfies safe-to-run ...
+    assert!(
+        ev.evaluate_for(&query(P, "1.0.0", digest(1)), "safe-to-run", NOW)
+            .pass
+    );
+    // ... but not the reverse.
+    let v = ev.evaluate(&query("other", "2.0.0", digest(5)), NOW);
+    assert!(!v.pass);
+    assert_eq!(
+        reasons(&v, "DE"),
+        [Why::InsufficientCriteria {
+            required: "safe-to-deploy".into(),
+            certified: vec!["safe-to-run".into()]
+        }]
+    );
+    let v = ev.evaluate(&query(P, "1.1.0", digest(2)), NOW);
+    assert!(!v.pass, "{v}");
+    assert!(
+        ev.evaluate_for(&query(P, "1.1.0", digest(2)), "safe-to-run", NOW)
+            .pass
+    );
+    // Transitive: rule-of-two -> safe-to-deploy -> safe-to-run.
+    assert!(ev.evaluate(&query("third", "3.0.0", digest(6)), NOW).pass);
+    assert!(
+        ev.evaluate_for(&query("third", "3.0.0", digest(6)), "safe-to-run", NOW)
+            .pass
+    );
+}
+
+#[test]
+fn wrong_digest_is_named() {
+    let mut f = Fed::new(&["DE"], 1);
+    let a = Person::new("anna");
+    f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    let policy = f.policy(1, 1, "");
+    let v = f
+        .load(&policy, 1, NOW - 60)
+        .evaluate(&query(P, "1.0.0", digest(2)), NOW);
+    assert!(!v.pass);
+    assert_eq!(
+        reasons(&v, "DE"),
+        [Why::WrongDigest {
+            reviewed: vec![digest(1)],
+            artifact: digest(2)
+        }]
+    );
+}
+
+#[test]
+fn unknown_digests_count_only_when_the_policy_says_so() {
+    let mut f = Fed::new(&["DE"], 1);
+    let a = Person::new("anna");
+    f.publish("DE", &full(P, "1.0.0", Digest::Unknown, &a), &a);
+    let strict = f.policy(1, 1, "");
+    let v = f
+        .load(&strict, 1, NOW - 60)
+        .evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(!v.pass);
+    assert_eq!(rejection(&v, "DE"), Rejection::UnknownDigest);
+    let lax = f.policy(1, 1, "accept-unknown-digests yes\n");
+    assert!(
+        f.load(&lax, 1, NOW - 60)
+            .evaluate(&query(P, "1.0.0", digest(1)), NOW)
+            .pass
+    );
+}
+
+#[test]
+fn withdrawn_and_replaced_reviews_do_not_count() {
+    let mut f = Fed::new(&["DE", "FR"], 1);
+    let (a, b, c) = (
+        Person::new("anna"),
+        Person::new("bernd"),
+        Person::new("carla"),
+    );
+    let leaf = f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    let policy = f.policy(1, 1, "");
+    assert!(
+        f.load(&policy, 1, NOW - 60)
+            .evaluate(&query(P, "1.0.0", digest(1)), NOW)
+            .pass
+    );
+
+    // A stranger (other key, other organisation) cannot withdraw it, nor can anyone from
+    // another log.
+    let mut stranger = full("unrelated", "0.1.0", digest(7), &c);
+    stranger.organisation = "elsewhere".into();
+    f.publish(
+        "DE",
+        &withdrawal(leaf, SupersedeKind::Withdraw, stranger),
+        &c,
+    );
+    f.publish(
+        "FR",
+        &withdrawal(
+            leaf,
+            SupersedeKind::Withdraw,
+            full("unrelated", "0.1.0", digest(7), &a),
+        ),
+        &a,
+    );
+    assert!(
+        f.load(&policy, 1, NOW - 60)
+            .evaluate(&query(P, "1.0.0", digest(1)), NOW)
+            .pass
+    );
+
+    // The same reviewer withdraws it in the same log.
+    f.publish(
+        "DE",
+        &withdrawal(
+            leaf,
+            SupersedeKind::Withdraw,
+            full("unrelated", "0.1.0", digest(7), &a),
+        ),
+        &a,
+    );
+    let v = f
+        .load(&policy, 1, NOW - 60)
+        .evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(!v.pass);
+    assert_eq!(
+        rejection(&v, "DE"),
+        Rejection::Withdrawn {
+            by: "anna".into(),
+            kind: SupersedeKind::Withdraw
+        }
+    );
+
+    // Replacement by a colleague of the same organisation: the old one is out, the new
+    // one stands on its own.
+    let mut g = Fed::new(&["DE"], 1);
+    let old = g.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    g.publish(
+        "DE",
+        &withdrawal(old, SupersedeKind::Replace, full(P, "1.0.0", digest(2), &b)),
+        &b,
+    );
+    let policy = g.policy(1, 1, "");
+    let ev = g.load(&policy, 1, NOW - 60);
+    let v = ev.evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(!v.pass);
+    assert!(
+        reasons(&v, "DE").contains(&Why::Rejected {
+            entry: quorate_client::quorum::EntryRef {
+                origin: "de.example/log".into(),
+                reviewer: "anna".into(),
+                what: "1.0.0".into()
+            },
+            why: Rejection::Withdrawn {
+                by: "bernd".into(),
+                kind: SupersedeKind::Replace
+            }
+        }),
+        "{v}"
+    );
+    assert!(ev.evaluate(&query(P, "1.0.0", digest(2)), NOW).pass);
+}
+
+#[test]
+fn violation_vetoes_when_the_policy_says_any() {
+    let mut f = Fed::new(&["DE", "FR", "JP"], 1);
+    let (a, b, c) = (
+        Person::new("anna"),
+        Person::new("bernd"),
+        Person::new("chiyo"),
+    );
+    f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    f.publish("FR", &full(P, "1.0.0", digest(1), &b), &b);
+    f.publish(
+        "JP",
+        &violation(P, ">=1.0.0, <1.0.5", &["safe-to-run"], &c),
+        &c,
+    );
+    let policy = f.policy(2, 1, "");
+    let ev = f.load(&policy, 1, NOW - 60);
+    let v = ev.evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(!v.pass, "{v}");
+    assert_eq!(v.certified_by, ["DE", "FR"]);
+    assert_eq!(v.vetoed_by(), ["JP"]);
+    assert!(v.to_string().contains("vetoed by JP"), "{v}");
+    // Outside the range: no veto.
+    f.publish("DE", &full(P, "1.0.5", digest(5), &a), &a);
+    f.publish("FR", &full(P, "1.0.5", digest(5), &b), &b);
+    let ev = f.load(&policy, 1, NOW - 60);
+    assert!(ev.evaluate(&query(P, "1.0.5", digest(5)), NOW).pass);
+    // With `veto none` the violation is reported but does not block.
+    let lenient = f.policy(2, 1, "veto none\n");
+    let v = f
+        .load(&lenient, 1, NOW - 60)
+        .evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(v.pass);
+    assert_eq!(v.violations.len(), 1);
+    assert!(!v.violations[0].blocking);
+}
+
+#[test]
+fn violation_of_a_criterion_the_requirement_does_not_imply_does_not_veto() {
+    let mut f = Fed::new(&["DE", "JP"], 1);
+    let (a, c) = (Person::new("anna"), Person::new("chiyo"));
+    f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    f.publish("JP", &violation(P, "*", &["safe-to-deploy"], &c), &c);
+    let policy = f.policy(1, 1, "");
+    let ev = f.load(&policy, 1, NOW - 60);
+    assert!(!ev.evaluate(&query(P, "1.0.0", digest(1)), NOW).pass);
+    // A requirement of safe-to-run is not contradicted by a safe-to-deploy violation.
+    assert!(
+        ev.evaluate_for(&query(P, "1.0.0", digest(1)), "safe-to-run", NOW)
+            .pass
+    );
+}
+
+#[test]
+fn equivocating_log_is_distrusted_entirely() {
+    let mut f = Fed::new(&["DE", "FR"], 1);
+    let (a, b) = (Person::new("anna"), Person::new("bernd"));
+    f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    f.publish("FR", &full(P, "1.0.0", digest(1), &b), &b);
+    let policy = f.policy(2, 1, "");
+    let mut ev = f.load(&policy, 1, NOW - 60);
+    assert!(ev.evaluate(&query(P, "1.0.0", digest(1)), NOW).pass);
+
+    // DE's log signs a second tree of the same size with a different root.
+    let de = &f.logs[0];
+    let honest = de.checkpoint(&[], NOW);
+    let forked = Checkpoint::new(&de.origin(), de.tree.size(), [0xee; 32], vec![]).unwrap();
+    let forked = note::sign(&forked.to_text(), &[&de.signer]).unwrap();
+    let evidence = Equivocation::same_size(honest.as_bytes(), forked.as_bytes())
+        .verify(&de.signer.verifier())
+        .unwrap();
+    ev.add_equivocation(&evidence).unwrap();
+    let v = ev.evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(!v.pass);
+    assert_eq!(v.certified_by, ["FR"]);
+    assert_eq!(
+        reasons(&v, "DE"),
+        [Why::LogEquivocated {
+            origin: "de.example/log".into()
+        }]
+    );
+
+    // Evidence for a log outside the policy is refused, as is evidence that does not
+    // verify under the policy's key (same origin, impostor key).
+    let impostor = Signer::generate("de.example/log", seed("impostor")).unwrap();
+    let cp = Checkpoint::new("de.example/log", 1, [1; 32], vec![]).unwrap();
+    let x = note::sign(&cp.to_text(), &[&impostor]).unwrap();
+    let cp2 = Checkpoint::new("de.example/log", 1, [2; 32], vec![]).unwrap();
+    let y = note::sign(&cp2.to_text(), &[&impostor]).unwrap();
+    let fake = Equivocation::same_size(x.as_bytes(), y.as_bytes())
+        .verify(&impostor.verifier())
+        .unwrap();
+    let mut ev = f.load(&policy, 1, NOW - 60);
+    assert!(matches!(
+        ev.add_equivocation(&fake),
+        Err(InputError::BadEquivocation { .. })
+    ));
+    assert!(ev.evaluate(&query(P, "1.0.0", digest(1)), NOW).pass);
+}
+
+#[test]
+fn k_minus_one_colluding_jurisdictions_never_pass() {
+    let mut f = Fed::new(&["DE", "FR", "JP", "US"], 1);
+    // DE and FR collude: many reviewers each, organisations claiming to be JP and US.
+    for (j, orgs) in [("DE", ["JP", "US", "DE"]), ("FR", ["US", "JP", "FR"])] {
+        for (i, org) in orgs.iter().enumerate() {
+            let p = Person::new(&format!("{j}-{i}"));
+            let r = review(P, "6.6.6", digest(6), None, &["safe-to-deploy"], &p, org);
+            f.publish(j, &r, &p);
+        }
+    }
+    let policy = f.policy(3, 1, "");
+    let v = f
+        .load(&policy, 1, NOW - 60)
+        .evaluate(&query(P, "6.6.6", digest(6)), NOW);
+    assert!(!v.pass, "{v}");
+    assert_eq!(v.certified_by, ["DE", "FR"]);
+    assert_eq!(reasons(&v, "JP"), [Why::NoReview]);
+    assert_eq!(reasons(&v, "US"), [Why::NoReview]);
+}
+
+#[test]
+fn jurisdiction_comes_from_the_policy_not_the_attestation() {
+    let mut f = Fed::new(&["DE", "FR"], 1);
+    let a = Person::new("anna");
+    // Claims to be FR, is logged in DE's log: counts for DE only.
+    f.publish(
+        "DE",
+        &review(P, "1.0.0", digest(1), None, &["safe-to-deploy"], &a, "FR"),
+        &a,
+    );
+    let policy = f.policy(1, 1, "");
+    let ev = f.load(&policy, 1, NOW - 60);
+    let v = ev.evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert_eq!(v.certified_by, ["DE"]);
+    assert_eq!(reasons(&v, "FR"), [Why::NoReview]);
+
+    // The same log listed under another jurisdiction by another client's policy counts
+    // for that jurisdiction instead: the client decides.
+    let renamed = f
+        .policy_text(1, 1, "")
+        .replace("review-log DE ", "review-log Bavaria ");
+    let policy2 = Policy::parse(&renamed).unwrap();
+    let v = f
+        .load(&policy2, 1, NOW - 60)
+        .evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert_eq!(v.certified_by, ["Bavaria"]);
+
+    // Entries from a log the policy does not list, or proven in a different log than
+    // claimed, are refused as inputs.
+    let mut ev = Evaluator::new(&policy);
+    let env = &f.logs[0].entries[0];
+    let att = attestation::verify(env).unwrap();
+    assert_eq!(
+        ev.add(
+            "xx.example/log",
+            att.clone(),
+            Inclusion::unavailable("test")
+        ),
+        Err(InputError::UnknownLog("xx.example/log".into()))
+    );
+    let cp = f.logs[0].checkpoint(&[&f.witnesses[0]], NOW - 60);
+    let inc = Inclusion::from_proof(&policy, &att, &f.logs[0].proof(0, &cp));
+    assert!(matches!(inc, Inclusion::Proven(_)));
+    assert!(matches!(
+        ev.add("fr.example/log", att, inc),
+        Err(InputError::WrongLog { .. })
+    ));
+}
+
+#[test]
+fn stale_checkpoint_is_named() {
+    let mut f = Fed::new(&["DE"], 2);
+    let a = Person::new("anna");
+    f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    let policy = f.policy(1, 1, "max-checkpoint-age 3600\n");
+    assert!(
+        f.load(&policy, 2, NOW - 600)
+            .evaluate(&query(P, "1.0.0", digest(1)), NOW)
+            .pass
+    );
+    let v = f
+        .load(&policy, 2, NOW - 7200)
+        .evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(!v.pass);
+    assert_eq!(
+        rejection(&v, "DE"),
+        Rejection::StaleCheckpoint {
+            age: 7200,
+            max: 3600
+        }
+    );
+}
+
+#[test]
+fn too_few_witnesses_is_named() {
+    let mut f = Fed::new(&["DE"], 3);
+    let a = Person::new("anna");
+    f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    let policy = f.policy(1, 2, "");
+    assert!(
+        f.load(&policy, 2, NOW - 60)
+            .evaluate(&query(P, "1.0.0", digest(1)), NOW)
+            .pass
+    );
+    let v = f
+        .load(&policy, 1, NOW - 60)
+        .evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(!v.pass);
+    assert_eq!(
+        rejection(&v, "DE"),
+        Rejection::TooFewWitnesses {
+            cosigned: vec!["w0".into()]
+        }
+    );
+    // Cosignatures dated in the future do not count either.
+    let v = f
+        .load(&policy, 3, NOW + 86_400)
+        .evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert_eq!(
+        rejection(&v, "DE"),
+        Rejection::TooFewWitnesses { cosigned: vec![] }
+    );
+}
+
+#[test]
+fn not_included_and_impostor_checkpoints_are_named() {
+    let mut f = Fed::new(&["DE"], 1);
+    let a = Person::new("anna");
+    f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    let policy = f.policy(1, 1, "");
+    let att = attestation::verify(&f.logs[0].entries[0]).unwrap();
+
+    let mut ev = Evaluator::new(&policy);
+    ev.add(
+        "de.example/log",
+        att.clone(),
+        Inclusion::unavailable("node unreachable"),
+    )
+    .unwrap();
+    let v = ev.evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert_eq!(
+        rejection(&v, "DE"),
+        Rejection::NotIncluded(NotProven::Unavailable("node unreachable".into()))
+    );
+
+    // A checkpoint with the right origin signed by another key, verified by proto under
+    // that key, is re-checked against the policy and refused.
+    let impostor = Signer::generate("de.example/log", seed("impostor")).unwrap();
+    let l = &f.logs[0];
+    let cp = Checkpoint::new("de.example/log", l.tree.size(), l.tree.root(), vec![]).unwrap();
+    let note_text = note::sign(&cp.to_text(), &[&impostor]).unwrap();
+    let proof = l.proof(0, &note_text);
+    let vi = proof
+        .verify(att.leaf_hash(), &impostor.verifier(), &[], 0)
+        .unwrap();
+    let inc = Inclusion::from_verified(&policy, &att, &vi);
+    assert!(
+        matches!(inc, Inclusion::NotProven(NotProven::BadCheckpoint(_))),
+        "{inc:?}"
+    );
+    assert!(matches!(
+        Inclusion::from_proof(&policy, &att, &proof),
+        Inclusion::NotProven(NotProven::BadInclusion(_))
+    ));
+    // The genuine one through the same path is accepted.
+    let good = l.checkpoint(&[&f.witnesses[0]], NOW - 60);
+    let vi = l
+        .proof(0, &good)
+        .verify(att.leaf_hash(), &l.signer.verifier(), &[], 0)
+        .unwrap();
+    assert!(matches!(
+        Inclusion::from_verified(&policy, &att, &vi),
+        Inclusion::Proven(_)
+    ));
+}
+
+#[test]
+fn reviewer_lines_restrict_a_jurisdiction() {
+    let mut f = Fed::new(&["DE"], 1);
+    let (a, m) = (Person::new("anna"), Person::new("mallory"));
+    f.publish("DE", &full(P, "1.0.0", digest(1), &m), &m);
+    let policy = f.policy(1, 1, &format!("reviewer DE {}\n", a.vkey()));
+    let v = f
+        .load(&policy, 1, NOW - 60)
+        .evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(!v.pass);
+    assert_eq!(rejection(&v, "DE"), Rejection::UntrustedReviewer);
+    f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    assert!(
+        f.load(&policy, 1, NOW - 60)
+            .evaluate(&query(P, "1.0.0", digest(1)), NOW)
+            .pass
+    );
+}
+
+#[test]
+fn deltas_across_jurisdictions_only_when_allowed() {
+    let mut f = Fed::new(&["DE", "FR"], 1);
+    let (a, b) = (Person::new("anna"), Person::new("bernd"));
+    f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    f.publish(
+        "FR",
+        &review(
+            P,
+            "1.1.0",
+            digest(2),
+            Some(("1.0.0", digest(1))),
+            &["safe-to-deploy"],
+            &b,
+            "org",
+        ),
+        &b,
+    );
+    let no = f.policy(1, 1, "");
+    let v = f
+        .load(&no, 1, NOW - 60)
+        .evaluate(&query(P, "1.1.0", digest(2)), NOW);
+    assert!(!v.pass);
+    assert!(
+        matches!(&reasons(&v, "FR")[0], Why::ChainGap { never_fully_reviewed, .. } if never_fully_reviewed == "1.0.0")
+    );
+    let yes = f.policy(1, 1, "delta-across-jurisdictions yes\n");
+    let ev = f.load(&yes, 1, NOW - 60);
+    let v = ev.evaluate(&query(P, "1.1.0", digest(2)), NOW);
+    assert!(v.pass, "{v}");
+    // FR reviewed the delta; DE reviewed only 1.0.0, so DE gets no credit for 1.1.0.
+    assert_eq!(v.certified_by, ["FR"]);
+    // And FR gets no credit for DE's 1.0.0.
+    assert_eq!(
+        ev.evaluate(&query(P, "1.0.0", digest(1)), NOW).certified_by,
+        ["DE"]
+    );
+}
+
+#[test]
+fn export_quorum_certified_versions_as_cargo_vet_audits() {
+    use quorate_client::cargo_vet::{self, AuditsFile};
+    let mut f = Fed::new(&["DE", "FR", "JP"], 1);
+    let (a, b) = (Person::new("anna"), Person::new("bernd"));
+    for (j, p) in [("DE", &a), ("FR", &b)] {
+        f.publish(
+            j,
+            &review(P, "1.0.0", digest(1), None, &["crypto-reviewed"], p, "org"),
+            p,
+        );
+        f.publish(j, &full("log", "0.4.20", digest(2), p), p);
+    }
+    f.publish("DE", &full("lonely", "0.1.0", digest(3), &a), &a);
+    let policy = f.policy(
+        2,
+        1,
+        "criteria crypto-reviewed\nimplies crypto-reviewed safe-to-deploy\n",
+    );
+    let ev = f.load(&policy, 1, NOW - 60);
+    let verdicts = vec![
+        ev.evaluate(&query(P, "1.0.0", digest(1)), NOW),
+        ev.evaluate_for(&query("log", "0.4.20", digest(2)), "safe-to-deploy", NOW),
+        ev.evaluate(&query("lonely", "0.1.0", digest(3)), NOW),
+    ];
+    let text = cargo_vet::export(&verdicts, &policy);
+    let back = AuditsFile::parse(&text).unwrap();
+    assert_eq!(back.audit_count(), 2, "{text}");
+    let s = &back.audits[P][0];
+    assert_eq!(
+        s.who.as_ref().unwrap().to_vec(),
+        ["Quorate quorum (DE, FR)"]
+    );
+    assert_eq!(s.version.as_deref(), Some("1.0.0"));
+    assert_eq!(s.criteria.to_vec(), ["crypto-reviewed"]);
+    assert_eq!(
+        back.implications(),
+        [("crypto-reviewed".to_owned(), "safe-to-deploy".to_owned())]
+    );
+    assert!(back.criteria["crypto-reviewed"].description.is_some());
+    assert!(!back.audits.contains_key("lonely"));
+}
