@@ -273,10 +273,10 @@ async fn hostile_gossip_is_dropped_and_sender_graylisted() {
 
         // Replay: M and M2 publish identical bytes; A delivers them once.
         let msg = checkpoint_msg(ih, 3);
-        m.handle.publish(&msg).await.unwrap();
+        publish_when_meshed(&m.handle, &msg).await.unwrap();
         let d = a.next_delivered(T).await.expect("first copy");
         assert_eq!(d.msg, msg);
-        m2.handle.publish(&msg).await.unwrap();
+        publish_when_meshed(&m2.handle, &msg).await.unwrap();
         // And M publishing it again is a local duplicate.
         assert!(matches!(
             m.handle.publish(&msg).await,

@@ -277,3 +277,23 @@ async fn glue(
         }
     }
 }
+
+/// Publishes, retrying while the mesh is still forming (`NoPeers` under a loaded
+/// machine); any other outcome is returned as is.
+#[allow(dead_code)]
+pub async fn publish_when_meshed(
+    h: &GossipHandle,
+    msg: &quorate_node::gossip::GossipMessage,
+) -> Result<quorate_node::gossip::MessageId, quorate_node::gossip::GossipError> {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        match h.publish(msg).await {
+            Err(quorate_node::gossip::GossipError::NoPeers)
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
