@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::RwLock;
 
-use quorate_proto::checkpoint::{CheckpointError, verify_checkpoint};
+use quorate_proto::checkpoint::{Checkpoint, CheckpointError, verify_checkpoint};
 use quorate_proto::cosignature::{CosignatureSigner, CosignatureVerifier};
 use quorate_proto::equivocation::Equivocation;
 use quorate_proto::merkle::{self, Hash};
@@ -160,7 +160,8 @@ impl Witness {
         req: &AddCheckpointRequest,
     ) -> Result<Vec<NoteSignature>, WitnessError> {
         // 400 / 404 / 403: parse, find the log, verify its signature.
-        let origin = origin_line(&req.checkpoint)?;
+        let origin = checkpoint_origin(&req.checkpoint)?;
+        let origin = origin.as_str();
         let log = self
             .logs
             .get(origin)
@@ -385,18 +386,17 @@ fn check(
     }
 }
 
-/// The origin (first line) of a signed checkpoint note.
-fn origin_line(note: &[u8]) -> Result<&str, WitnessError> {
-    let end = note
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or_else(|| WitnessError::Malformed("checkpoint has no origin line".into()))?;
-    let origin = std::str::from_utf8(&note[..end])
-        .map_err(|_| WitnessError::Malformed("checkpoint origin is not UTF-8".into()))?;
-    if origin.is_empty() {
-        return Err(WitnessError::Malformed("checkpoint origin is empty".into()));
-    }
-    Ok(origin)
+/// The origin of a signed checkpoint note, after checking that its text (everything
+/// before the last blank line, as the note format splits it) is a well-formed checkpoint,
+/// so malformed checkpoints get 400 whatever their signatures or origin.
+fn checkpoint_origin(note: &[u8]) -> Result<String, WitnessError> {
+    let bad = |m: String| WitnessError::Malformed(m);
+    let s = std::str::from_utf8(note).map_err(|_| bad("checkpoint is not UTF-8".into()))?;
+    let sep = s
+        .rfind("\n\n")
+        .ok_or_else(|| bad("checkpoint has no blank line before its signatures".into()))?;
+    let cp = Checkpoint::parse(&s[..sep + 1]).map_err(|e| bad(format!("checkpoint: {e}")))?;
+    Ok(cp.origin().to_owned())
 }
 
 /// Maps a checkpoint verification failure to 400 (malformed) or 403 (not signed by the
