@@ -84,12 +84,12 @@ impl Witness {
         let mut map = HashMap::new();
         for l in logs {
             let name = l.name().to_owned();
-            if let Some(prev) = map.insert(name.clone(), l) {
-                if prev.key_id() != map[&name].key_id() {
-                    return Err(WitnessError::Config(format!(
-                        "two different keys configured for origin {name:?}"
-                    )));
-                }
+            if let Some(prev) = map.insert(name.clone(), l)
+                && prev.public_key_bytes() != map[&name].public_key_bytes()
+            {
+                return Err(WitnessError::Config(format!(
+                    "two different keys configured for origin {name:?}"
+                )));
             }
         }
         let w = Witness {

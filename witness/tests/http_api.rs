@@ -240,7 +240,7 @@ async fn client_talks_to_the_server() {
     verify_checkpoint(
         with.as_bytes(),
         &log.signer.verifier(),
-        &[s.verifier.clone()],
+        std::slice::from_ref(&s.verifier),
     )
     .unwrap()
     .require_witnesses(1)
