@@ -1,0 +1,166 @@
+//! `quorate-witness bench`: add-checkpoint throughput and latency with durable state.
+//!
+//! Checkpoints come from a real log (proto's `MemoryLog`) growing by one record per
+//! request, each signed and sent with its consistency proof; all are prepared before
+//! timing. Three modes: the in-process core, sequential HTTP on loopback over one
+//! keep-alive connection, and 4 logs over 4 concurrent connections.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use quorate_proto::checkpoint::Checkpoint;
+use quorate_proto::cosignature::CosignatureSigner;
+use quorate_proto::merkle::{MemoryLog, prove_tree};
+use quorate_proto::note::{self, Signer};
+use quorate_witness::{AddCheckpointRequest, CosignOutcome, Witness, WitnessClient, router};
+
+struct Prepared {
+    log: Signer,
+    requests: Vec<AddCheckpointRequest>,
+}
+
+fn prepare(origin: &str, seed: u8, n: usize) -> anyhow::Result<Prepared> {
+    let log = Signer::generate(origin, [seed; 32])?;
+    let mut tree = MemoryLog::with_capacity(n);
+    let mut requests = Vec::with_capacity(n);
+    let mut old = 0;
+    for i in 0..n {
+        tree.append(format!("record {i}").as_bytes());
+        let size = tree.size();
+        let text = Checkpoint::new(origin, size, tree.root(), vec![])?.to_text();
+        let signed = note::sign(&text, &[&log])?;
+        let proof = if old == 0 {
+            vec![]
+        } else {
+            prove_tree(size, old, &tree)?
+        };
+        requests.push(AddCheckpointRequest::new(old, proof, signed.into_bytes()));
+        old = size;
+    }
+    Ok(Prepared { log, requests })
+}
+
+fn witness(dir: &Path, file: &str, logs: &[&Prepared]) -> anyhow::Result<Witness> {
+    let signer = CosignatureSigner::generate("bench.example/witness", [7; 32])?;
+    let verifiers = logs.iter().map(|p| p.log.verifier()).collect();
+    Ok(Witness::open(signer, verifiers, &dir.join(file), || {
+        1_700_000_000u64
+    })?)
+}
+
+fn report(mode: &str, total: Duration, mut lat: Vec<Duration>) {
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
+        lat[i].as_secs_f64() * 1e3
+    };
+    println!(
+        "{mode:<28} {:>6} req  {:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms",
+        lat.len(),
+        lat.len() as f64 / total.as_secs_f64(),
+        pct(0.50),
+        pct(0.99)
+    );
+}
+
+pub fn run(n: usize, dir: Option<PathBuf>) -> anyhow::Result<()> {
+    if n == 0 {
+        bail!("--requests must be positive");
+    }
+    let base = dir.unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!("quorate-witness-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let result = run_in(n, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn run_in(n: usize, dir: &Path) -> anyhow::Result<()> {
+    println!(
+        "add-checkpoint, durable redb state (fsync per cosign), {} CPUs, state in {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        dir.display()
+    );
+
+    // 1. In-process core.
+    let p = prepare("bench.example/log0", 1, n)?;
+    let w = witness(dir, "core.redb", &[&p])?;
+    let mut lat = Vec::with_capacity(n);
+    let start = Instant::now();
+    for r in &p.requests {
+        let t = Instant::now();
+        w.add_checkpoint_request(r)?;
+        lat.push(t.elapsed());
+    }
+    report("in-process core", start.elapsed(), lat);
+    drop(w);
+
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        // 2. HTTP, one keep-alive connection, sequential.
+        let p = prepare("bench.example/log1", 2, n)?;
+        let w = Arc::new(witness(dir, "http.redb", &[&p])?);
+        let (url, server) = start_server(w).await?;
+        let client = WitnessClient::new(&url)?;
+        let mut lat = Vec::with_capacity(n);
+        let start = Instant::now();
+        for r in &p.requests {
+            let t = Instant::now();
+            let out = client
+                .add_checkpoint(r.old_size, &r.proof, &r.checkpoint)
+                .await?;
+            if !matches!(out, CosignOutcome::Cosigned(_)) {
+                bail!("unexpected {out:?}");
+            }
+            lat.push(t.elapsed());
+        }
+        report("HTTP loopback, 1 conn", start.elapsed(), lat);
+        server.abort();
+
+        // 3. HTTP, 4 logs on 4 connections at once.
+        let per = n.div_ceil(4);
+        let logs: Vec<Prepared> = (0..4u8)
+            .map(|i| prepare(&format!("bench.example/par{i}"), 10 + i, per))
+            .collect::<anyhow::Result<_>>()?;
+        let w = Arc::new(witness(dir, "par.redb", &logs.iter().collect::<Vec<_>>())?);
+        let (url, server) = start_server(w).await?;
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for p in logs {
+            let url = url.clone();
+            tasks.push(tokio::spawn(async move {
+                let client = WitnessClient::new(&url)?;
+                let mut lat = Vec::with_capacity(p.requests.len());
+                for r in &p.requests {
+                    let t = Instant::now();
+                    let out = client
+                        .add_checkpoint(r.old_size, &r.proof, &r.checkpoint)
+                        .await?;
+                    if !matches!(out, CosignOutcome::Cosigned(_)) {
+                        bail!("unexpected {out:?}");
+                    }
+                    lat.push(t.elapsed());
+                }
+                Ok::<_, anyhow::Error>(lat)
+            }));
+        }
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.extend(t.await??);
+        }
+        report("HTTP loopback, 4 logs/conns", start.elapsed(), lat);
+        server.abort();
+        Ok(())
+    })
+}
+
+async fn start_server(
+    w: Arc<Witness>,
+) -> anyhow::Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(async move { axum::serve(listener, router(w)).await });
+    Ok((url, server))
+}

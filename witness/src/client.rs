@@ -1,0 +1,274 @@
+//! A minimal C2SP `tlog-witness` client, for logs and nodes asking any witness to cosign.
+//!
+//! HTTP/1.1 over plain TCP (hyper's connection API, no TLS): `http://host[:port][/prefix]`.
+//! [`WitnessClient`] keeps one keep-alive connection, as the spec recommends.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header;
+use hyper_util::rt::TokioIo;
+use quorate_proto::merkle::Hash;
+use quorate_proto::note::NoteSignature;
+
+use crate::AddCheckpointRequest;
+use crate::http::SIZE_CONTENT_TYPE;
+use crate::request::parse_decimal;
+
+/// Largest response body read.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// Default bound on one whole request (connect, send, read).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a witness answered to `add-checkpoint`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CosignOutcome {
+    /// 200: the witness's signature lines, parsed but not verified. Verify them by adding
+    /// them to the checkpoint ([`quorate_proto::note::add_signatures`]) and calling
+    /// [`quorate_proto::checkpoint::verify_checkpoint`] with the witness's verifier; ignore
+    /// lines from unknown keys.
+    Cosigned(Vec<NoteSignature>),
+    /// 409 with `text/x.tlog.size`: the witness's latest cosigned size for this log.
+    /// Retry with that `old` size and a proof from it.
+    Conflict { size: u64 },
+}
+
+/// Why a cosignature request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("witness URL {0:?}: only http://host[:port][/prefix] is supported")]
+    Url(String),
+    #[error("connecting to the witness: {0}")]
+    Connect(std::io::Error),
+    #[error("HTTP: {0}")]
+    Http(String),
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// Any status other than 200 and a 409 with a size body.
+    #[error("witness answered {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("malformed witness response: {0}")]
+    MalformedResponse(String),
+}
+
+/// A client for one witness, reusing one HTTP/1.1 keep-alive connection.
+#[derive(Debug)]
+pub struct WitnessClient {
+    authority: String,
+    path: String,
+    timeout: Duration,
+    conn: tokio::sync::Mutex<Option<SendRequest<Full<Bytes>>>>,
+}
+
+impl WitnessClient {
+    /// A client for the witness whose submission prefix is `base_url`
+    /// (`http://host[:port][/prefix]`).
+    pub fn new(base_url: &str) -> Result<WitnessClient, ClientError> {
+        let rest = base_url
+            .strip_prefix("http://")
+            .ok_or_else(|| ClientError::Url(base_url.to_owned()))?;
+        let (authority, prefix) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if authority.is_empty() {
+            return Err(ClientError::Url(base_url.to_owned()));
+        }
+        let authority = if authority.ends_with(']') || !authority.contains(':') {
+            format!("{authority}:80")
+        } else {
+            authority.to_owned()
+        };
+        Ok(WitnessClient {
+            authority,
+            path: format!("{}/add-checkpoint", prefix.trim_end_matches('/')),
+            timeout: DEFAULT_TIMEOUT,
+            conn: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// Bounds each request (including connecting) by `timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> WitnessClient {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends `add-checkpoint` with `old_size`, the consistency proof from it, and the
+    /// signed checkpoint note.
+    pub async fn add_checkpoint(
+        &self,
+        old_size: u64,
+        proof: &[Hash],
+        signed_checkpoint: &[u8],
+    ) -> Result<CosignOutcome, ClientError> {
+        let body = AddCheckpointRequest::new(old_size, proof.to_vec(), signed_checkpoint.to_vec())
+            .to_bytes();
+        tokio::time::timeout(self.timeout, self.send(body))
+            .await
+            .map_err(|_| ClientError::Timeout(self.timeout))?
+    }
+
+    async fn send(&self, body: Vec<u8>) -> Result<CosignOutcome, ClientError> {
+        let mut guard = self.conn.lock().await;
+        // Reuse the connection only while it is open; a request is never re-sent.
+        if guard.as_ref().is_none_or(|s| s.is_closed()) {
+            *guard = Some(self.connect().await?);
+        }
+        let Some(sender) = guard.as_mut() else {
+            return Err(ClientError::Http("no connection".into()));
+        };
+        let http = |e: hyper::Error| ClientError::Http(e.to_string());
+        let req = hyper::Request::post(&self.path)
+            .header(header::HOST, &self.authority)
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let result = async {
+            sender.ready().await.map_err(http)?;
+            let resp = sender.send_request(req).await.map_err(http)?;
+            let (parts, body) = resp.into_parts();
+            let bytes = Limited::new(body, MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|e| ClientError::Http(e.to_string()))?
+                .to_bytes();
+            Ok::<_, ClientError>((parts, bytes))
+        }
+        .await;
+        let (parts, bytes) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                *guard = None;
+                return Err(e);
+            }
+        };
+        drop(guard);
+        parse_response(
+            parts.status.as_u16(),
+            parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            &bytes,
+        )
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+        let stream = tokio::net::TcpStream::connect(&self.authority)
+            .await
+            .map_err(ClientError::Connect)?;
+        stream.set_nodelay(true).map_err(ClientError::Connect)?;
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "witness connection closed");
+            }
+        });
+        Ok(sender)
+    }
+}
+
+/// Asks the witness at `base_url` (`http://host[:port][/prefix]`) to cosign
+/// `signed_checkpoint`, over a fresh connection. See [`WitnessClient`] to reuse one.
+pub async fn request_cosignature(
+    base_url: &str,
+    old_size: u64,
+    proof: &[Hash],
+    signed_checkpoint: &[u8],
+) -> Result<CosignOutcome, ClientError> {
+    WitnessClient::new(base_url)?
+        .add_checkpoint(old_size, proof, signed_checkpoint)
+        .await
+}
+
+fn parse_response(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<CosignOutcome, ClientError> {
+    let bad = |m: &str| ClientError::MalformedResponse(m.to_owned());
+    match status {
+        200 => {
+            let text = std::str::from_utf8(body).map_err(|_| bad("body is not UTF-8"))?;
+            let lines = text
+                .strip_suffix('\n')
+                .ok_or_else(|| bad("body does not end in a newline"))?;
+            let mut sigs = Vec::new();
+            for line in lines.split('\n') {
+                sigs.push(parse_signature_line(line).ok_or_else(|| {
+                    ClientError::MalformedResponse(format!("bad signature line {line:?}"))
+                })?);
+            }
+            Ok(CosignOutcome::Cosigned(sigs))
+        }
+        409 if content_type == Some(SIZE_CONTENT_TYPE) => std::str::from_utf8(body)
+            .ok()
+            .and_then(|t| t.strip_suffix('\n'))
+            .and_then(parse_decimal)
+            .map(|size| CosignOutcome::Conflict { size })
+            .ok_or_else(|| bad("409 body is not a size line")),
+        _ => Err(ClientError::Status {
+            status,
+            body: String::from_utf8_lossy(&body[..body.len().min(512)])
+                .trim_end()
+                .to_owned(),
+        }),
+    }
+}
+
+/// Parses `— <name> <base64(key ID || signature)>` (proto does not expose its parser).
+fn parse_signature_line(line: &str) -> Option<NoteSignature> {
+    let rest = line.strip_prefix("\u{2014} ")?;
+    let (name, b64) = rest.split_once(' ')?;
+    let raw = B64.decode(b64).ok()?;
+    let (id, sig) = raw.split_first_chunk::<4>()?;
+    NoteSignature::new(name, u32::from_be_bytes(*id), sig.to_vec()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let c = WitnessClient::new("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (c.authority.as_str(), c.path.as_str()),
+            ("127.0.0.1:8080", "/add-checkpoint")
+        );
+        let c = WitnessClient::new("http://w.example/sub/").unwrap();
+        assert_eq!(
+            (c.authority.as_str(), c.path.as_str()),
+            ("w.example:80", "/sub/add-checkpoint")
+        );
+        let c = WitnessClient::new("http://[::1]").unwrap();
+        assert_eq!(c.authority, "[::1]:80");
+        assert!(WitnessClient::new("https://x").is_err());
+        assert!(WitnessClient::new("http:///x").is_err());
+    }
+
+    #[test]
+    fn responses() {
+        assert_eq!(
+            parse_response(409, Some(SIZE_CONTENT_TYPE), b"17\n").unwrap(),
+            CosignOutcome::Conflict { size: 17 }
+        );
+        assert!(parse_response(409, Some("text/plain"), b"17\n").is_err());
+        assert!(parse_response(409, Some(SIZE_CONTENT_TYPE), b"017\n").is_err());
+        let line = NoteSignature::new("w.example/w1", 0x01020304, vec![9; 72])
+            .unwrap()
+            .to_line();
+        match parse_response(200, None, line.as_bytes()).unwrap() {
+            CosignOutcome::Cosigned(s) => assert_eq!(s[0].key_id(), 0x01020304),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_response(200, None, b"nope\n").is_err());
+        assert!(matches!(
+            parse_response(422, None, b"bad proof\n"),
+            Err(ClientError::Status { status: 422, .. })
+        ));
+    }
+}

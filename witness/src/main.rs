@@ -1,0 +1,242 @@
+//! `quorate-witness`: a standalone C2SP tlog-witness.
+//!
+//! ```text
+//! quorate-witness init  --data DIR --name NAME
+//! quorate-witness serve --data DIR [--listen ADDR] [--log VKEY]... [--config FILE]
+//! quorate-witness bench [--requests N]
+//! ```
+
+mod bench;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use quorate_proto::cosignature::CosignatureSigner;
+use quorate_proto::note::{Ed25519Verifier, NoteVerifier};
+use quorate_witness::{SystemClock, Witness, router};
+
+/// Secret key file inside the data directory (mode 0600).
+const KEY_FILE: &str = "witness.key";
+/// Verifier key file written beside it.
+const PUB_FILE: &str = "witness.pub";
+/// State database inside the data directory.
+const STATE_FILE: &str = "witness.redb";
+
+#[derive(Parser)]
+#[command(
+    name = "quorate-witness",
+    version,
+    about = "A C2SP tlog-witness for Quorate"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create the witness key (cosignature/v1) and an empty state in DIR.
+    Init {
+        #[arg(long)]
+        data: PathBuf,
+        /// Witness name, a schema-less URL such as `witness.example/w1`.
+        #[arg(long)]
+        name: String,
+    },
+    /// Serve POST /add-checkpoint, GET /v1/equivocations and GET /healthz.
+    Serve {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        listen: SocketAddr,
+        /// A log's Ed25519 signed-note vkey, literal or a path to a .pub file; its key
+        /// name is the log origin. Repeatable.
+        #[arg(long = "log")]
+        logs: Vec<String>,
+        /// TOML file with `[[log]] origin = "...", vkey = "..."` entries.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Measure add-checkpoint throughput and latency (in-process and over loopback HTTP).
+    Bench {
+        /// Checkpoints to cosign in each mode.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        /// Directory for the temporary state files (default: the system temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    log: Vec<LogEntry>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogEntry {
+    origin: String,
+    vkey: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Init { data, name } => init(&data, &name),
+        Cmd::Serve {
+            data,
+            listen,
+            logs,
+            config,
+        } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info".into()),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(serve(&data, listen, &logs, config.as_deref()))
+        }
+        Cmd::Bench { requests, dir } => bench::run(requests, dir),
+    }
+}
+
+fn init(data: &Path, name: &str) -> anyhow::Result<()> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("random seed: {e}"))?;
+    let signer = CosignatureSigner::generate(name, seed).context("witness name")?;
+    seed.fill(0);
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let key_path = data.join(KEY_FILE);
+    write_new(&key_path, signer.skey().as_str().as_bytes(), true)?;
+    let vkey = signer.vkey();
+    write_new(&data.join(PUB_FILE), format!("{vkey}\n").as_bytes(), false)?;
+    quorate_witness::Store::open(&data.join(STATE_FILE)).context("creating the state")?;
+    println!("{vkey}");
+    Ok(())
+}
+
+/// Creates `path` (never overwriting), mode 0600 when `secret`, and syncs it.
+fn write_new(path: &Path, contents: &[u8], secret: bool) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).with_context(|| {
+        format!(
+            "creating {} (an existing file is never overwritten)",
+            path.display()
+        )
+    })?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+fn read_vkey(arg: &str) -> anyhow::Result<Ed25519Verifier> {
+    let p = Path::new(arg);
+    let text = if p.is_file() {
+        std::fs::read_to_string(p).with_context(|| format!("reading {arg}"))?
+    } else {
+        arg.to_owned()
+    };
+    Ed25519Verifier::from_vkey(text.trim()).with_context(|| format!("log key {arg:?}"))
+}
+
+fn load_logs(args: &[String], config: Option<&Path>) -> anyhow::Result<Vec<Ed25519Verifier>> {
+    let mut logs = Vec::new();
+    for a in args {
+        logs.push(read_vkey(a)?);
+    }
+    if let Some(path) = config {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let cfg: Config =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        for entry in cfg.log {
+            let v = read_vkey(&entry.vkey)?;
+            if v.name() != entry.origin {
+                bail!(
+                    "{}: log origin {:?} differs from its key name {:?}",
+                    path.display(),
+                    entry.origin,
+                    v.name()
+                );
+            }
+            logs.push(v);
+        }
+    }
+    Ok(logs)
+}
+
+async fn serve(
+    data: &Path,
+    listen: SocketAddr,
+    log_args: &[String],
+    config: Option<&Path>,
+) -> anyhow::Result<()> {
+    let key_path = data.join(KEY_FILE);
+    let skey = std::fs::read_to_string(&key_path).with_context(|| {
+        format!(
+            "reading {} (run `quorate-witness init` first)",
+            key_path.display()
+        )
+    })?;
+    let signer = CosignatureSigner::from_skey(skey.trim()).context("witness key")?;
+    let logs = load_logs(log_args, config)?;
+    if logs.is_empty() {
+        tracing::warn!("no logs configured: every add-checkpoint will get 404");
+    }
+    let witness = Witness::open(signer, logs, &data.join(STATE_FILE), SystemClock)
+        .context("opening the witness state")?;
+    tracing::info!(name = witness.name(), vkey = %witness.vkey(), logs = ?witness.origins(), "witness ready");
+    let witness = Arc::new(witness);
+    let app = router(witness).layer(tower_http::trace::TraceLayer::new_for_http());
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening");
+    // Tests and scripts read the bound address (the port may have been 0) from stdout.
+    println!("listening on {addr}");
+    std::io::stdout().flush()?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("signal received, shutting down");
+}

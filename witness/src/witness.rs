@@ -1,0 +1,412 @@
+//! The witness core: C2SP `tlog-witness` `add-checkpoint` over a durable [`Store`].
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::RwLock;
+
+use quorate_proto::checkpoint::{Checkpoint, CheckpointError, verify_checkpoint};
+use quorate_proto::cosignature::{CosignatureSigner, CosignatureVerifier};
+use quorate_proto::equivocation::Equivocation;
+use quorate_proto::merkle::{self, Hash};
+use quorate_proto::note::{Ed25519Verifier, NoteError, NoteSignature, NoteVerifier};
+use redb::ReadableTable;
+
+use crate::request::AddCheckpointRequest;
+use crate::store::{CHECKPOINTS, StoreError};
+use crate::{Store, StoredCheckpoint, StoredEquivocation, WitnessError};
+
+/// Source of cosignature timestamps (POSIX seconds). Closures `Fn() -> u64` implement it,
+/// so tests can pin the time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> u64;
+}
+
+impl<F: Fn() -> u64 + Send + Sync> Clock for F {
+    fn now(&self) -> u64 {
+        self()
+    }
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// A C2SP witness: the logs it follows, its cosigning key, its durable state.
+///
+/// `Witness` is `Send + Sync`; share it in an `Arc`. Its methods block (they fsync), so
+/// call them from a blocking context (`tokio::task::spawn_blocking`), as
+/// [`crate::router`] does.
+pub struct Witness {
+    signer: CosignatureSigner,
+    logs: HashMap<String, Ed25519Verifier>,
+    store: Store,
+    clock: Box<dyn Clock>,
+    /// Origins with verified evidence in the store (cache of the equivocation table).
+    equivocating: RwLock<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Witness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Witness")
+            .field("name", &self.signer.name())
+            .field("logs", &self.logs.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a failed check found out about the log, to act on after the transaction ends.
+enum Finding {
+    None,
+    /// Two notes of equal size and different roots, both signed by the log.
+    SameSize(Vec<u8>),
+    /// The stored note and a consistency proof that did not verify from it.
+    BadProof(Vec<u8>),
+}
+
+impl Witness {
+    /// A witness cosigning with `signer` for the logs `logs` (each log's origin is its key
+    /// name), keeping state in `store`, timestamping with `clock`.
+    pub fn new(
+        signer: CosignatureSigner,
+        logs: Vec<Ed25519Verifier>,
+        store: Store,
+        clock: impl Clock + 'static,
+    ) -> Result<Witness, WitnessError> {
+        let mut map = HashMap::new();
+        for l in logs {
+            let name = l.name().to_owned();
+            if let Some(prev) = map.insert(name.clone(), l)
+                && prev.public_key_bytes() != map[&name].public_key_bytes()
+            {
+                return Err(WitnessError::Config(format!(
+                    "two different keys configured for origin {name:?}"
+                )));
+            }
+        }
+        let w = Witness {
+            signer,
+            logs: map,
+            store,
+            clock: Box::new(clock),
+            equivocating: RwLock::new(HashSet::new()),
+        };
+        let flagged = w.store.equivocations()?.into_iter().map(|e| e.origin);
+        w.equivocating
+            .write()
+            .map_err(|_| WitnessError::Internal("lock poisoned".into()))?
+            .extend(flagged);
+        Ok(w)
+    }
+
+    /// As [`Witness::new`], opening (or creating) the state file at `state_path`.
+    pub fn open(
+        signer: CosignatureSigner,
+        logs: Vec<Ed25519Verifier>,
+        state_path: &Path,
+        clock: impl Clock + 'static,
+    ) -> Result<Witness, WitnessError> {
+        Witness::new(signer, logs, Store::open(state_path)?, clock)
+    }
+
+    /// The witness's name (its cosignature key name).
+    pub fn name(&self) -> &str {
+        self.signer.name()
+    }
+
+    /// The witness's cosignature/v1 vkey.
+    pub fn vkey(&self) -> String {
+        self.signer.vkey()
+    }
+
+    /// The verifier for this witness's cosignatures.
+    pub fn verifier(&self) -> CosignatureVerifier {
+        self.signer.verifier()
+    }
+
+    /// The configured log origins, sorted.
+    pub fn origins(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.logs.keys().map(String::as_str).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The latest checkpoint cosigned for `origin`.
+    pub fn latest(&self, origin: &str) -> Result<Option<StoredCheckpoint>, WitnessError> {
+        Ok(self.store.latest(origin)?)
+    }
+
+    /// Handles an `add-checkpoint` request body; on success returns the response body:
+    /// the cosignature line(s), `— <name> <base64>\n`.
+    pub fn add_checkpoint(&self, body: &[u8]) -> Result<String, WitnessError> {
+        let req = AddCheckpointRequest::parse(body)?;
+        let sigs = self.add_checkpoint_request(&req)?;
+        Ok(sigs.iter().map(NoteSignature::to_line).collect())
+    }
+
+    /// Checks a parsed request against the spec's rules and, if they all pass, records
+    /// the checkpoint durably and cosigns it. See the crate documentation for the status
+    /// of each failure.
+    pub fn add_checkpoint_request(
+        &self,
+        req: &AddCheckpointRequest,
+    ) -> Result<Vec<NoteSignature>, WitnessError> {
+        // 400 / 404 / 403: parse, find the log, verify its signature.
+        let origin = checkpoint_origin(&req.checkpoint)?;
+        let origin = origin.as_str();
+        let log = self
+            .logs
+            .get(origin)
+            .ok_or_else(|| WitnessError::UnknownOrigin(origin.to_owned()))?;
+        let verified = verify_checkpoint(&req.checkpoint, log, &[]).map_err(classify)?;
+        let cp = verified.checkpoint();
+        let (size, root) = (cp.size(), *cp.root_hash());
+        if req.old_size > size {
+            return Err(WitnessError::OldSizeTooLarge {
+                old: req.old_size,
+                size,
+            });
+        }
+        if size == 0 && root != merkle::empty_root() {
+            return Err(WitnessError::BadProof(
+                "a checkpoint of size 0 must carry the empty-tree root".into(),
+            ));
+        }
+        if self.is_equivocating(origin) {
+            return Err(WitnessError::Equivocating(origin.to_owned()));
+        }
+
+        // The compare-and-swap: one redb write transaction (redb runs one at a time).
+        let (result, finding) = self.check_and_store(origin, req, size, &root)?;
+        match finding {
+            Finding::None => {}
+            Finding::SameSize(stored) => {
+                self.try_record(log, Equivocation::same_size(&stored, &req.checkpoint));
+            }
+            Finding::BadProof(stored) => {
+                if let Ok(prev) = verify_checkpoint(&stored, log, &[]) {
+                    match Equivocation::from_consistency_proof(&prev, &verified, &req.proof) {
+                        Ok(Some(e)) => self.try_record(log, e),
+                        _ => tracing::warn!(
+                            origin,
+                            old = req.old_size,
+                            size,
+                            "consistency proof did not verify; it does not show an equivocation by itself"
+                        ),
+                    }
+                }
+            }
+        }
+        result?;
+
+        // Durably committed: now cosign.
+        let sig = self
+            .signer
+            .cosign(verified.note_text(), self.clock.now())
+            .map_err(|e| WitnessError::Internal(format!("cosigning: {e}")))?;
+        Ok(vec![sig])
+    }
+
+    /// Reads the stored state, checks the request against it and, if it passes, writes the
+    /// new state, all in one durable write transaction.
+    fn check_and_store(
+        &self,
+        origin: &str,
+        req: &AddCheckpointRequest,
+        size: u64,
+        root: &Hash,
+    ) -> Result<(Result<(), WitnessError>, Finding), StoreError> {
+        let tx = self.store.db.begin_write()?;
+        let (outcome, finding, write) = {
+            let mut table = tx.open_table(CHECKPOINTS)?;
+            let stored = table.get(origin)?.map(|g| {
+                let (s, r, n) = g.value();
+                (s, r, n.to_vec())
+            });
+            let (stored_size, stored_root) = stored
+                .as_ref()
+                .map_or((0, merkle::empty_root()), |(s, r, _)| (*s, *r));
+            let existed = stored.is_some();
+            let stored_note = stored.map(|(_, _, n)| n);
+            let (outcome, finding) = check(req, size, root, stored_size, &stored_root, stored_note);
+            // A replay of the stored checkpoint changes nothing; the first checkpoint (even
+            // of size 0) and every larger one are written.
+            let write = outcome.is_ok() && (stored_size != size || !existed);
+            if write {
+                table.insert(origin, (size, *root, req.checkpoint.as_slice()))?;
+            }
+            (outcome, finding, write)
+        };
+        if write {
+            tx.commit()?;
+        } else {
+            tx.abort()?;
+        }
+        Ok((outcome, finding))
+    }
+
+    fn try_record(&self, log: &Ed25519Verifier, e: Equivocation) {
+        match self.record_verified(log, &e) {
+            Ok(new) => tracing::error!(
+                origin = log.name(),
+                new,
+                "log equivocation: stored evidence; refusing to cosign this log from now on"
+            ),
+            Err(err) => {
+                tracing::warn!(origin = log.name(), %err, "could not store equivocation evidence")
+            }
+        }
+    }
+
+    fn record_verified(
+        &self,
+        log: &Ed25519Verifier,
+        e: &Equivocation,
+    ) -> Result<bool, WitnessError> {
+        let v = e
+            .verify(log)
+            .map_err(|err| WitnessError::InvalidEvidence(err.to_string()))?;
+        let origin = v.origin().to_owned();
+        let new = self
+            .store
+            .insert_equivocation(&e.id(), &origin, &e.to_text())?;
+        self.equivocating
+            .write()
+            .map_err(|_| WitnessError::Internal("lock poisoned".into()))?
+            .insert(origin);
+        Ok(new)
+    }
+
+    /// Verifies equivocation evidence from elsewhere (e.g. gossip) against the configured
+    /// key of its log and stores it durably. Returns whether it was new. Afterwards the log
+    /// is [`Witness::is_equivocating`] and no longer cosigned.
+    pub fn record_equivocation(&self, bytes: &[u8]) -> Result<bool, WitnessError> {
+        let e = Equivocation::parse(bytes)
+            .map_err(|err| WitnessError::InvalidEvidence(err.to_string()))?;
+        let mut last = None;
+        for log in self.logs.values() {
+            match self.record_verified(log, &e) {
+                Err(WitnessError::InvalidEvidence(err)) => last = Some(err),
+                other => return other,
+            }
+        }
+        Err(WitnessError::InvalidEvidence(last.map_or_else(
+            || "no logs configured".to_owned(),
+            |e| format!("does not verify against any configured log key (last: {e})"),
+        )))
+    }
+
+    /// All stored evidence.
+    pub fn equivocations(&self) -> Result<Vec<StoredEquivocation>, WitnessError> {
+        Ok(self.store.equivocations()?)
+    }
+
+    /// Whether verified evidence that `origin` signed two histories is stored.
+    pub fn is_equivocating(&self, origin: &str) -> bool {
+        self.equivocating
+            .read()
+            .map(|s| s.contains(origin))
+            .unwrap_or(true)
+    }
+}
+
+/// The spec's checks against the stored state, in the spec's order.
+fn check(
+    req: &AddCheckpointRequest,
+    size: u64,
+    root: &Hash,
+    stored_size: u64,
+    stored_root: &Hash,
+    stored_note: Option<Vec<u8>>,
+) -> (Result<(), WitnessError>, Finding) {
+    let same_size_fork = |note: Option<Vec<u8>>| match note {
+        Some(n) if size == stored_size && root != stored_root => Finding::SameSize(n),
+        _ => Finding::None,
+    };
+    // "The witness MUST check that the old size matches the size of the latest checkpoint
+    // it cosigned [...] If it doesn't match, [...] 409 Conflict".
+    if req.old_size != stored_size {
+        let finding = same_size_fork(stored_note);
+        return (
+            Err(WitnessError::Conflict {
+                latest_size: stored_size,
+            }),
+            finding,
+        );
+    }
+    if req.old_size == size {
+        // A proof between equal sizes is empty.
+        if !req.proof.is_empty() {
+            return (
+                Err(WitnessError::BadProof(
+                    "the consistency proof between equal sizes must be empty".into(),
+                )),
+                Finding::None,
+            );
+        }
+        // "If the old size matches the checkpoint size, the witness MUST check that the
+        // root hashes are also identical. If they don't match, [...] 409 Conflict".
+        if root != stored_root {
+            return (
+                Err(WitnessError::RootMismatch { size }),
+                same_size_fork(stored_note),
+            );
+        }
+        return (Ok(()), Finding::None);
+    }
+    if req.old_size == 0 {
+        // "The proof MUST be empty if the old size is zero."
+        if !req.proof.is_empty() {
+            return (
+                Err(WitnessError::BadProof(
+                    "the consistency proof from size 0 must be empty".into(),
+                )),
+                Finding::None,
+            );
+        }
+        return (Ok(()), Finding::None);
+    }
+    match merkle::check_tree(&req.proof, size, root, req.old_size, stored_root) {
+        Ok(()) => (Ok(()), Finding::None),
+        Err(e) => (
+            Err(WitnessError::BadProof(format!(
+                "consistency proof from {} to {size}: {e}",
+                req.old_size
+            ))),
+            stored_note.map_or(Finding::None, Finding::BadProof),
+        ),
+    }
+}
+
+/// The origin of a signed checkpoint note, after checking that its text (everything
+/// before the last blank line, as the note format splits it) is a well-formed checkpoint,
+/// so malformed checkpoints get 400 whatever their signatures or origin.
+fn checkpoint_origin(note: &[u8]) -> Result<String, WitnessError> {
+    let bad = |m: String| WitnessError::Malformed(m);
+    let s = std::str::from_utf8(note).map_err(|_| bad("checkpoint is not UTF-8".into()))?;
+    let sep = s
+        .rfind("\n\n")
+        .ok_or_else(|| bad("checkpoint has no blank line before its signatures".into()))?;
+    let cp = Checkpoint::parse(&s[..sep + 1]).map_err(|e| bad(format!("checkpoint: {e}")))?;
+    Ok(cp.origin().to_owned())
+}
+
+/// Maps a checkpoint verification failure to 400 (malformed) or 403 (not signed by the
+/// log's trusted key).
+fn classify(e: CheckpointError) -> WitnessError {
+    match &e {
+        CheckpointError::Note(NoteError::NoKnownSignature { .. })
+        | CheckpointError::Note(NoteError::InvalidSignature { .. })
+        | CheckpointError::MissingLogSignature { .. }
+        | CheckpointError::OriginMismatch { .. } => WitnessError::Forbidden(e.to_string()),
+        _ => WitnessError::Malformed(format!("checkpoint: {e}")),
+    }
+}
