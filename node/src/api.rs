@@ -97,6 +97,10 @@ pub fn router(state: St, config: &Config) -> Router {
             state.clone(),
             count_requests,
         ))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT_REQUESTS)),
+            limit_in_flight,
+        ))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -104,6 +108,27 @@ pub fn router(state: St, config: &Config) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Requests handled at once; more are shed with 503 at once. Each may buffer a body of up
+/// to `max_body_bytes`, so this bounds what unauthenticated clients can make the node hold.
+pub const MAX_IN_FLIGHT_REQUESTS: usize = 256;
+
+async fn limit_in_flight(
+    State(sem): State<Arc<tokio::sync::Semaphore>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match sem.try_acquire() {
+        Ok(_permit) => next.run(req).await,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!("more than {MAX_IN_FLIGHT_REQUESTS} requests in flight; retry later"),
+        )
+        .retry(1)
+        .into_response(),
+    }
 }
 
 async fn count_requests(State(st): State<St>, req: Request, next: Next) -> Response {
@@ -331,14 +356,52 @@ pub struct BatchResult {
 
 #[derive(Deserialize)]
 struct JsonBatch {
+    #[serde(deserialize_with = "capped_strings")]
     envelopes: Vec<String>,
 }
 
+/// Most items a batch body is split into before the count check rejects it: splitting
+/// stops one past the largest limit a node can be configured with, so a body of empty
+/// items can never make the node allocate a million vectors.
+pub const MAX_SPLIT_ITEMS: usize = 1 << 16;
+
+/// Deserializes at most [`MAX_SPLIT_ITEMS`] + 1 strings: `{"envelopes":["","",...]}`
+/// would otherwise cost far more memory than its body.
+fn capped_strings<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct Capped;
+    impl<'de> serde::de::Visitor<'de> for Capped {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "an array of at most {MAX_SPLIT_ITEMS} base64 strings")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(s) = seq.next_element::<String>()? {
+                if out.len() > MAX_SPLIT_ITEMS {
+                    return Err(serde::de::Error::custom(format!(
+                        "more than {MAX_SPLIT_ITEMS} envelopes"
+                    )));
+                }
+                out.push(s);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Capped)
+}
+
 /// Splits an `application/x-quorate-batch` body.
-pub fn split_batch(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+///
+/// Splitting stops after `max_items + 1` items (the caller's count check then rejects the
+/// batch), and an empty item is malformed: neither can make the node allocate more than
+/// the body's size in item headers.
+pub fn split_batch(body: &[u8], max_items: usize) -> Result<Vec<Vec<u8>>, String> {
     let mut out = Vec::new();
     let mut rest = body;
-    while !rest.is_empty() {
+    while !rest.is_empty() && out.len() <= max_items {
         let offset = body.len() - rest.len();
         let Some((len, tail)) = rest.split_first_chunk::<4>() else {
             return Err(format!(
@@ -350,6 +413,12 @@ pub fn split_batch(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         if tail.len() < len {
             return Err(format!(
                 "item {} at byte {offset}: length {len} runs past the end of the body",
+                out.len()
+            ));
+        }
+        if len == 0 {
+            return Err(format!(
+                "item {} at byte {offset}: empty envelope",
                 out.len()
             ));
         }
@@ -428,7 +497,8 @@ async fn submit_inner(st: &St, headers: &HeaderMap, body: Body) -> Result<Respon
     let (envelopes, batch) = match ctype.as_str() {
         "application/x-protobuf" | "application/octet-stream" => (vec![body], false),
         BATCH_CONTENT_TYPE => (
-            split_batch(&body).map_err(|m| ApiError::bad("malformed_batch", m))?,
+            split_batch(&body, st.max_batch_envelopes)
+                .map_err(|m| ApiError::bad("malformed_batch", m))?,
             true,
         ),
         "application/json" => {
@@ -519,34 +589,33 @@ async fn submit_inner(st: &St, headers: &HeaderMap, body: Body) -> Result<Respon
             .retry(1)
         })?;
     let start = Instant::now();
-    let pending: Vec<_> = admitted
-        .into_iter()
-        .map(|a| {
-            let leaf = *a.verified().leaf_hash();
-            (leaf, st.seq.submit(a))
-        })
-        .collect();
+    let leaves: Vec<_> = admitted.iter().map(|a| *a.verified().leaf_hash()).collect();
+    // All or nothing: the sequencer reserves channel room for the whole batch, so a batch
+    // answered `queue_full` had no entry queued (the HTTP permits above can be released
+    // early by a dropped request while its entries still sit in the channel).
+    let to_api = |e: SubmitError| match e {
+        SubmitError::QueueFull => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "queue_full",
+            "the sequencer queue is full; retry later",
+        )
+        .retry(1),
+        SubmitError::ShutDown => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the node is shutting down; retry later",
+        )
+        .retry(5),
+        e => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "integration_failed",
+            format!("{e} (the envelope may or may not be logged; resubmitting is safe)"),
+        ),
+    };
+    let pending = st.seq.submit_many(admitted).map_err(to_api)?;
     let mut results = Vec::with_capacity(n);
-    for (leaf, fut) in pending {
-        let ack = fut.await.map_err(|e| match e {
-            SubmitError::QueueFull => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "queue_full",
-                "the sequencer queue is full; retry later",
-            )
-            .retry(1),
-            SubmitError::ShutDown => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
-                "the node is shutting down; retry later",
-            )
-            .retry(5),
-            e => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "integration_failed",
-                format!("{e} (the envelope may or may not be logged; resubmitting is safe)"),
-            ),
-        })?;
+    for (leaf, fut) in leaves.into_iter().zip(pending) {
+        let ack = fut.await.map_err(to_api)?;
         st.metrics.ack(ack.duplicate, ack.size, start.elapsed());
         results.push(SubmitResult {
             index: ack.index,

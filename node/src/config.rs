@@ -113,8 +113,15 @@ impl Config {
             "max_body_bytes must be at least max_envelope_bytes"
         );
         anyhow::ensure!(
-            self.max_batch_envelopes >= 1,
-            "max_batch_envelopes must be at least 1"
+            (1..=crate::api::MAX_SPLIT_ITEMS).contains(&self.max_batch_envelopes),
+            "max_batch_envelopes must be in 1..={}",
+            crate::api::MAX_SPLIT_ITEMS
+        );
+        anyhow::ensure!(
+            self.max_batch_envelopes <= self.queue_depth,
+            "max_batch_envelopes ({}) must not exceed queue_depth ({}): a larger batch could never be queued",
+            self.max_batch_envelopes,
+            self.queue_depth
         );
         anyhow::ensure!(
             self.request_timeout_ms >= 1,
@@ -122,8 +129,8 @@ impl Config {
         );
         if let Some(r) = self.rate_limit {
             anyhow::ensure!(
-                r.per_second > 0.0 && r.per_second.is_finite() && r.burst >= 1,
-                "rate_limit needs per_second > 0 and burst >= 1"
+                r.per_second >= 1e-3 && r.per_second.is_finite() && r.burst >= 1,
+                "rate_limit needs per_second >= 0.001 and burst >= 1"
             );
         }
         Ok(())
@@ -148,6 +155,22 @@ mod tests {
         let text = include_str!("../config.example.toml");
         let c = Config::parse(text).unwrap();
         assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn hostile_limits_are_refused() {
+        for bad in [
+            "[rate_limit]\nper_second = 1e-30\nburst = 1\n",
+            "max_batch_envelopes = 0\n",
+            "max_batch_envelopes = 5000\nqueue_depth = 100\n",
+            "max_batch_envelopes = 10000000\nqueue_depth = 100000000\n",
+        ] {
+            let c = Config::parse(bad);
+            assert!(
+                c.is_err() || c.unwrap().validate().is_err(),
+                "accepted {bad:?}"
+            );
+        }
     }
 
     #[test]

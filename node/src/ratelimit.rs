@@ -54,7 +54,9 @@ impl RateLimiter {
                 let wait = if *n > burst {
                     Duration::from_secs(u64::MAX / 4)
                 } else {
-                    Duration::from_secs_f64((*n - tokens) / rate)
+                    // Saturate instead of panicking on a huge quotient.
+                    Duration::try_from_secs_f64((*n - tokens) / rate)
+                        .unwrap_or(Duration::from_secs(3600))
                 };
                 longest = longest.max(wait);
             }

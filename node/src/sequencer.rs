@@ -384,6 +384,44 @@ impl Sequencer {
         }
     }
 
+    /// Queues a whole batch or nothing: channel room for every entry is reserved before
+    /// any is sent, so a caller told [`SubmitError::QueueFull`] knows none was queued.
+    #[allow(clippy::type_complexity)]
+    pub fn submit_many(
+        &self,
+        admitted: Vec<Admitted>,
+    ) -> Result<Vec<impl Future<Output = Result<Ack, SubmitError>> + Send + 'static>, SubmitError>
+    {
+        let mut entries = Vec::with_capacity(admitted.len());
+        for a in &admitted {
+            let v = a.verified();
+            let att = v.attestation();
+            entries.push(
+                NewEntry::new(
+                    v.envelope_bytes().to_vec(),
+                    Some((&att.ecosystem, &att.package, &att.version)),
+                )
+                .map_err(|e| SubmitError::Failed(e.to_string()))?,
+            );
+        }
+        let permits = match self.tx.try_reserve_many(entries.len()) {
+            Ok(p) => p,
+            Err(mpsc::error::TrySendError::Full(())) => return Err(SubmitError::QueueFull),
+            Err(mpsc::error::TrySendError::Closed(())) => return Err(SubmitError::ShutDown),
+        };
+        let mut out = Vec::with_capacity(entries.len());
+        for (permit, entry) in permits.zip(entries) {
+            let (reply, rx) = oneshot::channel();
+            permit.send(Request {
+                entry,
+                arrived: Instant::now(),
+                reply,
+            });
+            out.push(async move { rx.await.unwrap_or(Err(SubmitError::ShutDown)) });
+        }
+        Ok(out)
+    }
+
     fn enqueue(
         &self,
         admitted: Admitted,

@@ -169,6 +169,15 @@ impl NewEntry {
         if data.is_empty() {
             return Err(StoreError::InvalidEntry("entry is empty".into()));
         }
+        // An entry that no entry bundle can carry (uint16 length prefix) could be logged
+        // but never served: refuse it before it becomes a permanent hole in the read path.
+        if data.len() > usize::from(u16::MAX) {
+            return Err(StoreError::InvalidEntry(format!(
+                "entry is {} bytes, over the {} an entry bundle can carry",
+                data.len(),
+                u16::MAX
+            )));
+        }
         let package_key = match package {
             Some((eco, pkg, ver)) => Some(package_key(eco, pkg, ver)?),
             None => None,

@@ -54,8 +54,9 @@ pub const SIGNATURE_DOMAIN: &[u8] = b"quorate/attestation/v1\n";
 /// The only `schema_version` this module reads or writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Whole envelope (a log entry). Bounds memory and tile size for hostile submissions.
-pub const MAX_ENVELOPE_BYTES: usize = 64 * 1024;
+/// Whole envelope (a log entry). Bounds memory for hostile submissions, and is the most a
+/// C2SP entry bundle can carry: its length prefix is a uint16.
+pub const MAX_ENVELOPE_BYTES: usize = u16::MAX as usize;
 /// `ecosystem`: registry names are short identifiers.
 pub const MAX_ECOSYSTEM_BYTES: usize = 32;
 /// `package`: npm allows 214, Go module paths and Maven coordinates run longer.
@@ -305,9 +306,9 @@ impl Attestation {
     pub fn validate(&self) -> Result<()> {
         validate_ecosystem(&self.ecosystem)?;
         validate_token("package", &self.package, MAX_PACKAGE_BYTES)?;
-        validate_token("version", &self.version, MAX_VERSION_BYTES)?;
+        validate_version("version", &self.version)?;
         if let Some(d) = &self.delta_from {
-            validate_token("delta_from.version", &d.version, MAX_VERSION_BYTES)?;
+            validate_version("delta_from.version", &d.version)?;
         }
         // cargo-vet requires criteria on every audit entry, violations included.
         if self.criteria.is_empty() {
@@ -386,7 +387,7 @@ impl Attestation {
         }
         validate_ecosystem(eco)?;
         validate_token("package", name, MAX_PACKAGE_BYTES)?;
-        validate_token("version", version, MAX_VERSION_BYTES)?;
+        validate_version("version", version)?;
         Ok((eco.to_owned(), name.to_owned(), version.to_owned()))
     }
 
@@ -584,6 +585,15 @@ fn validate_ecosystem(s: &str) -> Result<()> {
 /// ASCII, and refusing the rest also refuses homoglyph and bidi-override look-alikes.
 fn validate_token(field: &str, s: &str, limit: usize) -> Result<()> {
     check_chars(field, s, limit, |_, c| c.is_ascii_graphic())
+}
+
+/// Versions are path segments in the node's API (`/v1/reviews/{eco}/{pkg}/{version}`) and
+/// no ecosystem's versions contain `/`, so it is refused: otherwise an entry could be
+/// logged that no lookup can find.
+fn validate_version(field: &str, s: &str) -> Result<()> {
+    check_chars(field, s, MAX_VERSION_BYTES, |_, c| {
+        c.is_ascii_graphic() && c != '/'
+    })
 }
 
 /// cargo-vet criteria are TOML bare keys (ASCII letters, digits, `-`, `_`); `:` is also

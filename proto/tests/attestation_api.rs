@@ -345,3 +345,12 @@ const GOLDEN_ENVELOPE: &str = concat!(
     "5bf3061f42948046b1745c4f18f811984a837f7a45b4274432f7bfcdd5fe558b54d24b670e",
 );
 const GOLDEN_LEAF_HASH: &str = "2939894048871fe47f898bc260ee0f5f93fc4b92aac4bb00a1fa35335f4b74ac";
+
+#[test]
+fn versions_cannot_hold_a_slash() {
+    // The node looks reviews up by `/v1/reviews/{eco}/{pkg}/{version}`: a version with a
+    // `/` could be logged but never found.
+    let err = Attestation::parse_package_spec("crates.io/foo@1.0/x").unwrap_err();
+    assert!(err.to_string().contains("version"), "{err}");
+    assert!(Attestation::parse_package_spec("npm/@scope/pkg@1.0.0").is_ok());
+}

@@ -481,7 +481,7 @@ fn oversized_envelope_rejected_before_decoding() {
     let env = sign_pb(&m, &k);
     assert!(matches!(
         attestation::verify(&env),
-        Err(AttestationError::TooLong { ref field, limit: 65536, got }) if field == "envelope" && got == env.len()
+        Err(AttestationError::TooLong { ref field, limit: 65535, got }) if field == "envelope" && got == env.len()
     ));
     // Garbage of that size is refused by size, not parsed.
     assert!(matches!(

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Quorate's main job, end to end on this machine: a local federation of review institutes
+# in several jurisdictions, each with its own log node and reviewer, reviews packages of
+# this repository's own Cargo.lock (real names, versions and checksums; the verdicts are
+# generated and labelled as demo data), and a client policy that trusts a quorum of
+# jurisdictions answers a real `quorate check` against the nodes.
+#
+#   bash scripts/demo.sh [--packages N] [--keep]
+#
+# Everything listens on 127.0.0.1 only, lives in a temporary directory, and is stopped on
+# exit (also on Ctrl-C or failure). --keep leaves the directory for inspection.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=12
+keep=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --packages) packages="$2"; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) echo "usage: bash scripts/demo.sh [--packages N] [--keep]" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+t0=$(date +%s%N)
+elapsed() { local ms=$((($(date +%s%N) - t0) / 1000000)); printf '%d.%01ds' $((ms / 1000)) $((ms % 1000 / 100)); }
+
+say "building (release)"
+cargo build --release --locked -q -p quorate-node -p quorate-client
+bin=target/release
+node="$bin/quorate-node"
+q="$bin/quorate"
+
+work=$(mktemp -d -t quorate-demo.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [[ $keep == 1 ]]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+jurisdictions=(DE FR JP)
+declare -A url
+say "starting ${#jurisdictions[@]} institutes: ${jurisdictions[*]} ($(elapsed))"
+for j in "${jurisdictions[@]}"; do
+  d="$work/$j"
+  "$node" init --data "$d" --origin "demo.quorate.example/$j" >/dev/null
+  "$q" key generate --name "reviewer-$j" --out "$work" >/dev/null 2>&1
+  "$node" reviewers add --data "$d" "$work/reviewer-$j.pub" >/dev/null
+  "$node" serve --data "$d" --listen 127.0.0.1:0 >"$work/$j.out" 2>"$work/$j.log" &
+  pids+=($!)
+done
+for j in "${jurisdictions[@]}"; do
+  for _ in $(seq 1 200); do
+    if grep -q '^listening on ' "$work/$j.out" 2>/dev/null; then break; fi
+    sleep 0.05
+  done
+  addr=$(sed -n 's/^listening on //p' "$work/$j.out" | head -n1)
+  [[ -n $addr ]] || { echo "node $j did not start:"; cat "$work/$j.log"; exit 1; }
+  url[$j]="http://$addr"
+  echo "  $j  ${url[$j]}  log $(cat "$work/$j/log.pub")"
+done
+
+# The packages to review: the first N crates.io packages of this repository's Cargo.lock.
+mapfile -t pkgs < <(awk '
+  /^\[\[package\]\]/ { name=""; ver=""; sum="" }
+  /^name = / { gsub(/"/, "", $3); name=$3 }
+  /^version = / { gsub(/"/, "", $3); ver=$3 }
+  /^checksum = / { gsub(/"/, "", $3); sum=$3; print name " " ver " " sum }
+' Cargo.lock | head -n "$packages")
+
+say "reviewing ${#pkgs[@]} packages (demo verdicts) and logging them ($(elapsed))"
+# DE and FR review every package; JP reviews every other one, so half the packages
+# reach a quorum of 3 and all reach a quorum of 2.
+i=0
+for line in "${pkgs[@]}"; do
+  read -r name ver sum <<<"$line"
+  for j in "${jurisdictions[@]}"; do
+    if [[ $j == JP && $((i % 2)) == 1 ]]; then continue; fi
+    "$q" review --key "$work/reviewer-$j.key" --package "crates.io/$name@$ver" --digest "$sum" \
+      --criteria safe-to-deploy --notes "DEMO DATA: generated verdict, not a real review" \
+      --out "$work/$j-$name-$ver.att" >/dev/null
+  done
+  i=$((i + 1))
+done
+for j in "${jurisdictions[@]}"; do
+  "$q" submit --node "${url[$j]}" --log "$work/$j/log.pub" "$work/$j"-*.att | tail -n1
+done
+
+say "client policy: quorum of 2 jurisdictions ($(elapsed))"
+logs=()
+for j in "${jurisdictions[@]}"; do logs+=(--log "$j=$(cat "$work/$j/log.pub")@${url[$j]}"); done
+"$q" policy new "${logs[@]}" --quorum 2 >"$work/quorum2.policy"
+cat "$work/quorum2.policy"
+
+# A lockfile holding just the reviewed packages (real names, versions, checksums).
+{
+  echo "version = 4"
+  for line in "${pkgs[@]}"; do
+    read -r name ver sum <<<"$line"
+    printf '\n[[package]]\nname = "%s"\nversion = "%s"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\nchecksum = "%s"\n' "$name" "$ver" "$sum"
+  done
+} >"$work/Cargo.lock"
+
+say "quorate check, quorum 2 ($(elapsed))"
+"$q" check "$work/Cargo.lock" --policy "$work/quorum2.policy" --cache "$work/cache"
+
+say "quorate check, quorum 3: JP reviewed only half, so half must fail ($(elapsed))"
+"$q" policy new "${logs[@]}" --quorum 3 >"$work/quorum3.policy"
+if "$q" check "$work/Cargo.lock" --policy "$work/quorum3.policy" --cache "$work/cache"; then
+  echo "UNEXPECTED: quorum 3 passed" >&2
+  exit 1
+fi
+say "done in $(elapsed)"
