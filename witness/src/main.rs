@@ -203,7 +203,14 @@ async fn serve(
         .context("opening the witness state")?;
     tracing::info!(name = witness.name(), vkey = %witness.vkey(), logs = ?witness.origins(), "witness ready");
     let witness = Arc::new(witness);
-    let app = router(witness).layer(tower_http::trace::TraceLayer::new_for_http());
+    // A request timeout bounds how long a slow or stalled client can hold a connection's
+    // resources; add-checkpoint bodies are small, so 30 s is generous.
+    let app = router(witness)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(30),
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
