@@ -26,9 +26,13 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 t0=$(date +%s%N)
 elapsed() { local ms=$((($(date +%s%N) - t0) / 1000000)); printf '%d.%01ds' $((ms / 1000)) $((ms % 1000 / 100)); }
 
-say "building (release)"
-cargo build --release --locked -q -p quorate-node -p quorate-client
-bin=target/release
+if [[ -n ${QUORATE_BIN_DIR:-} ]]; then
+  bin=$QUORATE_BIN_DIR # prebuilt binaries (tests use the debug build)
+else
+  say "building (release; the first build takes a few minutes)"
+  cargo build --release --locked -q -p quorate-node -p quorate-client
+  bin=target/release
+fi
 node="$bin/quorate-node"
 q="$bin/quorate"
 
@@ -46,9 +50,9 @@ declare -A url
 say "starting ${#jurisdictions[@]} institutes: ${jurisdictions[*]} ($(elapsed))"
 for j in "${jurisdictions[@]}"; do
   d="$work/$j"
-  "$node" init --data "$d" --origin "demo.quorate.example/$j" >/dev/null
+  "$node" init --data "$d" --origin "demo.quorate.example/$j" >/dev/null 2>&1
   "$q" key generate --name "reviewer-$j" --out "$work" >/dev/null 2>&1
-  "$node" reviewers add --data "$d" "$work/reviewer-$j.pub" >/dev/null
+  "$node" reviewers add --data "$d" "$work/reviewer-$j.pub" >/dev/null 2>&1
   "$node" serve --data "$d" --listen 127.0.0.1:0 >"$work/$j.out" 2>"$work/$j.log" &
   pids+=($!)
 done
