@@ -22,6 +22,10 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
+for tool in curl python3; do
+  command -v "$tool" >/dev/null || { echo "the demo needs $tool (apt-get install $tool)" >&2; exit 1; }
+done
+
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 t0=$(date +%s%N)
 elapsed() { local ms=$((($(date +%s%N) - t0) / 1000000)); printf '%d.%01ds' $((ms / 1000)) $((ms % 1000 / 100)); }
@@ -46,26 +50,64 @@ cleanup() {
 trap cleanup EXIT
 
 jurisdictions=(DE FR JP)
-declare -A url
-say "starting ${#jurisdictions[@]} institutes: ${jurisdictions[*]} ($(elapsed))"
+n=${#jurisdictions[@]}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+declare -A url http_port p2p_port ident
+say "setting up $n institutes: ${jurisdictions[*]} ($(elapsed))"
 for j in "${jurisdictions[@]}"; do
   d="$work/$j"
   "$node" init --data "$d" --origin "demo.quorate.example/$j" >/dev/null 2>&1
   "$q" key generate --name "reviewer-$j" --out "$work" >/dev/null 2>&1
   "$node" reviewers add --data "$d" "$work/reviewer-$j.pub" >/dev/null 2>&1
-  "$node" serve --data "$d" --listen 127.0.0.1:0 >"$work/$j.out" 2>"$work/$j.log" &
+  http_port[$j]=$(free_port)
+  p2p_port[$j]=$(free_port)
+  url[$j]="http://127.0.0.1:${http_port[$j]}"
+  # origin, log_vkey, witness_vkey and peer_id as TOML lines: what operators exchange.
+  ident[$j]=$("$node" id --data "$d")
+done
+# Each institute gossips with, and witnesses, every other one.
+for j in "${jurisdictions[@]}"; do
+  {
+    echo "listen = \"127.0.0.1:${http_port[$j]}\""
+    echo "batch_delay_ms = 20"
+    echo "witness_quorum_wait_ms = 3000"
+    echo "[gossip]"
+    echo "listen = \"/ip4/127.0.0.1/tcp/${p2p_port[$j]}\""
+    for k in "${jurisdictions[@]}"; do
+      [[ $k == "$j" ]] && continue
+      echo "[[peer]]"
+      echo "${ident[$k]}"
+      echo "addr = \"/ip4/127.0.0.1/tcp/${p2p_port[$k]}\""
+      echo "url = \"${url[$k]}\""
+    done
+  } >"$work/$j.toml"
+done
+say "starting the federation ($(elapsed))"
+for j in "${jurisdictions[@]}"; do
+  "$node" serve --data "$work/$j" --config "$work/$j.toml" >"$work/$j.out" 2>"$work/$j.log" &
   pids+=($!)
 done
-for j in "${jurisdictions[@]}"; do
-  for _ in $(seq 1 200); do
-    if grep -q '^listening on ' "$work/$j.out" 2>/dev/null; then break; fi
-    sleep 0.05
+# A checkpoint is witnessed when it carries a cosignature from every other institute.
+wait_witnessed() {
+  for j in "${jurisdictions[@]}"; do
+    for _ in $(seq 1 300); do
+      if [[ $(curl -sf "${url[$j]}/checkpoint" | grep -c '^— ' || true) -ge $n ]]; then break; fi
+      sleep 0.1
+    done
+    local got
+    got=$(curl -sf "${url[$j]}/checkpoint" | grep -c '^— ' || true)
+    if [[ $got -lt $n ]]; then
+      echo "  $j: checkpoint has $((got - 1)) of $((n - 1)) cosignatures; node log:" >&2
+      tail -n 20 "$work/$j.log" >&2
+      exit 1
+    fi
   done
-  addr=$(sed -n 's/^listening on //p' "$work/$j.out" | head -n1)
-  [[ -n $addr ]] || { echo "node $j did not start:"; cat "$work/$j.log"; exit 1; }
-  url[$j]="http://$addr"
+}
+wait_witnessed
+for j in "${jurisdictions[@]}"; do
   echo "  $j  ${url[$j]}  log $(cat "$work/$j/log.pub")"
 done
+echo "  every checkpoint cosigned by the other $((n - 1)) institutes' witnesses ($(elapsed))"
 
 # The packages to review: the first N crates.io packages of this repository's Cargo.lock.
 mapfile -t pkgs < <(awk '
@@ -93,9 +135,15 @@ for j in "${jurisdictions[@]}"; do
   "$q" submit --node "${url[$j]}" --log "$work/$j/log.pub" "$work/$j"-*.att | tail -n1
 done
 
-say "client policy: quorum of 2 jurisdictions ($(elapsed))"
+say "waiting for the new checkpoints to be cross-witnessed ($(elapsed))"
+wait_witnessed
+say "client policy: quorum of 2 jurisdictions, $((n - 1)) witness cosignatures per checkpoint ($(elapsed))"
 logs=()
-for j in "${jurisdictions[@]}"; do logs+=(--log "$j=$(cat "$work/$j/log.pub")@${url[$j]}"); done
+for j in "${jurisdictions[@]}"; do
+  logs+=(--log "$j=$(cat "$work/$j/log.pub")@${url[$j]}")
+  logs+=(--witness "$j=$(cat "$work/$j/witness.pub")")
+done
+logs+=(--min-witnesses $((n - 1)))
 "$q" policy new "${logs[@]}" --quorum 2 >"$work/quorum2.policy"
 cat "$work/quorum2.policy"
 
