@@ -512,7 +512,7 @@ impl<'p> Evaluator<'p> {
         }
     }
 
-    pub fn policy(&self) -> &Policy {
+    pub fn policy(&self) -> &'p Policy {
         self.policy
     }
 
