@@ -28,7 +28,7 @@ use quorate_proto::merkle;
 use quorate_proto::tlog_proof::TlogProof;
 
 use crate::keys::file_stem_for;
-use crate::mirror::{Mirror, Wanted, peek_package, verify_all, verify_evidence};
+use crate::mirror::{Mirror, Wanted, peek, verify_all, verify_evidence};
 use crate::quorum::{Evaluator, Inclusion, NotProven, TrustedCheckpoint};
 
 pub const MARKER: &str = "quorate-bundle";
@@ -107,19 +107,37 @@ pub fn write_from_mirror(m: &Mirror, wanted: &Wanted, dir: &Path) -> Result<Writ
         write(&ld.join("checkpoint"), note)?;
         w.logs += 1;
         let size = lm.tree.size();
+        // leaf hash -> (ecosystem, package, version), to file withdrawals (which may be
+        // published under any package) beside what they withdraw.
+        let mut by_leaf: HashMap<[u8; 32], (String, String, String)> = HashMap::new();
+        for env in &lm.entries {
+            if let Some(((eco, pkg), _)) = peek(env)
+                && wanted
+                    .as_ref()
+                    .is_none_or(|w| w.contains(&(eco.clone(), pkg.clone())))
+                && let Ok(v) = quorate_proto::attestation::verify(env)
+            {
+                let a = v.attestation();
+                by_leaf.insert(*v.leaf_hash(), (eco, pkg, a.version.clone()));
+            }
+        }
         for (i, env) in lm.entries.iter().enumerate() {
-            let Some(key) = peek_package(env) else {
+            let Some((key, sup)) = peek(env) else {
                 continue;
             };
-            if let Some(ws) = wanted
-                && !ws.contains(&key)
-            {
+            let target = sup.and_then(|h| by_leaf.get(&h)).cloned();
+            let own_wanted = wanted.as_ref().is_none_or(|w| w.contains(&key));
+            if !own_wanted && target.is_none() {
                 continue;
             }
             let Ok(v) = quorate_proto::attestation::verify(env) else {
                 continue;
             };
             let a = v.attestation();
+            let (eco, pkg, ver) = match target {
+                Some(t) if !own_wanted => t,
+                _ => (a.ecosystem.clone(), a.package.clone(), a.version.clone()),
+            };
             let proof = TlogProof {
                 extra: None,
                 index: i as u64,
@@ -132,9 +150,9 @@ pub fn write_from_mirror(m: &Mirror, wanted: &Wanted, dir: &Path) -> Result<Writ
                 checkpoint: note.clone(),
             };
             let pd = ld
-                .join(encode_component(&a.ecosystem))
-                .join(encode_component(&a.package))
-                .join(encode_component(&a.version));
+                .join(encode_component(&eco))
+                .join(encode_component(&pkg))
+                .join(encode_component(&ver));
             let stem = hex(v.leaf_hash());
             write(&pd.join(format!("{stem}.att")), env)?;
             write(&pd.join(format!("{stem}.tlog-proof")), &proof.to_text())?;

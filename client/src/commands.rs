@@ -717,6 +717,10 @@ pub struct BenchArgs {
     /// time cargo-vet, which must resolve the crates)
     #[arg(long)]
     lockfile: Option<PathBuf>,
+    /// Two attestations per package and jurisdiction (full review of a previous version
+    /// and a delta to the locked one) instead of one full review
+    #[arg(long)]
+    deltas: bool,
 }
 
 pub fn bench_check(a: &BenchArgs) -> Result<ExitCode> {
@@ -726,6 +730,7 @@ pub fn bench_check(a: &BenchArgs) -> Result<ExitCode> {
         a.dir.as_deref(),
         a.cargo_vet.as_deref(),
         a.lockfile.as_deref(),
+        a.deltas,
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -131,7 +131,13 @@ pub fn load_reviewer_key(path: &Path) -> Result<(String, ed25519_dalek::SigningK
         err,
     };
     let signer = Signer::from_skey(text).map_err(wrap)?;
-    let b64 = text.rsplit('+').next().unwrap_or("");
+    // PRIVATE+KEY+<name>+<id>+<base64>: the base64 itself may contain '+'.
+    let b64 = text
+        .strip_prefix("PRIVATE+KEY+")
+        .and_then(|r| r.split_once('+'))
+        .and_then(|(_, r)| r.split_once('+'))
+        .map(|(_, b)| b)
+        .unwrap_or("");
     let raw = base64::engine::general_purpose::STANDARD
         .decode(b64)
         .map_err(|_| wrap(KeyError::Malformed("secret key is not base64")))?;

@@ -579,10 +579,15 @@ pub type Wanted = Option<HashSet<(String, String)>>;
 /// (ecosystem, package) of an envelope, decoded without verifying (to skip entries of
 /// packages not asked about before paying for a signature check).
 pub fn peek_package(envelope: &[u8]) -> Option<(String, String)> {
+    peek(envelope).map(|(k, _)| k)
+}
+
+/// (ecosystem, package) and the leaf hash it supersedes, if any, decoded unverified.
+pub fn peek(envelope: &[u8]) -> Option<((String, String), Option<Hash>)> {
     use prost::Message as _;
     let env = attestation::pb::Envelope::decode(envelope).ok()?;
     let a = attestation::Attestation::decode_payload(&env.payload).ok()?;
-    Some((a.ecosystem, a.package))
+    Some(((a.ecosystem, a.package), a.supersedes.map(|s| s.leaf_hash)))
 }
 
 /// Verifies envelopes on all cores, in order. `None` for entries that do not verify.
@@ -638,7 +643,8 @@ pub fn load_into(m: &Mirror, ev: &mut Evaluator<'_>, wanted: &Wanted) -> Result<
             .enumerate()
             .filter(|(_, e)| match wanted {
                 None => true,
-                Some(w) => peek_package(e).is_some_and(|k| w.contains(&k)),
+                // Withdrawals may be published under any package: always load them.
+                Some(w) => peek(e).is_some_and(|(k, sup)| sup.is_some() || w.contains(&k)),
             })
             .map(|(i, e)| (i as u64, e.as_slice()))
             .collect();
