@@ -346,7 +346,7 @@ fn three_jurisdictions_mirror_bundle_offline_gaps_export() {
     );
     assert!(!e.contains("size 5, 5 entries, 0 fetched"), "{e}");
     assert!(
-        e.contains("mirror de.test/quorate/log: size 9, 9 entries, 0 fetched"),
+        e.contains("mirror de.test/quorate/log: size 8, 8 entries, 0 fetched"),
         "{e}"
     );
     let got = verdicts(&json(&run(&["--json"])));
