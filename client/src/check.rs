@@ -76,10 +76,6 @@ impl Report {
     }
 }
 
-fn jurisdictions_text(policy: &Policy) -> String {
-    policy.jurisdictions().join(", ")
-}
-
 /// The first (most telling) reason a jurisdiction is missing.
 pub fn top_reason(reasons: &[Why]) -> String {
     // Structural reasons come last in the list; a rejection is usually what to fix first.
@@ -168,7 +164,6 @@ pub fn render_table(r: &Report, policy: &Policy, verbose: bool) -> String {
             )
         }
     );
-    let _ = jurisdictions_text;
     out
 }
 

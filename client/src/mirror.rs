@@ -121,7 +121,7 @@ struct Progress {
 impl Progress {
     fn tick(&mut self) {
         self.done += 1;
-        if self.tty && (self.done % 16 == 0 || self.done == self.total) {
+        if self.tty && (self.done.is_multiple_of(16) || self.done == self.total) {
             eprint!("\r{}: {}/{} tiles", self.label, self.done, self.total);
             let _ = std::io::stderr().flush();
         }
