@@ -28,7 +28,7 @@ use quorate_proto::merkle;
 use quorate_proto::tlog_proof::TlogProof;
 
 use crate::keys::file_stem_for;
-use crate::mirror::{Mirror, Wanted, peek, verify_all, verify_evidence};
+use crate::mirror::{Mirror, Wanted, par_map, peek, verify_evidence};
 use crate::quorum::{Evaluator, Inclusion, NotProven, TrustedCheckpoint};
 
 pub const MARKER: &str = "quorate-bundle";
@@ -228,41 +228,53 @@ pub fn load_into(
         Err(_) => return Err(BundleError::NotABundle(dir.to_path_buf())),
     }
     let mut loaded = Loaded::default();
-    // (origin, .att path)
-    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    // Work items: (origin, directory to walk). Walking, reading, parsing and signature
+    // checks run on all cores; adding to the evaluator stays in order on this thread.
+    let mut work: Vec<(String, PathBuf)> = Vec::new();
     for log in policy.logs().iter().filter(|l| l.jurisdiction.is_some()) {
         let ld = dir.join(file_stem_for(log.origin()));
-        let mut atts = Vec::new();
         match wanted {
-            None => collect_att(&ld, &mut atts)?,
+            None => work.push((log.origin().to_owned(), ld)),
             Some(ws) => {
-                for (eco, pkg) in ws {
-                    collect_att(
-                        &ld.join(encode_component(eco)).join(encode_component(pkg)),
-                        &mut atts,
-                    )?;
+                let mut pkgs: Vec<&(String, String)> = ws.iter().collect();
+                pkgs.sort();
+                for (eco, pkg) in pkgs {
+                    work.push((
+                        log.origin().to_owned(),
+                        ld.join(encode_component(eco)).join(encode_component(pkg)),
+                    ));
                 }
             }
         }
+    }
+    type Item = (PathBuf, Option<VerifiedAttestation>, TlogProof);
+    let load_dir = |d: &Path| -> Result<Vec<Item>, BundleError> {
+        let mut atts = Vec::new();
+        collect_att(d, &mut atts)?;
         atts.sort();
-        files.extend(atts.into_iter().map(|p| (log.origin().to_owned(), p)));
+        let mut out = Vec::with_capacity(atts.len());
+        for p in atts {
+            let env = read_limited(&p)?;
+            let pp = p.with_extension("tlog-proof");
+            let text = read_limited(&pp)?;
+            let proof = TlogProof::parse(&text).map_err(|e| BundleError::Bad {
+                path: pp.clone(),
+                reason: e.to_string(),
+            })?;
+            let v = quorate_proto::attestation::verify(&env).ok();
+            out.push((p, v, proof));
+        }
+        Ok(out)
+    };
+    let loaded_dirs = par_map(&work, |(_, d)| load_dir(d));
+    let mut items: Vec<(String, Item)> = Vec::new();
+    for ((origin, _), r) in work.iter().zip(loaded_dirs) {
+        for it in r? {
+            items.push((origin.clone(), it));
+        }
     }
-    let mut envs = Vec::with_capacity(files.len());
-    let mut proofs = Vec::with_capacity(files.len());
-    for (_, p) in &files {
-        envs.push(read_limited(p)?);
-        let pp = p.with_extension("tlog-proof");
-        let text = read_limited(&pp)?;
-        let proof = TlogProof::parse(&text).map_err(|e| BundleError::Bad {
-            path: pp.clone(),
-            reason: e.to_string(),
-        })?;
-        proofs.push(proof);
-    }
-    let refs: Vec<&[u8]> = envs.iter().map(Vec::as_slice).collect();
-    let verified: Vec<Option<VerifiedAttestation>> = verify_all(&refs);
     let mut checkpoints: HashMap<Vec<u8>, Result<TrustedCheckpoint, NotProven>> = HashMap::new();
-    for (((origin, path), proof), v) in files.iter().zip(proofs).zip(verified) {
+    for (origin, (path, v, proof)) in items {
         let Some(v) = v else {
             loaded.warnings.push(format!(
                 "{}: signature does not verify; ignored",
@@ -270,14 +282,16 @@ pub fn load_into(
             ));
             continue;
         };
-        let tc = checkpoints
-            .entry(proof.checkpoint.clone())
-            .or_insert_with(|| TrustedCheckpoint::verify(policy, &proof.checkpoint));
+        if !checkpoints.contains_key(&proof.checkpoint) {
+            let tc = TrustedCheckpoint::verify(policy, &proof.checkpoint);
+            checkpoints.insert(proof.checkpoint.clone(), tc);
+        }
+        let tc = &checkpoints[&proof.checkpoint];
         let inc = match tc {
             Ok(tc) => tc.inclusion(&v, proof.index, &proof.proof),
             Err(e) => Inclusion::NotProven(e.clone()),
         };
-        ev.add(origin, v, inc).map_err(|e| BundleError::Bad {
+        ev.add(&origin, v, inc).map_err(|e| BundleError::Bad {
             path: path.clone(),
             reason: e.to_string(),
         })?;

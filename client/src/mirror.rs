@@ -590,6 +590,29 @@ pub fn peek(envelope: &[u8]) -> Option<((String, String), Option<Hash>)> {
     Some(((a.ecosystem, a.package), a.supersedes.map(|s| s.leaf_hash)))
 }
 
+/// `f` over `items` on all cores (contiguous chunks), results in order.
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(16);
+    if threads <= 1 || items.len() < 2 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker thread panicked"))
+            .collect()
+    })
+}
+
 /// Verifies envelopes on all cores, in order. `None` for entries that do not verify.
 pub fn verify_all(envelopes: &[&[u8]]) -> Vec<Option<VerifiedAttestation>> {
     let threads = std::thread::available_parallelism()
