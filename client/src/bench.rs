@@ -405,12 +405,53 @@ fn cargo_vet_timing(
         println!("  cargo vet check             : skipped ({e})");
         return;
     }
+    // cargo-vet runs `cargo metadata` through $CARGO. The lockfile is first trimmed to
+    // this project's graph from the local index cache (no network), then formatted.
+    let cargo = std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let path = std::env::var_os("PATH")?;
+            std::env::split_paths(&path)
+                .map(|d| d.join("cargo"))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| PathBuf::from("cargo"));
+    for (prog, args) in [
+        (&cargo, &["fetch", "--offline", "-q"][..]),
+        (&bin, &["vet", "fmt"][..]),
+    ] {
+        match Command::new(prog)
+            .args(args)
+            .env("CARGO", &cargo)
+            .current_dir(&work)
+            .output()
+        {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                println!(
+                    "  cargo vet check             : skipped ({} {} failed: {})",
+                    prog.display(),
+                    args.join(" "),
+                    String::from_utf8_lossy(&o.stderr)
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                );
+                return;
+            }
+            Err(e) => {
+                println!("  cargo vet check             : skipped ({e})");
+                return;
+            }
+        }
+    }
     let mut times = Vec::new();
     let mut last = None;
     for _ in 0..runs.max(1) {
         let t = Instant::now();
         let out = Command::new(&bin)
             .args(["vet", "check", "--locked", "--frozen"])
+            .env("CARGO", &cargo)
             .current_dir(&work)
             .output();
         times.push(t.elapsed());
@@ -418,9 +459,15 @@ fn cargo_vet_timing(
     }
     match last {
         Some(Ok(o)) if o.status.success() => println!(
-            "  cargo vet check ({}) : {:>6.1} ms",
-            bin.display(),
-            median(times).as_secs_f64() * 1e3
+            "  cargo vet check --locked --frozen: {:>6.1} ms   ({}; {})",
+            median(times).as_secs_f64() * 1e3,
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .chain(String::from_utf8_lossy(&o.stderr).lines())
+                .find(|l| l.contains("Vetting"))
+                .unwrap_or("")
+                .trim(),
+            bin.display()
         ),
         Some(Ok(o)) => println!(
             "  cargo vet check             : did not succeed ({}): {}",
