@@ -325,3 +325,18 @@ fn add_evidence(ev: &mut Evaluator<'_>, e: &Equivocation) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::encode_component;
+
+    #[test]
+    fn path_components_are_safe() {
+        assert_eq!(encode_component("serde"), "serde");
+        assert_eq!(encode_component("1.0.0+build"), "1.0.0+build");
+        assert_eq!(encode_component(".."), "%2E.");
+        assert_eq!(encode_component("@scope/pkg"), "%40scope%2Fpkg");
+        assert_eq!(encode_component(""), "%00");
+        assert_eq!(encode_component("."), "%2E");
+    }
+}

@@ -695,3 +695,36 @@ pub fn load_into(m: &Mirror, ev: &mut Evaluator<'_>, wanted: &Wanted) -> Result<
     }
     Ok(st)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_lists_in_every_accepted_shape() {
+        assert_eq!(evidence_texts(br#"["a", "b"]"#), vec!["a", "b"]);
+        assert_eq!(
+            evidence_texts(br#"{"equivocations": [{"evidence": "x"}, "y", 3]}"#),
+            vec!["x", "y"]
+        );
+        assert!(evidence_texts(b"not json").is_empty());
+        assert!(evidence_texts(b"{}").is_empty());
+    }
+
+    #[test]
+    fn garbage_evidence_does_not_verify() {
+        let policy = Policy::parse("quorum none\n").unwrap();
+        assert!(verify_evidence(&policy, b"quorate-equivocation/v1\n").is_none());
+        assert!(verify_evidence(&policy, &[0xff; 10]).is_none());
+    }
+
+    #[test]
+    fn par_map_keeps_order() {
+        let v: Vec<u32> = (0..1000).collect();
+        assert_eq!(
+            par_map(&v, |x| x * 2),
+            v.iter().map(|x| x * 2).collect::<Vec<_>>()
+        );
+        assert!(par_map(&Vec::<u32>::new(), |x| *x).is_empty());
+    }
+}

@@ -352,6 +352,49 @@ fn three_jurisdictions_mirror_bundle_offline_gaps_export() {
     let got = verdicts(&json(&run(&["--json"])));
     assert_eq!(got["beta@2.0.0"], want(true, &["DE", "FR", "JP"]));
 
+    // With k = 3, two colluding jurisdictions (k-1) cannot pass a release on their own.
+    let pol3 = f.policy("quorum none\n", 3, "");
+    let o = q(&[
+        "check",
+        s(&lock),
+        "--policy",
+        s(&pol3),
+        "--cache",
+        s(&cache),
+        "--json",
+    ]);
+    let got3 = verdicts(&json(&o));
+    assert_eq!(got3["alpha@1.0.0"], want(true, &["DE", "FR", "JP"]));
+    assert_eq!(got3["beta@2.0.0"], want(true, &["DE", "FR", "JP"]));
+    assert_eq!(got3["zeta@1.0.1"], want(false, &["DE", "JP"]));
+
+    // A corrupted mirror cache is not believed: tiles are re-authenticated, and the
+    // mirror recovers from the node; offline, the log is reported unreadable instead.
+    let tile0 = cache.join("de.test_quorate_log/tile/0/000.p/8");
+    assert!(tile0.is_file(), "cached level-0 tile missing");
+    let mut bytes = std::fs::read(&tile0).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(&tile0, &bytes).unwrap();
+    let bundle_entries = cache.join("de.test_quorate_log/tile/entries/000.p/8");
+    let saved_entries = std::fs::read(&bundle_entries).unwrap();
+    std::fs::write(&bundle_entries, b"\x00\x01x").unwrap();
+    let o = run(&["--json", "--offline"]);
+    let v = json(&o);
+    assert!(
+        v["warnings"]
+            .to_string()
+            .contains("cannot read the log's tiles"),
+        "{v}"
+    );
+    assert_eq!(verdicts(&v)["alpha@1.0.0"], want(true, &["FR", "JP"]));
+    let o = run(&["--json"]);
+    assert_eq!(
+        verdicts(&json(&o))["alpha@1.0.0"],
+        want(true, &["DE", "FR", "JP"])
+    );
+    assert_eq!(std::fs::read(&bundle_entries).unwrap(), saved_entries);
+    assert_ne!(std::fs::read(&tile0).unwrap(), bytes);
+
     // A bundle, then offline decisions from it agree with the mirror's.
     let bundle = f.dir.join("bundle");
     let o = q(&[
