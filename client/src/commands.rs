@@ -384,6 +384,7 @@ pub fn mirror(a: &MirrorArgs) -> Result<ExitCode> {
     for w in mirror_warnings(&m) {
         eprintln!("warning: {w}");
     }
+    bad |= !m.equivocations.is_empty();
     Ok(if bad {
         ExitCode::FAILURE
     } else {

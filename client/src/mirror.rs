@@ -340,12 +340,14 @@ pub fn sync(policy: &Policy, opts: &MirrorOptions) -> Mirror {
         m.logs.push(lm);
     }
     if !opts.offline {
-        // Evidence any node has gathered (about any log): verify and keep.
+        // Evidence any node or witness has gathered (about any log): verify and keep.
         let mut urls: Vec<&str> = policy
             .logs()
             .iter()
             .filter_map(|l| l.url.as_deref())
+            .chain(policy.witnesses().iter().filter_map(|w| w.url.as_deref()))
             .collect();
+        urls.sort_unstable();
         urls.dedup();
         for u in urls {
             let node = Node::new(u);

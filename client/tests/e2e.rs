@@ -663,6 +663,46 @@ fn equivocating_log_is_detected_by_the_mirror_and_distrusted_everywhere() {
     let ev = quorate_proto::equivocation::Equivocation::same_size(&real, forged2.as_bytes());
     std::fs::create_dir_all(clean_bundle.join("equivocations")).unwrap();
     std::fs::write(clean_bundle.join("equivocations/e1"), ev.to_text()).unwrap();
+    // The same evidence served by a witness's GET /v1/equivocations reaches a fresh mirror.
+    let served = format!("[{}]", serde_json::Value::String(ev.to_text()));
+    let (witness_url, _srv) = serve_once_json(served);
+    let w = CosignatureSigner::generate("witness.test", [3; 32]).unwrap();
+    let pol_w = f.policy(
+        &format!("witness w0 {} {witness_url}\nquorum none\n", w.vkey()),
+        2,
+        "",
+    );
+    let fresh = f.dir.join("fresh");
+    let o = q(&[
+        "check",
+        s(&lock),
+        "--policy",
+        s(&pol_w),
+        "--cache",
+        s(&fresh),
+        "--json",
+    ]);
+    let v = json(&o);
+    assert_eq!(
+        verdicts(&v)["alpha@1.0.0"],
+        (false, vec!["FR".to_string()]),
+        "{v}"
+    );
+    assert_eq!(
+        std::fs::read_dir(fresh.join("equivocations"))
+            .unwrap()
+            .count(),
+        1
+    );
+    let o = q(&[
+        "mirror",
+        "--policy",
+        s(&pol_w),
+        "--cache",
+        s(&fresh),
+        "--offline",
+    ]);
+    exits(&o, 1, "equivocation evidence");
     // And evidence that does not verify is ignored, with a warning.
     std::fs::write(
         clean_bundle.join("equivocations/junk"),
@@ -817,4 +857,30 @@ fn malformed_inputs_are_clear_errors_never_panics() {
         s(&dir.join("c")),
     ]);
     exits(&o, 1, "cannot fetch checkpoint");
+}
+
+/// A minimal HTTP server answering `GET /v1/equivocations` with `body` (404 otherwise),
+/// like a witness does; runs until the test process exits.
+fn serve_once_json(body: String) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let mut buf = [0u8; 4096];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]);
+            let resp = if req.starts_with("GET /v1/equivocations ") {
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into()
+            };
+            let _ = c.write_all(resp.as_bytes());
+        }
+    });
+    (url, h)
 }
