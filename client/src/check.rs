@@ -85,9 +85,21 @@ pub fn top_reason(reasons: &[Why]) -> String {
         .unwrap_or_else(|| "no reason recorded".into())
 }
 
-/// The cargo-style table: one status line per package, then why each missing
-/// jurisdiction does not count; then a summary line.
-pub fn render_table(r: &Report, policy: &Policy, verbose: bool) -> String {
+/// How much of the table to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Failing packages only, with reasons.
+    FailuresOnly,
+    /// Every package; reasons for failing ones.
+    Normal,
+    /// Every package with every reason, and the packages not checked.
+    Verbose,
+}
+
+/// The cargo-style table: one status line per package (which jurisdictions certify it,
+/// which are missing), then why each missing jurisdiction does not count; then a
+/// summary line.
+pub fn render_table(r: &Report, policy: &Policy, detail: Detail) -> String {
     let mut out = String::new();
     let width = r
         .verdicts
@@ -96,7 +108,7 @@ pub fn render_table(r: &Report, policy: &Policy, verbose: bool) -> String {
         .max()
         .unwrap_or(0);
     for v in &r.verdicts {
-        if v.pass && !verbose {
+        if v.pass && detail == Detail::FailuresOnly {
             continue;
         }
         let id = format!("{} {}", v.query.package, v.query.version);
@@ -106,9 +118,21 @@ pub fn render_table(r: &Report, policy: &Policy, verbose: bool) -> String {
         } else {
             v.certified_by.join(", ")
         };
+        let missing = if v.missing.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; missing {}",
+                v.missing
+                    .iter()
+                    .map(|m| m.jurisdiction.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         let _ = writeln!(
             out,
-            "{status:>6} {id:<width$}  {}/{} certify ({by})",
+            "{status:>6} {id:<width$}  {}/{} certify ({by}){missing}",
             v.certified_by.len(),
             v.required
         );
@@ -124,7 +148,7 @@ pub fn render_table(r: &Report, policy: &Policy, verbose: bool) -> String {
                 f.range
             );
         }
-        if !v.pass {
+        if !v.pass || detail == Detail::Verbose {
             for m in &v.missing {
                 for why in &m.reasons {
                     let _ = writeln!(out, "{:>6} {:<width$}    {}: {why}", "", "", m.jurisdiction);
@@ -133,7 +157,7 @@ pub fn render_table(r: &Report, policy: &Policy, verbose: bool) -> String {
         }
     }
     for (p, n) in &r.not_checkable {
-        if verbose {
+        if detail == Detail::Verbose {
             let _ = writeln!(out, "{:>6} {} {}: {n}", "skip", p.name, p.version);
         }
     }

@@ -404,7 +404,10 @@ pub struct CheckArgs {
     /// Print one JSON document instead of the table
     #[arg(long)]
     json: bool,
-    /// List passing packages too
+    /// List failing packages only
+    #[arg(long, conflicts_with = "verbose")]
+    failures_only: bool,
+    /// Every reason for every package, and the packages not checked
     #[arg(long, short)]
     verbose: bool,
 }
@@ -455,7 +458,14 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
             serde_json::to_string_pretty(&check::render_json(&r, &policy))?
         );
     } else {
-        print!("{}", check::render_table(&r, &policy, a.verbose));
+        let detail = if a.failures_only {
+            check::Detail::FailuresOnly
+        } else if a.verbose {
+            check::Detail::Verbose
+        } else {
+            check::Detail::Normal
+        };
+        print!("{}", check::render_table(&r, &policy, detail));
     }
     Ok(if r.all_pass() {
         ExitCode::SUCCESS

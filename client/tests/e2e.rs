@@ -330,6 +330,16 @@ fn three_jurisdictions_mirror_bundle_offline_gaps_export() {
     let table = stdout(&o);
     assert!(table.contains("FAIL gamma 0.3.0"), "{table}");
     assert!(table.contains("DE: no review of this package"), "{table}");
+    assert!(
+        table.contains("ok alpha 1.0.0  3/2 certify (DE, FR, JP)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("ok beta 2.0.0   2/2 certify (DE, FR); missing JP"),
+        "{table}"
+    );
+    let o = run(&["--failures-only"]);
+    assert!(!stdout(&o).contains("alpha"), "{}", stdout(&o));
 
     // A second sync fetches nothing new; after a new entry only new tiles, proven consistent.
     let o = q(&["mirror", "--policy", s(&pol), "--cache", s(&cache)]);
