@@ -119,6 +119,41 @@ pub fn load_signer(path: &Path) -> Result<Signer, KeyLoadError> {
     })
 }
 
+/// Reads a reviewer's Ed25519 signed-note secret key file as the key name (the reviewer
+/// name) and the raw signing key attestations are signed with. The skey is parsed by
+/// proto first (format and key ID), then its seed is taken from the last field.
+pub fn load_reviewer_key(path: &Path) -> Result<(String, ed25519_dalek::SigningKey), KeyLoadError> {
+    use base64::Engine as _;
+    let text = files::read_text(path)?;
+    let text = text.trim();
+    let wrap = |err| KeyLoadError::Key {
+        source_name: path.display().to_string(),
+        err,
+    };
+    let signer = Signer::from_skey(text).map_err(wrap)?;
+    // PRIVATE+KEY+<name>+<id>+<base64>: the base64 itself may contain '+'.
+    let b64 = text
+        .strip_prefix("PRIVATE+KEY+")
+        .and_then(|r| r.split_once('+'))
+        .and_then(|(_, r)| r.split_once('+'))
+        .map(|(_, b)| b)
+        .unwrap_or("");
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| wrap(KeyError::Malformed("secret key is not base64")))?;
+    let seed: [u8; 32] = raw
+        .get(1..)
+        .and_then(|s| <[u8; 32]>::try_from(s).ok())
+        .ok_or_else(|| wrap(KeyError::Malformed("secret key has the wrong length")))?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    if key.verifying_key().to_bytes() != signer.public_key_bytes() {
+        return Err(wrap(KeyError::Malformed(
+            "secret key does not match its public key",
+        )));
+    }
+    Ok((signer.name().to_owned(), key))
+}
+
 /// Reads a witness (cosignature/v1) secret key file.
 pub fn load_witness_signer(path: &Path) -> Result<CosignatureSigner, KeyLoadError> {
     let text = files::read_text(path)?;

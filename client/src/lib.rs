@@ -7,10 +7,15 @@
 //! `crates_index` finds artifact digests for imports that lack a lockfile entry; `keys`
 //! and `files` are the CLI's key and file handling.
 
+pub mod bundle;
 pub mod cargo_vet;
+pub mod check;
 pub mod crates_index;
 pub mod files;
 pub mod keys;
 pub mod lockfile;
+pub mod mirror;
+pub mod net;
 pub mod policy;
 pub mod quorum;
+pub mod submit;

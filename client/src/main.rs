@@ -1,5 +1,8 @@
 //! `quorate`: the command-line face of Quorate's client.
 
+mod bench;
+mod commands;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -39,6 +42,26 @@ enum Command {
     /// Write client trust policies (specs/policy.md)
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Sign a review attestation of one release
+    Review(commands::ReviewArgs),
+    /// Submit attestation files to a node and verify the inclusion proofs it returns
+    Submit(commands::SubmitArgs),
+    /// Sync the local verified mirror of every review log in the policy
+    Mirror(commands::MirrorArgs),
+    /// Check every crates.io package of a lockfile against the policy's quorum
+    Check(commands::CheckArgs),
+    /// Write an offline bundle of everything `check --bundle` needs for a lockfile
+    Bundle(commands::BundleArgs),
+    /// Packages without quorum, most jurisdictions missing first (a review work list)
+    Gaps(commands::GapsArgs),
+    /// Import reviews from other tools
+    #[command(subcommand)]
+    Import(commands::ImportCommand),
+    /// Export quorum-certified releases for other tools
+    #[command(subcommand)]
+    Export(commands::ExportCommand),
+    /// Time `check --bundle` on a generated 500-package, 5-jurisdiction bundle
+    BenchCheck(commands::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -140,17 +163,32 @@ enum CheckpointCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    // The newer commands answer 0 (all good), 1 (verdict: something failed) or 2 (usage
+    // or input error); the older ones keep 1 for every failure.
+    let input_errors = 2;
+    let (code, res) = match cli.command {
+        Command::Review(a) => (input_errors, commands::review(&a)),
+        Command::Submit(a) => (input_errors, commands::submit(&a)),
+        Command::Mirror(a) => (input_errors, commands::mirror(&a)),
+        Command::Check(a) => (input_errors, commands::check(&a)),
+        Command::Bundle(a) => (input_errors, commands::bundle(&a)),
+        Command::Gaps(a) => (input_errors, commands::gaps(&a)),
+        Command::Import(a) => (input_errors, commands::import(&a)),
+        Command::Export(a) => (input_errors, commands::export(&a)),
+        Command::BenchCheck(a) => (input_errors, commands::bench_check(&a)),
+        other => (1, run(other).map(|()| ExitCode::SUCCESS)),
+    };
+    match res {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+fn run(command: Command) -> Result<()> {
+    match command {
         Command::Key(KeyCommand::Generate(g)) => key_generate(&g),
         Command::Note(NoteCommand::Sign { key, file }) => note_sign(&key, file.as_deref()),
         Command::Note(NoteCommand::Verify { keys, file }) => note_verify(&keys, file.as_deref()),
@@ -196,6 +234,7 @@ fn run(cli: Cli) -> Result<()> {
             print!("{text}");
             Ok(())
         }
+        _ => unreachable!("dispatched in main"),
     }
 }
 
@@ -324,7 +363,7 @@ fn checkpoint_cosign(key: &Path, log: &str, time: Option<u64>, file: &Path) -> R
 
 /// RFC 3339 UTC for a POSIX timestamp, without a date crate: days-to-civil conversion
 /// (Howard Hinnant's algorithm).
-fn format_utc(ts: u64) -> String {
+pub(crate) fn format_utc(ts: u64) -> String {
     let days = (ts / 86_400) as i64;
     let secs = ts % 86_400;
     let z = days + 719_468;

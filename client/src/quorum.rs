@@ -512,7 +512,7 @@ impl<'p> Evaluator<'p> {
         }
     }
 
-    pub fn policy(&self) -> &Policy {
+    pub fn policy(&self) -> &'p Policy {
         self.policy
     }
 
@@ -668,6 +668,14 @@ impl<'p> Evaluator<'p> {
                 continue; // plain `log` lines count for no jurisdiction
             };
             let a = e.att.attestation();
+            // A withdrawal only takes away: nothing replaces what it withdraws, so it
+            // neither certifies nor vetoes (a replacement counts on its own merits).
+            if a.supersedes
+                .as_ref()
+                .is_some_and(|s| s.kind == SupersedeKind::Withdraw)
+            {
+                continue;
+            }
             match self.rejection(i, now) {
                 Some(r) => rejected.entry(j).or_default().push((i, r)),
                 None => match &a.verdict {

@@ -1,0 +1,485 @@
+//! `quorate bench-check`: builds a 500-package lockfile, 5 review logs (one per
+//! jurisdiction, each with a full review of every locked version: 2,500 signed
+//! attestations; with `--deltas`, a full review of the previous version plus a delta to
+//! the locked one: 5,000), 3 witnesses cosigning every checkpoint
+//! and an offline bundle, in a temporary directory; then times `quorate check --bundle`
+//! end to end (the real binary, as a user runs it) beside the signature-verification
+//! floor: verifying those attestations' signatures, which any client must do, on the
+//! same cores `check` uses (and on one). With a real lockfile (`--lockfile`) it also
+//! times `cargo vet check` on the same lockfile with equivalent audits.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use ed25519_dalek::SigningKey;
+use quorate_client::bundle;
+use quorate_client::lockfile::{Lockfile, Source};
+use quorate_client::mirror::{LogMirror, Mirror, verify_all};
+use quorate_proto::attestation::{self, Attestation, DeltaBase, Digest, Reviewer, Verdict};
+use quorate_proto::checkpoint::Checkpoint;
+use quorate_proto::cosignature::CosignatureSigner;
+use quorate_proto::merkle::MemoryLog;
+use quorate_proto::note::{self, Signer};
+
+const JURISDICTIONS: [&str; 5] = ["DE", "FR", "JP", "US", "BR"];
+
+fn seed(tag: &str) -> [u8; 32] {
+    use sha2_free::digest32;
+    digest32(tag.as_bytes())
+}
+
+/// A tiny deterministic 32-byte mix (not cryptographic; bench keys only).
+mod sha2_free {
+    pub fn digest32(b: &[u8]) -> [u8; 32] {
+        let mut s = [0u8; 32];
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for (i, x) in b.iter().enumerate() {
+            h ^= u64::from(*x);
+            h = h.wrapping_mul(0x100_0000_01b3);
+            s[i % 32] ^= (h >> 24) as u8;
+        }
+        for (i, v) in s.iter_mut().enumerate() {
+            h ^= i as u64;
+            h = h.wrapping_mul(0x100_0000_01b3);
+            *v ^= (h >> 16) as u8;
+        }
+        s
+    }
+}
+
+struct Pkg {
+    name: String,
+    prev: String,
+    version: String,
+    prev_digest: Digest,
+    digest: Digest,
+}
+
+fn hex(d: &Digest) -> String {
+    d.to_string().trim_start_matches("sha256:").to_owned()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn synthetic(n: usize) -> Vec<Pkg> {
+    (0..n)
+        .map(|i| Pkg {
+            name: format!("bench-crate-{i}"),
+            prev: "1.0.0".into(),
+            version: "1.0.1".into(),
+            prev_digest: Digest::Sha256(seed(&format!("a{i}"))),
+            digest: Digest::Sha256(seed(&format!("b{i}"))),
+        })
+        .collect()
+}
+
+fn from_lockfile(path: &Path, n: usize) -> Result<(Vec<Pkg>, String)> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    let lock = Lockfile::parse(&text)?;
+    let pkgs = lock
+        .packages
+        .iter()
+        .filter(|p| p.source == Source::CratesIo)
+        .filter_map(|p| {
+            Some(Pkg {
+                name: p.name.clone(),
+                prev: format!("{}-quorate.0", p.version),
+                version: p.version.clone(),
+                prev_digest: Digest::Sha256(seed(&format!("prev {} {}", p.name, p.version))),
+                digest: p.checksum?,
+            })
+        })
+        .collect();
+    // Every crates.io package of the real lockfile (cargo vet checks them all).
+    let _ = n;
+    Ok((pkgs, text))
+}
+
+fn lockfile_text(pkgs: &[Pkg]) -> String {
+    let mut t = String::from("version = 3\n\n");
+    for p in pkgs {
+        let _ = write!(
+            t,
+            "[[package]]\nname = \"{}\"\nversion = \"{}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{}\"\n\n",
+            p.name,
+            p.version,
+            hex(&p.digest)
+        );
+    }
+    t
+}
+
+pub fn run(
+    packages: usize,
+    runs: usize,
+    dir: Option<&Path>,
+    cargo_vet: Option<&Path>,
+    lockfile: Option<&Path>,
+    deltas: bool,
+) -> Result<()> {
+    let tmp;
+    let dir: PathBuf = match dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            d.to_path_buf()
+        }
+        None => {
+            tmp = std::env::temp_dir().join(format!("quorate-bench-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            std::fs::create_dir_all(&tmp)?;
+            tmp.clone()
+        }
+    };
+    let (pkgs, lock_text) = match lockfile {
+        Some(p) => from_lockfile(p, packages)?,
+        None => {
+            let p = synthetic(packages);
+            let t = lockfile_text(&p);
+            (p, t)
+        }
+    };
+    let now = 1_800_000_000u64;
+    let witnesses: Vec<CosignatureSigner> = (0..3)
+        .map(|i| CosignatureSigner::generate(&format!("witness{i}.bench"), seed(&format!("w{i}"))))
+        .collect::<Result<_, _>>()?;
+    let t_build = Instant::now();
+    let mut policy = String::new();
+    for (i, w) in witnesses.iter().enumerate() {
+        let _ = writeln!(policy, "witness w{i} {}", w.vkey());
+    }
+    policy.push_str("group witnesses 2 w0 w1 w2\nquorum witnesses\n");
+    let mut mirror = Mirror::default();
+    let mut all_envs: Vec<Vec<u8>> = Vec::new();
+    for j in JURISDICTIONS {
+        let origin = format!("{}.bench/log", j.to_lowercase());
+        let signer = Signer::generate(&origin, seed(&origin))?;
+        let _ = writeln!(policy, "review-log {j} {} https://{origin}", signer.vkey());
+        let key = SigningKey::from_bytes(&seed(&format!("reviewer {j}")));
+        let mut tree = MemoryLog::with_capacity(pkgs.len() * 2);
+        let mut entries = Vec::with_capacity(pkgs.len() * 2);
+        for p in &pkgs {
+            let mut a = Attestation {
+                ecosystem: "crates.io".into(),
+                package: p.name.clone(),
+                version: p.prev.clone(),
+                digest: p.prev_digest,
+                delta_from: None,
+                criteria: vec!["safe-to-deploy".into()],
+                verdict: Verdict::Certify,
+                reviewer: Reviewer {
+                    name: format!("reviewer-{j}"),
+                    public_key: key.verifying_key().to_bytes(),
+                },
+                organisation: format!("institute {j}"),
+                time: now - 86_400,
+                notes: String::new(),
+                links: vec![],
+                supersedes: None,
+            };
+            let mut envs = Vec::with_capacity(2);
+            if deltas {
+                envs.push(attestation::sign(&a, &key)?);
+                a.delta_from = Some(DeltaBase {
+                    version: p.prev.clone(),
+                    digest: p.prev_digest,
+                });
+            }
+            a.version = p.version.clone();
+            a.digest = p.digest;
+            envs.push(attestation::sign(&a, &key)?);
+            for e in envs {
+                tree.append(&e);
+                entries.push(e);
+            }
+        }
+        let cp = Checkpoint::new(&origin, tree.size(), tree.root(), vec![])?;
+        let signed = note::sign(&cp.to_text(), &[&signer])?;
+        let cosigs = witnesses
+            .iter()
+            .map(|w| w.cosign(&cp.to_text(), now - 600))
+            .collect::<Result<Vec<_>, _>>()?;
+        let note = note::add_signatures(&signed, &cosigs)?;
+        all_envs.extend(entries.iter().cloned());
+        mirror.logs.push(LogMirror {
+            origin,
+            url: None,
+            checkpoint: Some(note.into_bytes()),
+            entries,
+            tree,
+            warnings: vec![],
+            fetched: 0,
+        });
+    }
+    let _ = writeln!(policy, "review-quorum 3\nmax-checkpoint-age 86400");
+    let policy_path = dir.join("quorate.policy");
+    let lock_path = dir.join("Cargo.lock");
+    let bundle_dir = dir.join("bundle");
+    std::fs::write(&policy_path, &policy)?;
+    std::fs::write(&lock_path, &lock_text)?;
+    let _ = std::fs::remove_dir_all(&bundle_dir);
+    let w = bundle::write_from_mirror(&mirror, &None, &bundle_dir)?;
+    eprintln!(
+        "built {} packages x {} jurisdictions: {} attestations, bundle of {} entries in {:.1?}",
+        pkgs.len(),
+        JURISDICTIONS.len(),
+        all_envs.len(),
+        w.entries,
+        t_build.elapsed()
+    );
+
+    // The floor: verifying every attestation signature, on all cores (as check does) and on one.
+    let refs: Vec<&[u8]> = all_envs.iter().map(Vec::as_slice).collect();
+    let mut floor = Vec::new();
+    let mut floor1 = Vec::new();
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let ok = verify_all(&refs);
+        floor.push(t.elapsed());
+        if ok.iter().any(Option::is_none) {
+            bail!("a generated attestation does not verify");
+        }
+        let t = Instant::now();
+        for e in &refs {
+            attestation::verify(e)?;
+        }
+        floor1.push(t.elapsed());
+    }
+
+    // check --bundle, end to end: the real binary in a fresh process each run.
+    let exe = std::env::current_exe()?;
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let out = Command::new(&exe)
+            .arg("check")
+            .arg(&lock_path)
+            .arg("--policy")
+            .arg(&policy_path)
+            .arg("--bundle")
+            .arg(&bundle_dir)
+            .arg("--now")
+            .arg(now.to_string())
+            .output()?;
+        times.push(t.elapsed());
+        last = Some(out);
+    }
+    let out = last.context("no run")?;
+    let summary = String::from_utf8_lossy(&out.stdout);
+    let summary = summary.lines().last().unwrap_or("").trim().to_owned();
+    if !out.status.success() {
+        bail!(
+            "check --bundle failed ({}): {summary}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (c, f, f1) = (median(times), median(floor), median(floor1));
+    println!(
+        "quorate check --bundle: {} packages, 5 jurisdictions, {} attestations (median of {runs} runs, fresh process each)",
+        pkgs.len(),
+        all_envs.len()
+    );
+    println!(
+        "  check --bundle end to end : {:>8.1} ms   ({summary})",
+        c.as_secs_f64() * 1e3
+    );
+    println!(
+        "  signature floor ({} threads): {:>6.1} ms   ratio check/floor = {:.2}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        f.as_secs_f64() * 1e3,
+        c.as_secs_f64() / f.as_secs_f64()
+    );
+    println!(
+        "  signature floor (1 thread)  : {:>8.1} ms",
+        f1.as_secs_f64() * 1e3
+    );
+    println!(
+        "  goal: under 200 ms and within 2x of the floor: {}",
+        if c.as_millis() < 200 && c.as_secs_f64() <= 2.0 * f.as_secs_f64() {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    cargo_vet_timing(&dir, &pkgs, &lock_text, lockfile.is_some(), cargo_vet, runs);
+    if dir.starts_with(std::env::temp_dir())
+        && dir
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("quorate-bench-"))
+    {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+fn find_cargo_vet(given: Option<&Path>) -> Option<PathBuf> {
+    if let Some(g) = given {
+        return Some(g.to_path_buf());
+    }
+    let colleague = PathBuf::from("/work/cargo-vet-bin/bin/cargo-vet");
+    if colleague.is_file() {
+        return Some(colleague);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("cargo-vet"))
+        .find(|p| p.is_file())
+}
+
+fn cargo_vet_timing(
+    dir: &Path,
+    pkgs: &[Pkg],
+    lock_text: &str,
+    real: bool,
+    given: Option<&Path>,
+    runs: usize,
+) {
+    let Some(bin) = find_cargo_vet(given) else {
+        println!(
+            "  cargo vet check             : skipped (cargo-vet not installed; `cargo install cargo-vet`)"
+        );
+        return;
+    };
+    if !real {
+        println!(
+            "  cargo vet check             : skipped (synthetic crate names cannot be resolved by cargo; pass --lockfile with a real Cargo.lock)"
+        );
+        return;
+    }
+    // A project depending on exactly the locked crates, audits equivalent to one
+    // jurisdiction's reviews (full review of each locked version), offline.
+    let work = dir.join("vet");
+    let _ = std::fs::remove_dir_all(&work);
+    let setup = || -> std::io::Result<()> {
+        std::fs::create_dir_all(work.join("src"))?;
+        std::fs::create_dir_all(work.join("supply-chain"))?;
+        std::fs::write(work.join("src/main.rs"), "fn main() {}\n")?;
+        let mut deps = String::new();
+        let mut seen = std::collections::HashMap::<&str, usize>::new();
+        for p in pkgs {
+            let n = seen.entry(&p.name).or_insert(0);
+            let alias = if *n == 0 {
+                p.name.clone()
+            } else {
+                format!("{}-v{n}", p.name)
+            };
+            *n += 1;
+            let _ = writeln!(
+                deps,
+                "{alias} = {{ package = \"{}\", version = \"={}\", default-features = false }}",
+                p.name, p.version
+            );
+        }
+        std::fs::write(
+            work.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"vetbench\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\n{deps}"
+            ),
+        )?;
+        std::fs::write(work.join("Cargo.lock"), lock_text)?;
+        std::fs::write(
+            work.join("supply-chain/config.toml"),
+            "[cargo-vet]\nversion = \"0.10\"\n\n[policy.vetbench]\ncriteria = \"safe-to-deploy\"\n",
+        )?;
+        std::fs::write(work.join("supply-chain/imports.lock"), "")?;
+        let mut audits = String::new();
+        for p in pkgs {
+            let _ = write!(
+                audits,
+                "[[audits.{}]]\nwho = \"bench\"\ncriteria = \"safe-to-deploy\"\nversion = \"{}\"\n\n",
+                p.name, p.version
+            );
+        }
+        std::fs::write(work.join("supply-chain/audits.toml"), audits)
+    };
+    if let Err(e) = setup() {
+        println!("  cargo vet check             : skipped ({e})");
+        return;
+    }
+    // cargo-vet runs `cargo metadata` through $CARGO. The lockfile is first trimmed to
+    // this project's graph from the local index cache (no network), then formatted.
+    let cargo = std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let path = std::env::var_os("PATH")?;
+            std::env::split_paths(&path)
+                .map(|d| d.join("cargo"))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| PathBuf::from("cargo"));
+    for (prog, args) in [
+        (&cargo, &["fetch", "--offline", "-q"][..]),
+        (&bin, &["vet", "fmt"][..]),
+    ] {
+        match Command::new(prog)
+            .args(args)
+            .env("CARGO", &cargo)
+            .current_dir(&work)
+            .output()
+        {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                println!(
+                    "  cargo vet check             : skipped ({} {} failed: {})",
+                    prog.display(),
+                    args.join(" "),
+                    String::from_utf8_lossy(&o.stderr)
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                );
+                return;
+            }
+            Err(e) => {
+                println!("  cargo vet check             : skipped ({e})");
+                return;
+            }
+        }
+    }
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let out = Command::new(&bin)
+            .args(["vet", "check", "--locked", "--frozen"])
+            .env("CARGO", &cargo)
+            .current_dir(&work)
+            .output();
+        times.push(t.elapsed());
+        last = Some(out);
+    }
+    match last {
+        Some(Ok(o)) if o.status.success() => println!(
+            "  cargo vet check --locked --frozen: {:>6.1} ms   ({}; {})",
+            median(times).as_secs_f64() * 1e3,
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .chain(String::from_utf8_lossy(&o.stderr).lines())
+                .find(|l| l.contains("Vetting"))
+                .unwrap_or("")
+                .trim(),
+            bin.display()
+        ),
+        Some(Ok(o)) => println!(
+            "  cargo vet check             : did not succeed ({}): {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ),
+        _ => println!(
+            "  cargo vet check             : could not run {}",
+            bin.display()
+        ),
+    }
+}

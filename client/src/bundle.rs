@@ -1,0 +1,342 @@
+//! Offline bundles: everything `quorate check --bundle DIR` needs to decide without a
+//! network, every byte of it verifiable.
+//!
+//! ```text
+//! DIR/quorate-bundle                                  marker: "quorate-bundle v1"
+//! DIR/<origin-stem>/checkpoint                        the log's checkpoint the proofs use
+//! DIR/<origin-stem>/<eco>/<pkg>/<ver>/<leaf-hex>.att        envelope bytes
+//! DIR/<origin-stem>/<eco>/<pkg>/<ver>/<leaf-hex>.tlog-proof C2SP tlog-proof (index,
+//!                                                     inclusion proof, cosigned checkpoint)
+//! DIR/equivocations/<id-hex>                          equivocation evidence
+//! ```
+//!
+//! `<origin-stem>` is the log origin with `/` and other awkward characters as `_`
+//! ([`file_stem_for`]); the directory only says which policy log an entry was fetched
+//! from, the proof's checkpoint (verified under that log's policy key) proves it. Path
+//! components are percent-encoded outside `[A-Za-z0-9._+-]`. A bundle holds every entry
+//! of each package in the lockfile (all versions: delta chains need their bases).
+//! Freshness comes from the checkpoints' witness cosignature timestamps, judged against
+//! the policy's `max-checkpoint-age` at check time: an old bundle replayed later fails.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use quorate_proto::attestation::VerifiedAttestation;
+use quorate_proto::equivocation::Equivocation;
+use quorate_proto::merkle;
+use quorate_proto::tlog_proof::TlogProof;
+
+use crate::keys::file_stem_for;
+use crate::mirror::{Mirror, Wanted, par_map, peek, verify_evidence};
+use crate::quorum::{Evaluator, Inclusion, NotProven, TrustedCheckpoint};
+
+pub const MARKER: &str = "quorate-bundle";
+pub const MARKER_TEXT: &str = "quorate-bundle v1\n";
+/// Largest file read from a bundle.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Why a bundle could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("{0} is not a quorate bundle (no {MARKER} file); make one with `quorate bundle`")]
+    NotABundle(PathBuf),
+    #[error("bundle {path}: {reason}")]
+    Bad { path: PathBuf, reason: String },
+    #[error("bundle {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Percent-encodes a path component (never `.` or `..`, never empty).
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'+')
+            || (b == b'.' && !out.is_empty())
+        {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("%00");
+    }
+    out
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
+    move |source| BundleError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write(path: &Path, data: &[u8]) -> Result<(), BundleError> {
+    if let Some(d) = path.parent() {
+        fs::create_dir_all(d).map_err(io(d))?;
+    }
+    fs::write(path, data).map_err(io(path))
+}
+
+/// What [`write_from_mirror`] wrote.
+#[derive(Debug, Default, Clone)]
+pub struct Written {
+    pub logs: usize,
+    pub entries: usize,
+    pub equivocations: usize,
+}
+
+/// Writes a bundle for `wanted` packages from a synced mirror: proofs are built from the
+/// mirrored (verified) tree against the mirrored checkpoint.
+pub fn write_from_mirror(m: &Mirror, wanted: &Wanted, dir: &Path) -> Result<Written, BundleError> {
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    write(&dir.join(MARKER), MARKER_TEXT.as_bytes())?;
+    let mut w = Written::default();
+    for lm in &m.logs {
+        let Some(note) = &lm.checkpoint else { continue };
+        let ld = dir.join(file_stem_for(&lm.origin));
+        write(&ld.join("checkpoint"), note)?;
+        w.logs += 1;
+        let size = lm.tree.size();
+        // leaf hash -> (ecosystem, package, version), to file withdrawals (which may be
+        // published under any package) beside what they withdraw.
+        let mut by_leaf: HashMap<[u8; 32], (String, String, String)> = HashMap::new();
+        for env in &lm.entries {
+            if let Some(((eco, pkg), _)) = peek(env)
+                && wanted
+                    .as_ref()
+                    .is_none_or(|w| w.contains(&(eco.clone(), pkg.clone())))
+                && let Ok(v) = quorate_proto::attestation::verify(env)
+            {
+                let a = v.attestation();
+                by_leaf.insert(*v.leaf_hash(), (eco, pkg, a.version.clone()));
+            }
+        }
+        for (i, env) in lm.entries.iter().enumerate() {
+            let Some((key, sup)) = peek(env) else {
+                continue;
+            };
+            let target = sup.and_then(|h| by_leaf.get(&h)).cloned();
+            let own_wanted = wanted.as_ref().is_none_or(|w| w.contains(&key));
+            if !own_wanted && target.is_none() {
+                continue;
+            }
+            let Ok(v) = quorate_proto::attestation::verify(env) else {
+                continue;
+            };
+            let a = v.attestation();
+            let (eco, pkg, ver) = match target {
+                Some(t) if !own_wanted => t,
+                _ => (a.ecosystem.clone(), a.package.clone(), a.version.clone()),
+            };
+            let proof = TlogProof {
+                extra: None,
+                index: i as u64,
+                proof: merkle::prove_record(size, i as u64, &lm.tree).map_err(|e| {
+                    BundleError::Bad {
+                        path: ld.clone(),
+                        reason: e.to_string(),
+                    }
+                })?,
+                checkpoint: note.clone(),
+            };
+            let pd = ld
+                .join(encode_component(&eco))
+                .join(encode_component(&pkg))
+                .join(encode_component(&ver));
+            let stem = hex(v.leaf_hash());
+            write(&pd.join(format!("{stem}.att")), env)?;
+            write(&pd.join(format!("{stem}.tlog-proof")), &proof.to_text())?;
+            w.entries += 1;
+        }
+    }
+    for evs in m.equivocations.values() {
+        for e in evs {
+            write(
+                &dir.join("equivocations").join(hex(&e.id())),
+                e.to_text().as_bytes(),
+            )?;
+            w.equivocations += 1;
+        }
+    }
+    Ok(w)
+}
+
+/// What [`load_into`] found.
+#[derive(Debug, Default, Clone)]
+pub struct Loaded {
+    pub entries: usize,
+    pub equivocations: usize,
+    /// Entries or evidence set aside (bad signature, unverifiable evidence...).
+    pub warnings: Vec<String>,
+}
+
+fn read_limited(path: &Path) -> Result<Vec<u8>, BundleError> {
+    let meta = fs::metadata(path).map_err(io(path))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(BundleError::Bad {
+            path: path.to_path_buf(),
+            reason: format!("file over {MAX_FILE_BYTES} bytes"),
+        });
+    }
+    fs::read(path).map_err(io(path))
+}
+
+fn collect_att(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BundleError> {
+    let rd = match fs::read_dir(dir) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    for e in rd {
+        let e = e.map_err(io(dir))?;
+        let p = e.path();
+        let ft = e.file_type().map_err(io(&p))?;
+        if ft.is_dir() {
+            collect_att(&p, out)?;
+        } else if p.extension().is_some_and(|x| x == "att") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Loads a bundle's entries for `wanted` packages, and its evidence, into `ev`.
+pub fn load_into(
+    dir: &Path,
+    ev: &mut Evaluator<'_>,
+    wanted: &Wanted,
+) -> Result<Loaded, BundleError> {
+    let policy = ev.policy();
+    match fs::read_to_string(dir.join(MARKER)) {
+        Ok(t) if t == MARKER_TEXT => {}
+        Ok(t) => {
+            return Err(BundleError::Bad {
+                path: dir.join(MARKER),
+                reason: format!("unsupported bundle version {:?}", t.trim()),
+            });
+        }
+        Err(_) => return Err(BundleError::NotABundle(dir.to_path_buf())),
+    }
+    let mut loaded = Loaded::default();
+    // Work items: (origin, directory to walk). Walking, reading, parsing and signature
+    // checks run on all cores; adding to the evaluator stays in order on this thread.
+    let mut work: Vec<(String, PathBuf)> = Vec::new();
+    for log in policy.logs().iter().filter(|l| l.jurisdiction.is_some()) {
+        let ld = dir.join(file_stem_for(log.origin()));
+        match wanted {
+            None => work.push((log.origin().to_owned(), ld)),
+            Some(ws) => {
+                let mut pkgs: Vec<&(String, String)> = ws.iter().collect();
+                pkgs.sort();
+                for (eco, pkg) in pkgs {
+                    work.push((
+                        log.origin().to_owned(),
+                        ld.join(encode_component(eco)).join(encode_component(pkg)),
+                    ));
+                }
+            }
+        }
+    }
+    type Item = (PathBuf, Option<VerifiedAttestation>, TlogProof);
+    let load_dir = |d: &Path| -> Result<Vec<Item>, BundleError> {
+        let mut atts = Vec::new();
+        collect_att(d, &mut atts)?;
+        atts.sort();
+        let mut out = Vec::with_capacity(atts.len());
+        for p in atts {
+            let env = read_limited(&p)?;
+            let pp = p.with_extension("tlog-proof");
+            let text = read_limited(&pp)?;
+            let proof = TlogProof::parse(&text).map_err(|e| BundleError::Bad {
+                path: pp.clone(),
+                reason: e.to_string(),
+            })?;
+            let v = quorate_proto::attestation::verify(&env).ok();
+            out.push((p, v, proof));
+        }
+        Ok(out)
+    };
+    let loaded_dirs = par_map(&work, |(_, d)| load_dir(d));
+    let mut items: Vec<(String, Item)> = Vec::new();
+    for ((origin, _), r) in work.iter().zip(loaded_dirs) {
+        for it in r? {
+            items.push((origin.clone(), it));
+        }
+    }
+    let mut checkpoints: HashMap<Vec<u8>, Result<TrustedCheckpoint, NotProven>> = HashMap::new();
+    for (origin, (path, v, proof)) in items {
+        let Some(v) = v else {
+            loaded.warnings.push(format!(
+                "{}: signature does not verify; ignored",
+                path.display()
+            ));
+            continue;
+        };
+        if !checkpoints.contains_key(&proof.checkpoint) {
+            let tc = TrustedCheckpoint::verify(policy, &proof.checkpoint);
+            checkpoints.insert(proof.checkpoint.clone(), tc);
+        }
+        let tc = &checkpoints[&proof.checkpoint];
+        let inc = match tc {
+            Ok(tc) => tc.inclusion(&v, proof.index, &proof.proof),
+            Err(e) => Inclusion::NotProven(e.clone()),
+        };
+        ev.add(&origin, v, inc).map_err(|e| BundleError::Bad {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        loaded.entries += 1;
+    }
+    if let Ok(rd) = fs::read_dir(dir.join("equivocations")) {
+        for e in rd.flatten() {
+            let p = e.path();
+            let b = read_limited(&p)?;
+            match verify_evidence(policy, &b) {
+                Some((_, evd)) => {
+                    add_evidence(ev, &evd);
+                    loaded.equivocations += 1;
+                }
+                None => loaded.warnings.push(format!(
+                    "{}: equivocation evidence does not verify under any policy log key; ignored",
+                    p.display()
+                )),
+            }
+        }
+    }
+    Ok(loaded)
+}
+
+fn add_evidence(ev: &mut Evaluator<'_>, e: &Equivocation) {
+    let policy = ev.policy();
+    for l in policy.logs() {
+        if let Ok(v) = e.verify(l.verifier()) {
+            let _ = ev.add_equivocation(&v);
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_component;
+
+    #[test]
+    fn path_components_are_safe() {
+        assert_eq!(encode_component("serde"), "serde");
+        assert_eq!(encode_component("1.0.0+build"), "1.0.0+build");
+        assert_eq!(encode_component(".."), "%2E.");
+        assert_eq!(encode_component("@scope/pkg"), "%40scope%2Fpkg");
+        assert_eq!(encode_component(""), "%00");
+        assert_eq!(encode_component("."), "%2E");
+    }
+}

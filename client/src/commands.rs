@@ -1,0 +1,747 @@
+//! The review, submit, mirror, check, bundle, gaps, import, export and bench-check
+//! commands.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine as _;
+use clap::{Args, Subcommand};
+use quorate_client::cargo_vet::{self, AuditsFile, ImportOptions};
+use quorate_client::check::{self, Queries, Report};
+use quorate_client::crates_index::CratesIndex;
+use quorate_client::lockfile::Lockfile;
+use quorate_client::mirror::{self, MirrorOptions};
+use quorate_client::net::Node;
+use quorate_client::policy::Policy;
+use quorate_client::quorum::Evaluator;
+use quorate_client::submit::{self, Logged};
+use quorate_client::{bundle, files, keys};
+use quorate_proto::attestation::{
+    self, Attestation, DeltaBase, Digest, Reviewer, SupersedeKind, Supersedes, Verdict,
+};
+use quorate_proto::note::Ed25519Verifier;
+
+/// The policy file `check`, `bundle`, `gaps` and `export` read when `--policy` is absent.
+pub const DEFAULT_POLICY: &str = "quorate.policy";
+
+fn now_secs() -> Result<u64> {
+    Ok(SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("system clock is before 1970")?
+        .as_secs())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn load_policy(path: Option<&Path>) -> Result<Policy> {
+    let p = path.unwrap_or(Path::new(DEFAULT_POLICY));
+    if path.is_none() && !p.exists() {
+        bail!(
+            "no policy: {DEFAULT_POLICY} not found in the current directory; pass --policy FILE (write one with `quorate policy new`)"
+        );
+    }
+    let text = files::read_text(p)?;
+    Policy::parse(&text).map_err(|e| anyhow!("{}: {e}", p.display()))
+}
+
+fn load_lockfile(path: &Path) -> Result<Lockfile> {
+    let text = files::read_text(path)?;
+    Lockfile::parse(&text).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+// ---------------------------------------------------------------------------------------
+// review
+
+#[derive(Args)]
+pub struct ReviewArgs {
+    /// Reviewer secret key file (its key name is the reviewer name)
+    #[arg(long, value_name = "SKEYFILE")]
+    key: PathBuf,
+    /// The release: ECOSYSTEM/NAME@VERSION, e.g. crates.io/serde@1.0.210
+    #[arg(long)]
+    package: String,
+    /// SHA-256 of the reviewed archive (64 hex digits; Cargo.lock `checksum`), or `unknown`
+    #[arg(long)]
+    digest: String,
+    /// Criterion certified (or violated); repeat for several
+    #[arg(long = "criteria", required = true)]
+    criteria: Vec<String>,
+    /// Delta review: the version the changes were reviewed from
+    #[arg(long, value_name = "VERSION", requires = "delta_digest")]
+    delta_from: Option<String>,
+    /// SHA-256 of the delta's base archive (or `unknown`)
+    #[arg(long, value_name = "SHA256")]
+    delta_digest: Option<String>,
+    /// A violation: every version matching RANGE violates the criteria
+    #[arg(long, value_name = "RANGE", conflicts_with = "delta_from")]
+    violation: Option<String>,
+    /// Organisation claimed (informational; the client's policy decides jurisdiction)
+    #[arg(long, default_value = "")]
+    org: String,
+    #[arg(long, default_value = "")]
+    notes: String,
+    /// A link (e.g. to the report); repeat for several
+    #[arg(long = "link")]
+    links: Vec<String>,
+    /// Withdraw (or, with --replace, replace) the attestation with this leaf hash (hex)
+    #[arg(long, value_name = "LEAF_HASH")]
+    supersedes: Option<String>,
+    /// With --supersedes: this attestation replaces the earlier one instead of withdrawing it
+    #[arg(long, requires = "supersedes")]
+    replace: bool,
+    /// Review time (POSIX seconds); default now
+    #[arg(long, hide = true)]
+    time: Option<u64>,
+    /// Output file (default NAME-VERSION.att; never overwritten)
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn parse_digest(s: &str) -> Result<Digest> {
+    if s.eq_ignore_ascii_case("unknown") {
+        return Ok(Digest::Unknown);
+    }
+    let s = s.strip_prefix("sha256:").unwrap_or(s);
+    Digest::from_hex(s).map_err(|e| anyhow!("digest {s:?}: {e}"))
+}
+
+fn parse_hash(s: &str) -> Result<[u8; 32]> {
+    if let Ok(Digest::Sha256(h)) = Digest::from_hex(s) {
+        return Ok(h);
+    }
+    let b = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|_| anyhow!("{s:?} is neither 64 hex digits nor base64"))?;
+    <[u8; 32]>::try_from(b.as_slice()).map_err(|_| anyhow!("{s:?} is not a 32-byte hash"))
+}
+
+pub fn review(a: &ReviewArgs) -> Result<ExitCode> {
+    let (name, key) = keys::load_reviewer_key(&a.key)?;
+    let (ecosystem, package, version) = Attestation::parse_package_spec(&a.package)?;
+    let delta_from = match &a.delta_from {
+        None => None,
+        Some(v) => Some(DeltaBase {
+            version: v.clone(),
+            digest: parse_digest(a.delta_digest.as_deref().unwrap_or("unknown"))
+                .context("--delta-digest")?,
+        }),
+    };
+    let verdict = match &a.violation {
+        Some(r) => Verdict::Violation { range: r.clone() },
+        None => Verdict::Certify,
+    };
+    let att = Attestation {
+        ecosystem,
+        package,
+        version,
+        digest: parse_digest(&a.digest).context("--digest")?,
+        delta_from,
+        criteria: a.criteria.clone(),
+        verdict,
+        reviewer: Reviewer {
+            name: name.clone(),
+            public_key: key.verifying_key().to_bytes(),
+        },
+        organisation: a.org.clone(),
+        time: match a.time {
+            Some(t) => t,
+            None => now_secs()?,
+        },
+        notes: a.notes.clone(),
+        links: a.links.clone(),
+        supersedes: match &a.supersedes {
+            None => None,
+            Some(h) => Some(Supersedes {
+                leaf_hash: parse_hash(h).context("--supersedes")?,
+                kind: if a.replace {
+                    SupersedeKind::Replace
+                } else {
+                    SupersedeKind::Withdraw
+                },
+            }),
+        },
+    };
+    let env = attestation::sign(&att, &key).context("signing the attestation")?;
+    let v = attestation::verify(&env).context("verifying the signed attestation")?;
+    let out = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "{}-{}.att",
+            keys::file_stem_for(&att.package),
+            keys::file_stem_for(&att.version)
+        ))
+    });
+    files::create_new(&out, &env, false)?;
+    let what = match (&att.verdict, &att.delta_from) {
+        (Verdict::Violation { range }, _) => format!("violation {range} of"),
+        (_, Some(d)) => format!("delta {} -> {} for", d.version, att.version),
+        _ => "certifies".into(),
+    };
+    println!(
+        "{} {what} {}/{}@{} ({}) {} by {name}{}",
+        out.display(),
+        att.ecosystem,
+        att.package,
+        att.version,
+        att.digest,
+        att.criteria.join(", "),
+        if att.organisation.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", att.organisation)
+        }
+    );
+    println!("leaf hash {}", hex(v.leaf_hash()));
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------
+// submit
+
+#[derive(Args)]
+pub struct SubmitArgs {
+    /// The node's base URL, e.g. http://127.0.0.1:8780
+    #[arg(long)]
+    node: String,
+    /// The log's vkey (literally or a .pub file), to verify the returned checkpoint
+    #[arg(long, value_name = "VKEY")]
+    log: Option<String>,
+    /// A policy whose review-log URL matches --node supplies the log key
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Attestation files (envelope bytes)
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+fn same_url(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+fn log_key_for(
+    node: &str,
+    log: Option<&str>,
+    policy: Option<&Path>,
+) -> Result<Option<Ed25519Verifier>> {
+    if let Some(k) = log {
+        return Ok(Some(keys::load_ed25519_verifier(k)?));
+    }
+    if let Some(p) = policy {
+        let pol = load_policy(Some(p))?;
+        let l = pol
+            .logs()
+            .iter()
+            .find(|l| l.url.as_deref().is_some_and(|u| same_url(u, node)))
+            .ok_or_else(|| anyhow!("no log in {} has the URL {node}", p.display()))?;
+        return Ok(Some(l.verifier().clone()));
+    }
+    Ok(None)
+}
+
+/// Prints one line per file; returns how many failed.
+fn report_submitted(labels: &[String], results: &[Result<Logged, String>]) -> usize {
+    let mut failed = 0;
+    for (l, r) in labels.iter().zip(results) {
+        match r {
+            Ok(x) => println!(
+                "{l}: {} at index {} of {} (tree size {}), inclusion proof verified{}",
+                if x.duplicate {
+                    "already logged"
+                } else {
+                    "logged"
+                },
+                x.index,
+                x.origin,
+                x.size,
+                if x.log_signature_checked {
+                    ", checkpoint signature verified"
+                } else {
+                    "; log signature NOT checked (pass --log or --policy)"
+                }
+            ),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{l}: not logged: {e}");
+            }
+        }
+    }
+    failed
+}
+
+pub fn submit(a: &SubmitArgs) -> Result<ExitCode> {
+    let key = log_key_for(&a.node, a.log.as_deref(), a.policy.as_deref())?;
+    let mut envs = Vec::new();
+    let mut labels = Vec::new();
+    for f in &a.files {
+        let (label, bytes) = files::read_input(Some(f))?;
+        if let Err(e) = attestation::verify(&bytes) {
+            eprintln!(
+                "{label}: warning: does not verify locally ({e}); submitting anyway, the node decides"
+            );
+        }
+        envs.push(bytes);
+        labels.push(label);
+    }
+    let node = Node::new(&a.node);
+    let results = submit::submit_all(&node, &envs, key.as_ref());
+    let failed = report_submitted(&labels, &results);
+    if failed > 0 {
+        eprintln!("{failed} of {} files were not logged", labels.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------
+// mirror, check, bundle, gaps
+
+#[derive(Args, Clone)]
+pub struct SourceArgs {
+    /// Policy file (default: ./quorate.policy)
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Mirror cache directory (default: ~/.cache/quorate/mirror)
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Use the mirror cache only; fetch nothing
+    #[arg(long)]
+    offline: bool,
+    /// Evaluate at this time (POSIX seconds) instead of now
+    #[arg(long, hide = true)]
+    now: Option<u64>,
+}
+
+impl SourceArgs {
+    fn cache(&self) -> Result<PathBuf> {
+        match &self.cache {
+            Some(c) => Ok(c.clone()),
+            None => mirror::default_cache_dir()
+                .ok_or_else(|| anyhow!("no cache directory (HOME unset); pass --cache DIR")),
+        }
+    }
+    fn now(&self) -> Result<u64> {
+        match self.now {
+            Some(t) => Ok(t),
+            None => now_secs(),
+        }
+    }
+    fn sync(&self, policy: &Policy, quiet: bool) -> Result<mirror::Mirror> {
+        let m = mirror::sync(
+            policy,
+            &MirrorOptions {
+                cache: self.cache()?,
+                offline: self.offline,
+                progress: !quiet,
+            },
+        );
+        Ok(m)
+    }
+}
+
+#[derive(Args)]
+pub struct MirrorArgs {
+    #[command(flatten)]
+    src: SourceArgs,
+}
+
+fn mirror_warnings(m: &mirror::Mirror) -> Vec<String> {
+    let mut w = Vec::new();
+    for l in &m.logs {
+        for x in &l.warnings {
+            w.push(format!("{}: {x}", l.origin));
+        }
+    }
+    for (o, evs) in &m.equivocations {
+        w.push(format!(
+            "{o}: {} piece(s) of verified equivocation evidence: nothing from this log counts",
+            evs.len()
+        ));
+    }
+    w
+}
+
+pub fn mirror(a: &MirrorArgs) -> Result<ExitCode> {
+    let policy = load_policy(a.src.policy.as_deref())?;
+    let m = a.src.sync(&policy, false)?;
+    let mut bad = false;
+    for l in &m.logs {
+        println!(
+            "{}: {} entries{}",
+            l.origin,
+            l.entries.len(),
+            if l.checkpoint.is_some() {
+                ""
+            } else {
+                " (no verified checkpoint)"
+            }
+        );
+        bad |= l.checkpoint.is_none();
+    }
+    for w in mirror_warnings(&m) {
+        eprintln!("warning: {w}");
+    }
+    bad |= !m.equivocations.is_empty();
+    Ok(if bad {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The lockfile (default: ./Cargo.lock)
+    lockfile: Option<PathBuf>,
+    #[command(flatten)]
+    src: SourceArgs,
+    /// Decide from this offline bundle (see `quorate bundle`) instead of the mirror
+    #[arg(long)]
+    bundle: Option<PathBuf>,
+    /// Print one JSON document instead of the table
+    #[arg(long)]
+    json: bool,
+    /// List failing packages only
+    #[arg(long, conflicts_with = "verbose")]
+    failures_only: bool,
+    /// Every reason for every package, and the packages not checked
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+/// Builds the evaluator's inputs from a bundle or the mirror and evaluates.
+fn evaluate(
+    policy: &Policy,
+    lock: &Lockfile,
+    src: &SourceArgs,
+    bundle_dir: Option<&Path>,
+    quiet: bool,
+) -> Result<Report> {
+    let q = Queries::from_lockfile(lock);
+    let wanted = Some(q.wanted());
+    let mut ev = Evaluator::new(policy);
+    let mut warnings = Vec::new();
+    match bundle_dir {
+        Some(d) => {
+            let l = bundle::load_into(d, &mut ev, &wanted)?;
+            warnings.extend(l.warnings);
+        }
+        None => {
+            let m = src.sync(policy, quiet)?;
+            warnings.extend(mirror_warnings(&m));
+            let st = mirror::load_into(&m, &mut ev, &wanted).map_err(anyhow::Error::msg)?;
+            if st.invalid > 0 {
+                warnings.push(format!(
+                    "{} log entries did not verify and were ignored",
+                    st.invalid
+                ));
+            }
+        }
+    }
+    Ok(Report::evaluate(&ev, &q, src.now()?, warnings))
+}
+
+pub fn check(a: &CheckArgs) -> Result<ExitCode> {
+    let policy = load_policy(a.src.policy.as_deref())?;
+    let lock_path = a
+        .lockfile
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("Cargo.lock"));
+    let lock = load_lockfile(&lock_path)?;
+    let r = evaluate(&policy, &lock, &a.src, a.bundle.as_deref(), a.json)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&check::render_json(&r, &policy))?
+        );
+    } else {
+        let detail = if a.failures_only {
+            check::Detail::FailuresOnly
+        } else if a.verbose {
+            check::Detail::Verbose
+        } else {
+            check::Detail::Normal
+        };
+        print!("{}", check::render_table(&r, &policy, detail));
+    }
+    Ok(if r.all_pass() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[derive(Args)]
+pub struct BundleArgs {
+    /// The lockfile whose packages to bundle
+    lockfile: PathBuf,
+    /// Output directory
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    src: SourceArgs,
+}
+
+pub fn bundle(a: &BundleArgs) -> Result<ExitCode> {
+    let policy = load_policy(a.src.policy.as_deref())?;
+    let lock = load_lockfile(&a.lockfile)?;
+    let q = Queries::from_lockfile(&lock);
+    let m = a.src.sync(&policy, false)?;
+    for w in mirror_warnings(&m) {
+        eprintln!("warning: {w}");
+    }
+    let w = bundle::write_from_mirror(&m, &Some(q.wanted()), &a.out)?;
+    println!(
+        "wrote {}: {} logs, {} entries with tlog-proofs, {} equivocation evidence files",
+        a.out.display(),
+        w.logs,
+        w.entries,
+        w.equivocations
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct GapsArgs {
+    lockfile: PathBuf,
+    #[command(flatten)]
+    src: SourceArgs,
+    #[arg(long)]
+    bundle: Option<PathBuf>,
+}
+
+pub fn gaps(a: &GapsArgs) -> Result<ExitCode> {
+    let policy = load_policy(a.src.policy.as_deref())?;
+    let lock = load_lockfile(&a.lockfile)?;
+    let r = evaluate(&policy, &lock, &a.src, a.bundle.as_deref(), false)?;
+    print!("{}", check::render_gaps(&check::gaps(&r)));
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------
+// import / export
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Sign the audits of a cargo-vet audits.toml and submit them (or write them out)
+    CargoVet(ImportArgs),
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The audits.toml
+    audits: PathBuf,
+    /// Reviewer secret key to sign with
+    #[arg(long, value_name = "SKEYFILE")]
+    key: PathBuf,
+    /// Organisation recorded in every attestation
+    #[arg(long)]
+    org: String,
+    /// Lockfile to take archive digests from
+    #[arg(long)]
+    lock: Option<PathBuf>,
+    /// Submit to this node
+    #[arg(long, required_unless_present = "out")]
+    node: Option<String>,
+    /// The node's log vkey, to verify returned checkpoints
+    #[arg(long, value_name = "VKEY")]
+    log: Option<String>,
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Write envelopes into this directory instead of (or as well as) submitting
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Digests not in the lockfile come from the crates.io index cache only
+    #[arg(long)]
+    offline: bool,
+    /// crates.io index cache (default: ~/.cache/quorate/crates-index)
+    #[arg(long)]
+    index_cache: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    time: Option<u64>,
+}
+
+pub fn import(c: &ImportCommand) -> Result<ExitCode> {
+    let ImportCommand::CargoVet(a) = c;
+    let (_, key) = keys::load_reviewer_key(&a.key)?;
+    let text = files::read_text(&a.audits)?;
+    let audits = AuditsFile::parse(&text).map_err(|e| anyhow!("{}: {e}", a.audits.display()))?;
+    let mut digests: BTreeMap<(String, String), Digest> = match &a.lock {
+        Some(l) => load_lockfile(l)?.crates_io_digests(),
+        None => BTreeMap::new(),
+    };
+    // Versions the audits name that the lockfile does not: ask the crates.io index.
+    let mut index = CratesIndex::new(
+        a.index_cache
+            .clone()
+            .or_else(CratesIndex::default_cache_dir),
+    )
+    .offline(a.offline);
+    let mut unknown = 0usize;
+    let mut index_errors = 0usize;
+    for (pkg, entries) in &audits.audits {
+        for e in entries {
+            let mut vs: Vec<String> = e.version.iter().cloned().collect();
+            if let Some(d) = &e.delta
+                && let Some((f, t)) = d.split_once("->")
+            {
+                vs.push(f.trim().to_owned());
+                vs.push(t.trim().to_owned());
+            }
+            for v in vs {
+                let k = (pkg.clone(), v.trim().to_owned());
+                if digests.contains_key(&k) {
+                    continue;
+                }
+                match index.digest(&k.0, &k.1) {
+                    Ok(Some(d)) => {
+                        digests.insert(k, Digest::Sha256(d));
+                    }
+                    Ok(None) => unknown += 1,
+                    Err(_) => index_errors += 1,
+                }
+            }
+        }
+    }
+    let opts = ImportOptions {
+        organisation: a.org.clone(),
+        reviewer_key: key.verifying_key().to_bytes(),
+        time: match a.time {
+            Some(t) => t,
+            None => now_secs()?,
+        },
+        digests: &digests,
+    };
+    let imported = cargo_vet::import(&audits, &opts);
+    let mut envs = Vec::with_capacity(imported.attestations.len());
+    for att in &imported.attestations {
+        envs.push(attestation::sign(att, &key).context("signing")?);
+    }
+    eprintln!(
+        "imported {} audits as attestations ({} skipped; {} versions without a known digest{})",
+        envs.len(),
+        imported.skipped.len(),
+        unknown,
+        if index_errors > 0 {
+            format!(", {index_errors} index lookups failed")
+        } else {
+            String::new()
+        }
+    );
+    for s in &imported.skipped {
+        eprintln!("  skipped {} #{}: {}", s.package, s.entry, s.reason);
+    }
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (att, env) in imported.attestations.iter().zip(&envs) {
+            let name = format!(
+                "{}-{}-{}.att",
+                keys::file_stem_for(&att.package),
+                keys::file_stem_for(&att.version),
+                &hex(&quorate_proto::merkle::leaf_hash(env))[..16]
+            );
+            std::fs::write(dir.join(&name), env)
+                .with_context(|| format!("writing {}", dir.join(&name).display()))?;
+        }
+        println!("wrote {} attestations to {}", envs.len(), dir.display());
+    }
+    if let Some(url) = &a.node {
+        let key = log_key_for(url, a.log.as_deref(), a.policy.as_deref())?;
+        let results = submit::submit_all(&Node::new(url), &envs, key.as_ref());
+        let ok: Vec<&Logged> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        let failed = results.len() - ok.len();
+        for (att, r) in imported.attestations.iter().zip(&results) {
+            if let Err(e) = r {
+                eprintln!("{}@{}: not logged: {e}", att.package, att.version);
+            }
+        }
+        println!(
+            "submitted {} attestations to {url}: {} logged ({} already present), {} failed; every inclusion proof verified{}",
+            results.len(),
+            ok.len(),
+            ok.iter().filter(|l| l.duplicate).count(),
+            failed,
+            if key.is_some() {
+                " under the log key"
+            } else {
+                " (log signature NOT checked: pass --log or --policy)"
+            }
+        );
+        if failed > 0 {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+pub enum ExportCommand {
+    /// Print the quorum-certified versions of a lockfile as a cargo-vet audits.toml
+    CargoVet(ExportArgs),
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[arg(long)]
+    lock: Option<PathBuf>,
+    #[command(flatten)]
+    src: SourceArgs,
+    #[arg(long)]
+    bundle: Option<PathBuf>,
+}
+
+pub fn export(c: &ExportCommand) -> Result<ExitCode> {
+    let ExportCommand::CargoVet(a) = c;
+    let policy = load_policy(a.src.policy.as_deref())?;
+    let lock = load_lockfile(a.lock.as_deref().unwrap_or(Path::new("Cargo.lock")))?;
+    let r = evaluate(&policy, &lock, &a.src, a.bundle.as_deref(), true)?;
+    print!("{}", cargo_vet::export(&r.verdicts, &policy));
+    eprintln!(
+        "exported {} of {} packages (the rest lack a quorum)",
+        r.passed(),
+        r.verdicts.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------
+// bench-check
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Packages in the generated lockfile
+    #[arg(long, default_value_t = 500)]
+    packages: usize,
+    /// Timed runs of `check --bundle` (the median is reported)
+    #[arg(long, default_value_t = 7)]
+    runs: usize,
+    /// Keep the generated files here (default: a temporary directory, removed after)
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// cargo-vet binary to time on the same lockfile and audits (default: look for one)
+    #[arg(long)]
+    cargo_vet: Option<PathBuf>,
+    /// Take package names, versions and checksums from this real Cargo.lock (needed to
+    /// time cargo-vet, which must resolve the crates)
+    #[arg(long)]
+    lockfile: Option<PathBuf>,
+    /// Two attestations per package and jurisdiction (full review of a previous version
+    /// and a delta to the locked one) instead of one full review
+    #[arg(long)]
+    deltas: bool,
+}
+
+pub fn bench_check(a: &BenchArgs) -> Result<ExitCode> {
+    crate::bench::run(
+        a.packages,
+        a.runs,
+        a.dir.as_deref(),
+        a.cargo_vet.as_deref(),
+        a.lockfile.as_deref(),
+        a.deltas,
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

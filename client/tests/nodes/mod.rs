@@ -1,0 +1,274 @@
+//! Real `quorate-node` processes for the client's end-to-end tests.
+//!
+//! The client crate does not depend on the node (not even as a dev-dependency), and
+//! Cargo's `CARGO_BIN_EXE_*` only names binaries of the crate under test. So
+//! [`node_bin`] looks for `quorate-node` beside the `quorate` binary under test
+//! (`target/<profile>/`), and if it is missing runs `cargo build -p quorate-node` once
+//! (same profile and target directory) before the first node starts.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub const QUORATE: &str = env!("CARGO_BIN_EXE_quorate");
+
+/// The `quorate-node` binary, built on first use if absent.
+pub fn node_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = Path::new(QUORATE).parent().unwrap().to_path_buf();
+        let bin = dir.join("quorate-node");
+        if !bin.is_file() {
+            let target = dir.parent().unwrap();
+            let profile = dir.file_name().unwrap().to_str().unwrap().to_owned();
+            let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            cmd.args(["build", "-q", "-p", "quorate-node", "--bin", "quorate-node"])
+                .env("CARGO_TARGET_DIR", target)
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            if profile == "release" {
+                cmd.arg("--release");
+            }
+            let st = cmd.status().expect("running cargo build -p quorate-node");
+            assert!(st.success(), "cargo build -p quorate-node failed");
+        }
+        assert!(bin.is_file(), "{} missing after build", bin.display());
+        bin
+    })
+    .clone()
+}
+
+pub fn run(bin: &Path, args: &[&str], cwd: Option<&Path>) -> Output {
+    let mut c = Command::new(bin);
+    c.args(args).stdin(Stdio::null());
+    if let Some(d) = cwd {
+        c.current_dir(d);
+    }
+    c.output().expect("spawn")
+}
+
+/// Runs `quorate`.
+pub fn q(args: &[&str]) -> Output {
+    run(Path::new(QUORATE), args, None)
+}
+
+pub fn q_in(dir: &Path, args: &[&str]) -> Output {
+    run(Path::new(QUORATE), args, Some(dir))
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "command failed ({}):\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+    stdout(o)
+}
+
+/// Asserts exit code `code` and that stdout or stderr mentions `want`.
+pub fn exits(o: &Output, code: i32, want: &str) {
+    let all = format!("{}{}", stdout(o), stderr(o));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "expected exit {code}; output:\n{all}"
+    );
+    assert!(
+        all.contains(want),
+        "output does not mention {want:?}:\n{all}"
+    );
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// One institute: a data dir with an initialised log, and a running node.
+pub struct Institute {
+    pub jurisdiction: String,
+    pub origin: String,
+    pub data: PathBuf,
+    pub vkey: String,
+    pub child: Child,
+    pub url: String,
+}
+
+impl Institute {
+    /// `quorate-node init` + `serve --listen 127.0.0.1:0`; `reviewers` are .pub files.
+    pub fn start(root: &Path, jurisdiction: &str, reviewers: &[&Path]) -> Institute {
+        let origin = format!("{}.test/quorate/log", jurisdiction.to_lowercase());
+        let data = root.join(format!("node-{jurisdiction}"));
+        let bin = node_bin();
+        let out = run(
+            &bin,
+            &["init", "--data", s(&data), "--origin", &origin],
+            None,
+        );
+        let vkey = ok(&out).trim().to_owned();
+        for r in reviewers {
+            ok(&run(
+                &bin,
+                &["reviewers", "add", "--data", s(&data), s(r)],
+                None,
+            ));
+        }
+        let (child, url) = serve(&data);
+        Institute {
+            jurisdiction: jurisdiction.into(),
+            origin,
+            data,
+            vkey,
+            child,
+            url,
+        }
+    }
+
+    pub fn add_reviewer(&self, pubfile: &Path) {
+        ok(&run(
+            &node_bin(),
+            &["reviewers", "add", "--data", s(&self.data), s(pubfile)],
+            None,
+        ));
+    }
+
+    pub fn policy_line(&self) -> String {
+        format!(
+            "review-log {} {} {}\n",
+            self.jurisdiction, self.vkey, self.url
+        )
+    }
+}
+
+fn serve(data: &Path) -> (Child, String) {
+    let log = std::fs::File::create(data.with_extension("log")).unwrap();
+    let mut child = Command::new(node_bin())
+        .args(["serve", "--data", s(data), "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("spawn quorate-node serve");
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(out);
+        let mut line = String::new();
+        let _ = r.read_line(&mut line);
+        let _ = tx.send(line);
+        let mut sink = Vec::new();
+        let _ = r.read_to_end(&mut sink);
+    });
+    let line = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(l) => l,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("node did not start");
+        }
+    };
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (child, format!("http://{addr}"))
+}
+
+impl Drop for Institute {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh temporary directory, removed on drop.
+pub struct Tmp(pub PathBuf);
+
+impl Tmp {
+    pub fn new(tag: &str) -> Tmp {
+        let d = std::env::temp_dir().join(format!(
+            "quorate-e2e-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        Tmp(d)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `quorate key generate --name NAME --out DIR`: returns (skey path, pub path).
+pub fn reviewer(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    ok(&q(&["key", "generate", "--name", name, "--out", s(dir)]));
+    (
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.pub")),
+    )
+}
+
+/// A v3 Cargo.lock of crates.io packages (name, version, 64-hex checksum).
+pub fn lockfile(pkgs: &[(&str, &str, &str)]) -> String {
+    let mut t = String::from("version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n\n");
+    for (n, v, c) in pkgs {
+        t.push_str(&format!(
+            "[[package]]\nname = \"{n}\"\nversion = \"{v}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{c}\"\n\n"
+        ));
+    }
+    t
+}
+
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
+}
+
+/// `name -> (pass, certified_by)` from `check --json`.
+pub fn verdicts(v: &serde_json::Value) -> std::collections::BTreeMap<String, (bool, Vec<String>)> {
+    v["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                format!(
+                    "{}@{}",
+                    p["name"].as_str().unwrap(),
+                    p["version"].as_str().unwrap()
+                ),
+                (
+                    p["pass"].as_bool().unwrap(),
+                    p["certified_by"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|j| j.as_str().unwrap().to_owned())
+                        .collect(),
+                ),
+            )
+        })
+        .collect()
+}
