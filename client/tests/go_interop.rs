@@ -3,11 +3,12 @@
 //! the other. Needs `go` and Debian's golang-golang-x-mod-dev (`.ci/run` installs both);
 //! without them the test prints SKIP, unless QUORATE_REQUIRE_GO=1 makes that a failure.
 
+#[path = "../../proto/tests/common/mod.rs"]
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-
-const GOPATH: &str = "/usr/share/gocode";
 
 fn run(bin: &Path, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(bin)
@@ -30,48 +31,13 @@ fn stdout_ok(what: &str, out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Builds the Go helper, or returns None (after a visible SKIP) when Go is unavailable.
-fn go_notetool(dir: &Path) -> Option<PathBuf> {
-    let have_go = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let have_mod = Path::new(GOPATH)
-        .join("src/golang.org/x/mod/sumdb/note")
-        .is_dir();
-    if !(have_go && have_mod) {
-        if std::env::var("QUORATE_REQUIRE_GO").as_deref() == Ok("1") {
-            panic!(
-                "QUORATE_REQUIRE_GO=1 but go (have: {have_go}) or golang.org/x/mod in {GOPATH} (have: {have_mod}) is missing"
-            );
-        }
-        eprintln!(
-            "SKIP: Go interop test needs `go` and golang-golang-x-mod-dev (apt-get install golang-go golang-golang-x-mod-dev)"
-        );
-        return None;
-    }
-    let out = dir.join("notetool");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/notetool.go");
-    let status = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .env("GOPATH", GOPATH)
-        .env("GO111MODULE", "off")
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOCACHE", dir.join("gocache"))
-        .status()
-        .expect("run go build");
-    assert!(status.success(), "go build of the interop helper failed");
-    Some(out)
-}
-
 #[test]
 fn notes_and_keys_interoperate_with_go_in_both_directions() {
     let dir = std::env::temp_dir().join(format!("quorate-go-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let Some(go) = go_notetool(&dir) else {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/notetool.go");
+    let Some(go) = common::build_go(&src, &dir, "sumdb/note") else {
         return;
     };
     let quorate = PathBuf::from(env!("CARGO_BIN_EXE_quorate"));

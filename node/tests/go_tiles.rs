@@ -4,52 +4,21 @@
 //! test prints SKIP, unless QUORATE_REQUIRE_GO=1 makes that a failure.
 
 mod common;
+#[path = "../../proto/tests/common/mod.rs"]
+mod shared;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use common::*;
 
-const GOPATH: &str = "/usr/share/gocode";
-
-fn build_tilecheck(dir: &Path) -> Option<PathBuf> {
-    let have_go = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let have_mod = Path::new(GOPATH)
-        .join("src/golang.org/x/mod/sumdb/tlog")
-        .is_dir();
-    if !(have_go && have_mod) {
-        if std::env::var("QUORATE_REQUIRE_GO").as_deref() == Ok("1") {
-            panic!(
-                "QUORATE_REQUIRE_GO=1 but go ({have_go}) or golang.org/x/mod ({have_mod}) is missing"
-            );
-        }
-        eprintln!("SKIP: Go tiles interop test needs `go` and golang-golang-x-mod-dev");
-        return None;
-    }
-    let out = dir.join("tilecheck");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/tilecheck.go");
-    let status = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .env("GOPATH", GOPATH)
-        .env("GO111MODULE", "off")
-        .env("GOCACHE", dir.join("gocache"))
-        .status()
-        .expect("run go build");
-    assert!(status.success(), "go build of tilecheck failed");
-    Some(out)
-}
-
 #[test]
 fn go_sumdb_tlog_reads_the_same_tiles_and_proofs() {
     let log = Log::init();
-    let Some(tool) = build_tilecheck(log.tmp.path()) else {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/tilecheck.go");
+    let Some(tool) = shared::build_go(&src, log.tmp.path(), "sumdb/tlog") else {
         return;
     };
     let k = reviewer_key(1);

@@ -35,3 +35,48 @@ pub fn shared_file(rel: &str) -> Option<PathBuf> {
     assert!(p.exists(), "shared test file {} is missing", p.display());
     Some(p)
 }
+
+/// Debian's golang-* packages install Go libraries here (GOPATH mode).
+pub const GOPATH: &str = "/usr/share/gocode";
+
+/// Builds the Go program `src` (GOPATH mode, against Debian's golang.org/x/mod) into
+/// `dir`, for interop tests against Go's reference implementations. Returns `None` after
+/// a visible SKIP when `go` or the package `golang.org/x/mod/<needs>` is missing, unless
+/// `QUORATE_REQUIRE_GO=1` (set by `.ci/run`, which installs both) makes that a failure.
+pub fn build_go(src: &std::path::Path, dir: &std::path::Path, needs: &str) -> Option<PathBuf> {
+    use std::process::Command;
+    let have_go = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let pkg = std::path::Path::new(GOPATH)
+        .join("src/golang.org/x/mod")
+        .join(needs);
+    let have_pkg = pkg.is_dir();
+    if !(have_go && have_pkg) {
+        if std::env::var("QUORATE_REQUIRE_GO").as_deref() == Ok("1") {
+            panic!(
+                "QUORATE_REQUIRE_GO=1 but go (present: {have_go}) or {} (present: {have_pkg}) is missing",
+                pkg.display()
+            );
+        }
+        eprintln!(
+            "SKIP: Go interop test needs `go` and {} (apt-get install golang-go golang-golang-x-mod-dev)",
+            pkg.display()
+        );
+        return None;
+    }
+    let stem = src.file_stem().unwrap_or_default();
+    let out = dir.join(stem);
+    let status = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(src)
+        .env("GOPATH", GOPATH)
+        .env("GO111MODULE", "off")
+        .env("GOCACHE", dir.join("gocache"))
+        .status()
+        .expect("run go build");
+    assert!(status.success(), "go build of {} failed", src.display());
+    Some(out)
+}
