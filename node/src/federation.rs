@@ -58,8 +58,8 @@ use crate::gossip::{
 };
 use crate::store::Store;
 
-/// How often the log side looks for a new checkpoint.
-pub const POLL: Duration = Duration::from_millis(100);
+/// How often the log side looks for a new checkpoint when not notified by the sequencer.
+pub const POLL: Duration = Duration::from_millis(200);
 /// Most gossip events handled at once.
 pub const WORKERS: usize = 64;
 
@@ -261,6 +261,7 @@ impl Federation {
         config: &Config,
         store: Arc<Store>,
         log: Ed25519Verifier,
+        committed: Option<tokio::sync::watch::Receiver<u64>>,
     ) -> anyhow::Result<Started> {
         let gossip_cfg = config
             .gossip
@@ -364,7 +365,7 @@ impl Federation {
         });
         let tasks = vec![
             tokio::spawn(inner.clone().event_loop(events)),
-            tokio::spawn(inner.clone().cosign_loop()),
+            tokio::spawn(inner.clone().cosign_loop(committed)),
         ];
         Ok(Started {
             federation: Federation { inner, tasks },
@@ -940,7 +941,14 @@ impl Inner {
     // -----------------------------------------------------------------------------------
     // Log side: gathering cosignatures
 
-    async fn cosign_loop(self: Arc<Self>) {
+    async fn cosign_loop(self: Arc<Self>, committed: Option<tokio::sync::watch::Receiver<u64>>) {
+        let (_keep, mut committed) = match committed {
+            Some(c) => (None, c),
+            None => {
+                let (tx, rx) = tokio::sync::watch::channel(0);
+                (Some(tx), rx)
+            }
+        };
         let mut last_size: Option<u64> = None;
         let mut last_round = Instant::now();
         let mut witness_sizes: HashMap<usize, u64> = HashMap::new();
@@ -948,6 +956,13 @@ impl Inner {
             let kicked = tokio::select! {
                 _ = tokio::time::sleep(POLL) => false,
                 _ = self.kick.notified() => true,
+                r = committed.changed() => {
+                    if r.is_err() {
+                        // The sequencer stopped: fall back to polling.
+                        tokio::time::sleep(POLL).await;
+                    }
+                    false
+                }
             };
             let store = self.store.clone();
             let Ok(Ok((size, note))) =

@@ -47,9 +47,15 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     let mut federation = None;
     let mut witness_router = None;
     if config.gossip.is_some() {
-        let started = Federation::start(data.clone(), &config, store.clone(), log_verifier)
-            .await
-            .context("starting the federation")?;
+        let started = Federation::start(
+            data.clone(),
+            &config,
+            store.clone(),
+            log_verifier,
+            Some(seq.committed()),
+        )
+        .await
+        .context("starting the federation")?;
         state = state.with_federation(started.shared.clone());
         witness_router = Some(started.witness_router);
         federation = Some(started.federation);
