@@ -216,6 +216,18 @@ pub fn http(
     ctype: Option<&str>,
     body: &[u8],
 ) -> anyhow::Result<(u16, Vec<u8>)> {
+    let (status, _, body) = http_full(addr, method, path, ctype, body)?;
+    Ok((status, body))
+}
+
+/// As [`http`], also returning the response head (status line and headers).
+pub fn http_full(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    ctype: Option<&str>,
+    body: &[u8],
+) -> anyhow::Result<(u16, String, Vec<u8>)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut head = format!(
@@ -240,7 +252,7 @@ pub fn http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .context("status")?;
-    Ok((status, raw[end + 4..].to_vec()))
+    Ok((status, head.to_owned(), raw[end + 4..].to_vec()))
 }
 
 /// How many of `witnesses` validly cosigned the checkpoint `note` of `log`, and its size.
