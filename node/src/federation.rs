@@ -170,11 +170,14 @@ struct Peer {
 /// Someone asked to cosign our checkpoints.
 enum Target {
     Peer(usize),
-    External {
-        url: String,
-        client: WitnessClient,
-        verifier: CosignatureVerifier,
-    },
+    External(Box<External>),
+}
+
+/// A standalone C2SP witness reached over HTTP.
+struct External {
+    url: String,
+    client: WitnessClient,
+    verifier: CosignatureVerifier,
 }
 
 /// A latest verified checkpoint of one log, as persisted in `seen.json`.
@@ -263,10 +266,13 @@ impl Federation {
         log: Ed25519Verifier,
         committed: Option<tokio::sync::watch::Receiver<u64>>,
     ) -> anyhow::Result<Started> {
-        let gossip_cfg = config
-            .gossip
-            .as_ref()
-            .context("federation needs a [gossip] section")?;
+        // External witnesses alone (no [gossip]) still need the log side; the transport
+        // then listens on a loopback port with no peers.
+        let default_gossip = crate::config::GossipSection {
+            listen: "/ip4/127.0.0.1/tcp/0".into(),
+            heartbeat_ms: None,
+        };
+        let gossip_cfg = config.gossip.as_ref().unwrap_or(&default_gossip);
         let origin = log.name().to_owned();
         let peers = parse_peers(config, &origin)?;
         let signer = data.load_or_create_witness_key(&origin)?;
@@ -294,11 +300,11 @@ impl Federation {
             let client = WitnessClient::new(&w.url)
                 .with_context(|| format!("[[external_witness]] #{} url", i + 1))?
                 .with_timeout(Duration::from_millis(config.cosign_timeout_ms));
-            targets.push(Target::External {
+            targets.push(Target::External(Box::new(External {
                 url: w.url.clone(),
                 client,
                 verifier,
-            });
+            })));
         }
 
         let seen = load_seen(&data, &logs);
@@ -1078,14 +1084,14 @@ impl Inner {
     fn target_name(&self, i: usize) -> String {
         match &self.targets[i] {
             Target::Peer(p) => self.peers[*p].witness.name().to_owned(),
-            Target::External { url, .. } => url.clone(),
+            Target::External(e) => e.url.clone(),
         }
     }
 
     fn target_verifier(&self, i: usize) -> &CosignatureVerifier {
         match &self.targets[i] {
             Target::Peer(p) => &self.peers[*p].witness,
-            Target::External { verifier, .. } => verifier,
+            Target::External(e) => &e.verifier,
         }
     }
 
@@ -1129,7 +1135,8 @@ impl Inner {
                         Err(e) => return Err(CosignFail::Other(e.to_string())),
                     }
                 }
-                Target::External { client, .. } => client
+                Target::External(e) => e
+                    .client
                     .add_checkpoint(old, &proof, note)
                     .await
                     .map_err(|e| CosignFail::Other(e.to_string()))?,

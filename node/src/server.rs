@@ -46,7 +46,7 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     );
     let mut federation = None;
     let mut witness_router = None;
-    if config.gossip.is_some() {
+    if config.gossip.is_some() || !config.external_witness.is_empty() {
         let started = Federation::start(
             data.clone(),
             &config,

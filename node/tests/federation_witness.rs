@@ -230,3 +230,54 @@ async fn wrongly_signed_gossip_does_not_change_state() {
     assert!(pn.get("/healthz").unwrap().0 == 200);
     qh.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_c2sp_witness_cosigns_over_http() {
+    use quorate_proto::cosignature::CosignatureSigner;
+    use quorate_witness::{SystemClock, Witness};
+
+    let fed = Fed::init(1, "ext");
+    let n = &fed.specs[0];
+    // A standalone C2SP witness (the quorate-witness library) on loopback HTTP.
+    let signer = CosignatureSigner::generate("witness.example/ext", [5; 32]).unwrap();
+    let wv = signer.verifier();
+    let w = Witness::open(
+        signer,
+        vec![n.log_verifier()],
+        &fed.path("ext-witness.redb"),
+        SystemClock,
+    )
+    .unwrap();
+    let app = quorate_witness::router(std::sync::Arc::new(w));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let waddr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // No [gossip] section: a standalone log that asks an external witness.
+    let config = format!(
+        "batch_delay_ms = 5\n[[external_witness]]\nurl = \"http://{waddr}\"\nvkey = {:?}\n",
+        wv.vkey()
+    );
+    let pn = tokio::task::spawn_blocking({
+        let spec = n.clone();
+        move || quorate_node::fedbench::Proc::spawn(bin(), &spec, &config).unwrap()
+    })
+    .await
+    .unwrap();
+    for k in 0..3 {
+        pn.submit(&envelope("ext", k)).unwrap();
+        let want = k + 1;
+        let mut ok = false;
+        for _ in 0..200 {
+            let (_, body) = pn.get("/checkpoint").unwrap();
+            if verify_checkpoint(&body, &n.log_verifier(), std::slice::from_ref(&wv))
+                .is_ok_and(|v| v.checkpoint().size() == want && v.cosignatures().len() == 1)
+            {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(ok, "checkpoint {want} cosigned by the external witness");
+    }
+}
