@@ -25,6 +25,8 @@ pub struct NodeSpec {
     pub witness_vkey: String,
     pub peer_id: String,
     pub gossip_port: u16,
+    /// HTTP base URL given to peers (`[[peer]] url`), when known.
+    pub url: Option<String>,
 }
 
 impl NodeSpec {
@@ -48,6 +50,7 @@ impl NodeSpec {
             witness_vkey,
             peer_id,
             gossip_port: free_port()?,
+            url: None,
         })
     }
 
@@ -57,14 +60,19 @@ impl NodeSpec {
 
     /// `[[peer]]` TOML for this node.
     pub fn peer_toml(&self) -> String {
-        format!(
-            "[[peer]]\norigin = {:?}\nlog_vkey = {:?}\nwitness_vkey = {:?}\npeer_id = {:?}\naddr = {:?}\n\n",
+        let mut s = format!(
+            "[[peer]]\norigin = {:?}\nlog_vkey = {:?}\nwitness_vkey = {:?}\npeer_id = {:?}\naddr = {:?}\n",
             self.origin,
             self.log_vkey,
             self.witness_vkey,
             self.peer_id,
             self.gossip_addr()
-        )
+        );
+        if let Some(u) = &self.url {
+            s.push_str(&format!("url = {u:?}\n"));
+        }
+        s.push('\n');
+        s
     }
 
     /// A config for this node with `peers`, fast test timings, and `extra` TOML (top-level

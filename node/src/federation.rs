@@ -28,6 +28,8 @@
 //! tasks (the transport drops events when its bounded channel is full), detection is
 //! serialized per origin, and every outbound request has a timeout.
 
+mod peer_http;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -165,6 +167,7 @@ struct Peer {
     log: Ed25519Verifier,
     witness: CosignatureVerifier,
     info: PeerInfo,
+    http: Option<Arc<peer_http::PeerHttp>>,
 }
 
 /// Someone asked to cosign our checkpoints.
@@ -247,11 +250,18 @@ fn parse_peers(config: &Config, own_origin: &str) -> anyhow::Result<Vec<Peer>> {
         if peers.iter().any(|q| q.info.peer_id == info.peer_id) {
             bail!("{}: peer_id configured twice", ctx());
         }
+        let http = p.url.as_deref().map(|u| {
+            Arc::new(peer_http::PeerHttp::new(
+                u,
+                Duration::from_millis(config.cosign_timeout_ms.max(1000)),
+            ))
+        });
         peers.push(Peer {
             origin: p.origin.clone(),
             log,
             witness,
             info,
+            http,
         });
     }
     Ok(peers)
@@ -727,42 +737,55 @@ impl Inner {
             self.found(origin, e).await;
             return Some(false);
         }
-        let peer = self.peer_by_origin(origin)?.info.peer_id;
+        let peer = self.peer_by_origin(origin)?;
         let req = Request::ConsistencyProof {
             origin: origin.to_owned(),
             old: cs.size(),
             new: cl.size(),
         };
-        let proof = match self.gossip.request(peer, req).await {
-            Ok(Response::Proof(p)) => p,
-            Ok(other) => {
-                tracing::debug!(origin, "no consistency proof: {other:?}");
-                return None;
+        match self.gossip.request(peer.info.peer_id, req).await {
+            Ok(Response::Proof(proof)) => {
+                if merkle::check_tree(&proof, cl.size(), cl.root_hash(), cs.size(), cs.root_hash())
+                    .is_ok()
+                {
+                    return Some(true);
+                }
+                if let Ok(Some(e)) = Equivocation::from_consistency_proof(small, large, &proof) {
+                    self.found(origin, e).await;
+                    return Some(false);
+                }
             }
-            Err(e) => {
-                tracing::debug!(origin, "no consistency proof: {e}");
-                return None;
-            }
-        };
-        if merkle::check_tree(&proof, cl.size(), cl.root_hash(), cs.size(), cs.root_hash()).is_ok()
-        {
-            return Some(true);
+            Ok(other) => tracing::debug!(origin, "no consistency proof: {other:?}"),
+            Err(e) => tracing::debug!(origin, "no consistency proof: {e}"),
         }
-        match Equivocation::from_consistency_proof(small, large, &proof) {
-            Ok(Some(e)) => {
+        // The log's proof cannot decide it: read the larger tree's tiles, if we may.
+        let Some(http) = peer.http.clone() else {
+            tracing::warn!(
+                origin,
+                small = cs.size(),
+                large = cl.size(),
+                "cannot check these checkpoints for consistency (no proof, no peer url); \
+                 keeping the older one"
+            );
+            return None;
+        };
+        let (s2, l2) = (small.clone(), large.clone());
+        match tokio::task::spawn_blocking(move || http.prefix_evidence(&s2, &l2)).await {
+            Ok(Ok(None)) => Some(true),
+            Ok(Ok(Some(e))) => {
                 self.found(origin, e).await;
                 Some(false)
             }
-            _ => {
+            Ok(Err(e)) => {
                 tracing::warn!(
                     origin,
                     small = cs.size(),
                     large = cl.size(),
-                    "checkpoints look inconsistent but the log's proof does not show it; \
-                     keeping the older one"
+                    "cannot check these checkpoints for consistency ({e}); keeping the older one"
                 );
                 None
             }
+            Err(_) => None,
         }
     }
 

@@ -84,3 +84,58 @@ fn forked_log_is_caught_by_every_honest_node() {
     });
     let _ = NodeSpec::gossip_addr;
 }
+
+/// A fork at different sizes where the smaller size is a power of two: the log's
+/// consistency proof omits the old root, so the node reads the larger tree's tiles from
+/// the peer's `url` to build the evidence.
+#[test]
+fn fork_at_different_sizes_is_caught_through_tiles() {
+    let fed = Fed::init(3, "eqt");
+    let (a, b, x) = (&fed.specs[0], &fed.specs[1], &fed.specs[2]);
+    let mut x2 = x.clone();
+    x2.dir = fed.path("x-fork");
+    x2.gossip_port = free_port().unwrap();
+    copy_dir(&x.dir, &x2.dir);
+
+    let px = Proc::spawn(bin(), x, &x.config(&[a], "")).unwrap();
+    let px2 = Proc::spawn(bin(), &x2, &x2.config(&[b], "")).unwrap();
+    let mut xu = x.clone();
+    xu.url = Some(format!("http://{}", px.http));
+    let mut x2u = x2.clone();
+    x2u.url = Some(format!("http://{}", px2.http));
+    let pa = Proc::spawn(bin(), a, &a.config(&[b, &xu], "")).unwrap();
+    let pb = Proc::spawn(bin(), b, &b.config(&[a, &x2u], "")).unwrap();
+
+    // One batch each, so the only checkpoints are of sizes 2 and 3 (no same-size pair).
+    let batch = |tag: &str, n: u64| {
+        let envs: Vec<Vec<u8>> = (0..n).map(|k| envelope(tag, k)).collect();
+        quorate_node::api::join_batch(&envs)
+    };
+    let ct = quorate_node::api::BATCH_CONTENT_TYPE;
+    assert_eq!(
+        px.post("/v1/attestations", ct, &batch("honest", 2))
+            .unwrap()
+            .0,
+        201
+    );
+    assert_eq!(
+        px2.post("/v1/attestations", ct, &batch("forked", 3))
+            .unwrap()
+            .0,
+        201
+    );
+    let xv = x.log_verifier();
+    for p in [&pa, &pb] {
+        let texts = wait_for(30, "equivocation evidence", || {
+            let t = equivocations(p);
+            (!t.is_empty()).then_some(t)
+        });
+        for t in &texts {
+            let v = parse_evidence(t).verify(&xv).unwrap();
+            assert_eq!(v.origin(), x.origin);
+        }
+    }
+    // B built it from tiles: sizes 2 and 3, with a prefix line.
+    let texts = equivocations(&pb);
+    assert!(texts.iter().any(|t| t.contains("\nprefix ")), "{texts:?}");
+}
