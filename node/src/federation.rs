@@ -1005,7 +1005,8 @@ impl Inner {
             }
             last_size = Some(size);
             last_round = Instant::now();
-            self.cosign_round(size, note, &mut witness_sizes).await;
+            self.cosign_round(size, note, &mut witness_sizes, &mut committed)
+                .await;
         }
     }
 
@@ -1014,6 +1015,7 @@ impl Inner {
         size: u64,
         note: Vec<u8>,
         witness_sizes: &mut HashMap<usize, u64>,
+        committed: &mut tokio::sync::watch::Receiver<u64>,
     ) {
         let connected: HashSet<libp2p::PeerId> = self
             .gossip
@@ -1055,6 +1057,7 @@ impl Inner {
         tokio::pin!(deadline);
         let mut published = false;
         let mut changed_since_publish = false;
+        let mut watch_alive = true;
         loop {
             tokio::select! {
                 next = pending.next() => {
@@ -1083,6 +1086,15 @@ impl Inner {
                     published = true;
                     changed_since_publish = false;
                     self.publish_cosigned(&full).await;
+                }
+                // Once published, a newer checkpoint does not wait for slow witnesses of
+                // this one (they learn the size from the next round's 409 if needed).
+                r = committed.changed(), if published && watch_alive => {
+                    if r.is_ok() {
+                        self.kick.notify_one();
+                        break;
+                    }
+                    watch_alive = false;
                 }
             }
         }

@@ -130,3 +130,34 @@ fn restarted_witness_refuses_a_larger_fork() {
         .unwrap();
     assert_eq!((status, body.as_slice()), (409, &b"3\n"[..]));
 }
+
+#[test]
+fn silent_external_witness_does_not_hold_up_new_checkpoints() {
+    // A "witness" that accepts connections and never answers.
+    let blackhole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let vkey = quorate_proto::cosignature::CosignatureSigner::generate("silent.example/w", [8; 32])
+        .unwrap()
+        .vkey();
+    let extra = format!(
+        "witness_quorum_wait_ms = 200\ncosign_timeout_ms = 20000\n\
+         [[external_witness]]\nurl = \"http://{}\"\nvkey = {vkey:?}\n",
+        blackhole.local_addr().unwrap()
+    );
+    let fed = Fed::init(3, "sx");
+    let (a, b, c) = (&fed.specs[0], &fed.specs[1], &fed.specs[2]);
+    let pa = match Proc::spawn(bin(), a, &fed.full_config(0, &extra)) {
+        Ok(p) => p,
+        Err(e) => panic!("{e:#}"),
+    };
+    let _pb = fed.start_full(1, "");
+    let _pc = fed.start_full(2, "");
+    for k in 0..5u64 {
+        let size = pa.submit(&envelope("a", k)).unwrap();
+        wait_for(3, "new checkpoint cosigned by both peers", || {
+            (has_cosig(&pa, a, &b.witness_verifier(), size)
+                && has_cosig(&pa, a, &c.witness_verifier(), size))
+            .then_some(())
+        });
+    }
+    drop(blackhole);
+}
