@@ -1234,3 +1234,41 @@ enum CosignFail {
     Learned(u64),
     Other(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quorate_proto::checkpoint::Checkpoint;
+    use quorate_proto::cosignature::CosignatureSigner;
+    use quorate_proto::note::Signer;
+
+    fn cp(signer: &Signer, size: u64, root: Hash) -> Vec<u8> {
+        let text = Checkpoint::new(signer.name(), size, root, vec![])
+            .unwrap()
+            .to_text();
+        note::sign(&text, &[signer]).unwrap().into_bytes()
+    }
+
+    #[test]
+    fn signature_lines_and_evidence_origin() {
+        let log = Signer::generate("o.example/log", [1; 32]).unwrap();
+        let w = CosignatureSigner::generate("o.example/w", [2; 32]).unwrap();
+        let note = cp(&log, 3, [4; 32]);
+        let text = std::str::from_utf8(&note).unwrap();
+        let body = format!("{}\n", text.split_once("\n\n").unwrap().0);
+        let sig = w.cosign(&body, 1_700_000_000);
+        let sig = sig.unwrap();
+        let lines = format!("{}garbage\n\u{2014} bad !!!\n", sig.to_line());
+        let parsed = parse_signature_lines(lines.as_bytes());
+        assert_eq!(parsed, vec![sig]);
+        assert!(parse_signature_lines(&[0xff, 0xfe]).is_empty());
+
+        let e = Equivocation::same_size(&note, &cp(&log, 3, [5; 32]));
+        assert_eq!(
+            evidence_origin(e.to_text().as_bytes()).as_deref(),
+            Some("o.example/log")
+        );
+        assert_eq!(evidence_origin(b"nope"), None);
+        assert_eq!(count_signature_lines(&note), 1);
+    }
+}

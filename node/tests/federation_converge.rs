@@ -71,3 +71,22 @@ fn id_command_prints_what_peers_configure() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn unchanged_checkpoint_is_recosigned_with_fresh_timestamps() {
+    let fed = Fed::init(2, "re");
+    let extra = "recosign_interval_ms = 300\n";
+    let p0 = fed.start_full(0, extra);
+    let _p1 = fed.start_full(1, extra);
+    let ws = fed.witnesses_except(0);
+    let stamp = || {
+        let (_, body) = p0.get("/checkpoint").unwrap();
+        verify_checkpoint(&body, &fed.specs[0].log_verifier(), &ws)
+            .ok()
+            .and_then(|v| v.cosignatures().first().map(|c| c.timestamp()))
+    };
+    let t0 = wait_for(20, "a cosignature", stamp);
+    // Timestamps are in seconds: a fresh one appears within a couple of seconds.
+    let t1 = wait_for(10, "a fresher cosignature", || stamp().filter(|t| *t > t0));
+    assert!(t1 > t0);
+}
