@@ -5,7 +5,7 @@
 mod fed_support;
 
 use fed_support::*;
-use quorate_node::fedbench::{NodeSpec, Proc, free_port};
+use quorate_node::fedbench::{Proc, free_port};
 use quorate_proto::note::Ed25519Verifier;
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
@@ -82,7 +82,6 @@ fn forked_log_is_caught_by_every_honest_node() {
         let (s, n) = cosigned(&_pa, a, &ws);
         (s == 1 && n == 2).then_some(())
     });
-    let _ = NodeSpec::gossip_addr;
 }
 
 /// A fork at different sizes where the smaller size is a power of two: the log's
