@@ -214,6 +214,8 @@ struct Inner {
     published: Mutex<HashSet<Hash>>,
     shared: Arc<FedShared>,
     kick: Notify,
+    /// Something may have stored evidence through the witness's HTTP routes.
+    flush: Notify,
     quorum_wait: Duration,
     recosign: Duration,
     cosign_timeout: Duration,
@@ -375,6 +377,7 @@ impl Federation {
             published: Mutex::new(published),
             shared: shared.clone(),
             kick: Notify::new(),
+            flush: Notify::new(),
             quorum_wait: Duration::from_millis(config.witness_quorum_wait_ms),
             recosign: Duration::from_millis(config.recosign_interval_ms),
             cosign_timeout: Duration::from_millis(config.cosign_timeout_ms),
@@ -382,10 +385,12 @@ impl Federation {
         let tasks = vec![
             tokio::spawn(inner.clone().event_loop(events)),
             tokio::spawn(inner.clone().cosign_loop(committed)),
+            tokio::spawn(inner.clone().flush_loop()),
         ];
+        let witness_router = witness_router(witness, inner.clone());
         Ok(Started {
             federation: Federation { inner, tasks },
-            witness_router: quorate_witness::router(witness),
+            witness_router,
             shared,
         })
     }
@@ -412,6 +417,26 @@ impl Federation {
         }
         self.inner.gossip.shutdown().await;
     }
+}
+
+/// The witness's routes; after every POST (add-checkpoint, evidence) the federation
+/// looks for new evidence to gossip (a refused add-checkpoint may have proven a fork).
+fn witness_router(witness: Arc<Witness>, inner: Arc<Inner>) -> axum::Router {
+    let weak = Arc::downgrade(&inner);
+    drop(inner);
+    quorate_witness::router(witness).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let weak = weak.clone();
+            async move {
+                let post = req.method() == axum::http::Method::POST;
+                let resp = next.run(req).await;
+                if post && let Some(inner) = weak.upgrade() {
+                    inner.flush.notify_one();
+                }
+                resp
+            }
+        },
+    ))
 }
 
 fn load_seen(data: &DataDir, logs: &HashMap<String, Ed25519Verifier>) -> BTreeMap<String, Seen> {
@@ -612,6 +637,13 @@ impl Inner {
             self.shared
                 .equivocations
                 .store(list.len() as u64, Ordering::Relaxed);
+        }
+    }
+
+    async fn flush_loop(self: Arc<Self>) {
+        loop {
+            self.flush.notified().await;
+            self.flush_witness_evidence().await;
         }
     }
 

@@ -281,3 +281,40 @@ async fn external_c2sp_witness_cosigns_over_http() {
         assert!(ok, "checkpoint {want} cosigned by the external witness");
     }
 }
+
+#[test]
+fn fork_proven_over_http_is_gossiped() {
+    let fed = Fed::init(3, "hg");
+    let (p, m) = (&fed.specs[1], &fed.specs[2]);
+    // N and M run; P's log is played by hand.
+    let pn = fed.start_full(0, "");
+    let pm = fed.start_full(2, "");
+    wait_for(20, "N and M cosign each other", || {
+        has_cosig(&pm, m, &fed.specs[0].witness_verifier(), 0).then_some(())
+    });
+    let pkey = DataDir::new(&p.dir).load_key().unwrap();
+    let a = pkey.sign_checkpoint(2, tree(2).root()).unwrap();
+    let b = pkey.sign_checkpoint(2, [9; 32]).unwrap();
+    let (s, _) = pn
+        .post(
+            "/add-checkpoint",
+            "text/plain",
+            &add_checkpoint_body(0, &[], &a),
+        )
+        .unwrap();
+    assert_eq!(s, 200);
+    let (s, _) = pn
+        .post(
+            "/add-checkpoint",
+            "text/plain",
+            &add_checkpoint_body(2, &[], &b),
+        )
+        .unwrap();
+    assert_eq!(s, 409);
+    assert_eq!(equivocations(&pn).len(), 1);
+    let texts = wait_for(20, "evidence gossiped to M", || {
+        let t = equivocations(&pm);
+        (!t.is_empty()).then_some(t)
+    });
+    parse_evidence(&texts[0]).verify(&p.log_verifier()).unwrap();
+}
