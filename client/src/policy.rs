@@ -135,6 +135,8 @@ pub struct Policy {
     max_checkpoint_age: Option<u64>,
     delta_across_jurisdictions: Option<bool>,
     accept_unknown_digests: Option<bool>,
+    /// Witness name -> the jurisdiction that operates it (`review-witness J NAME`).
+    witness_jurisdictions: BTreeMap<String, String>,
 }
 
 fn split_ws(line: &str) -> Vec<&str> {
@@ -222,6 +224,7 @@ impl Policy {
             max_checkpoint_age: None,
             delta_across_jurisdictions: None,
             accept_unknown_digests: None,
+            witness_jurisdictions: BTreeMap::new(),
         };
         // Witnesses and groups share one namespace.
         let mut names: BTreeMap<String, Member> = BTreeMap::new();
@@ -447,6 +450,32 @@ impl Policy {
                         public_key: key,
                     });
                 }
+                "review-witness" => {
+                    // The jurisdiction that operates a witness: its cosignatures never
+                    // count for that jurisdiction's own logs, since one operator holding
+                    // both keys could fork its log and cosign the fork itself.
+                    arity(2, 2, "JURISDICTION WITNESS")?;
+                    let (j, w) = (args[0], args[1]);
+                    if !p.logs.iter().any(|l| l.jurisdiction.as_deref() == Some(j)) {
+                        return Err(err(
+                            n,
+                            format!("jurisdiction {j:?} has no `review-log` on a preceding line"),
+                        ));
+                    }
+                    if !p.witnesses.iter().any(|x| x.name == w) {
+                        return Err(err(
+                            n,
+                            format!("{w:?} is not a witness defined on a preceding line"),
+                        ));
+                    }
+                    if let Some(prev) = p.witness_jurisdictions.get(w) {
+                        return Err(err(
+                            n,
+                            format!("witness {w:?} is already assigned to jurisdiction {prev:?}"),
+                        ));
+                    }
+                    p.witness_jurisdictions.insert(w.to_owned(), j.to_owned());
+                }
                 "review-quorum" => {
                     arity(1, 1, "K")?;
                     if review_quorum_line != 0 {
@@ -603,6 +632,9 @@ impl Policy {
         for r in &self.reviewers {
             o.push_str(&format!("reviewer {} {}\n", r.jurisdiction, r.vkey));
         }
+        for (w, j) in &self.witness_jurisdictions {
+            o.push_str(&format!("review-witness {j} {w}\n"));
+        }
         if let Some(k) = self.review_quorum {
             o.push_str(&format!("review-quorum {k}\n"));
         }
@@ -703,6 +735,23 @@ impl Policy {
 
     /// The jurisdiction the client assigns to the log with this origin (`None` for
     /// unknown logs and for plain `log` lines).
+    /// The jurisdiction operating witness `name` (`review-witness`), if the policy says.
+    pub fn witness_jurisdiction(&self, name: &str) -> Option<&str> {
+        self.witness_jurisdictions.get(name).map(String::as_str)
+    }
+
+    /// Whether a cosignature by witness `name` may count for a checkpoint of `origin`:
+    /// not when the policy assigns the witness to the log's own jurisdiction.
+    pub fn witness_counts_for(&self, name: &str, origin: &str) -> bool {
+        match (
+            self.witness_jurisdiction(name),
+            self.jurisdiction_of(origin),
+        ) {
+            (Some(w), Some(l)) => w != l,
+            _ => true,
+        }
+    }
+
     pub fn jurisdiction_of(&self, origin: &str) -> Option<&str> {
         self.log(origin).and_then(|l| l.jurisdiction.as_deref())
     }
@@ -897,6 +946,15 @@ impl PolicyBuilder {
         }
         for (j, vkey, url) in &self.logs {
             o.push_str(&format!("review-log {j} {vkey} {url}\n"));
+        }
+        // A witness run by a log's own jurisdiction never counts for that log.
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (j, _) in &self.witnesses {
+            let c = seen.entry(j).or_default();
+            *c += 1;
+            if self.logs.iter().any(|(lj, _, _)| lj == j) {
+                o.push_str(&format!("review-witness {j} {j}-w{c}\n"));
+            }
         }
         o.push_str(&format!("review-quorum {}\n", self.quorum));
         if let Some(c) = &self.criteria {

@@ -120,7 +120,10 @@ impl TrustedCheckpoint {
             cosignatures: vc
                 .cosignatures()
                 .iter()
-                .filter_map(|c| Some((policy.witness_name_for(c)?.to_owned(), c.timestamp())))
+                .filter_map(|c| Some((policy.witness_name_for(c)?, c.timestamp())))
+                // A log's own jurisdiction cannot witness it (see `review-witness`).
+                .filter(|(name, _)| policy.witness_counts_for(name, cp.origin()))
+                .map(|(name, t)| (name.to_owned(), t))
                 .collect(),
         }
     }

@@ -742,3 +742,42 @@ fn export_quorum_certified_versions_as_cargo_vet_audits() {
     assert!(back.criteria["crypto-reviewed"].description.is_some());
     assert!(!back.audits.contains_key("lonely"));
 }
+
+#[test]
+fn a_logs_own_jurisdiction_cannot_witness_it() {
+    let mut f = Fed::new(&["DE", "FR"], 2);
+    let (a, b) = (Person::new("anna"), Person::new("bernd"));
+    f.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    f.publish("FR", &full(P, "1.0.0", digest(1), &b), &b);
+    // Both witnesses cosign both logs; both are required.
+    let q = query(P, "1.0.0", digest(1));
+    let open = f.policy(2, 2, "");
+    assert!(f.load(&open, 2, NOW - 60).evaluate(&q, NOW).pass);
+    // w0 is operated by DE: it no longer counts for DE's log, which is then short of
+    // witnesses, while FR's log keeps both.
+    let policy = f.policy(2, 2, "review-witness DE w0\n");
+    assert_eq!(policy.witness_jurisdiction("w0"), Some("DE"));
+    let v = f.load(&policy, 2, NOW - 60).evaluate(&q, NOW);
+    assert!(!v.pass, "{v}");
+    assert_eq!(v.certified_by, ["FR"]);
+    assert!(
+        matches!(rejection(&v, "DE"), Rejection::TooFewWitnesses { ref cosigned } if cosigned == &["w1".to_string()]),
+        "{v}"
+    );
+    // The line survives a round trip, and bad uses are refused with their line.
+    assert_eq!(Policy::parse(&policy.to_text()).unwrap(), policy);
+    for (extra, want) in [
+        ("review-witness XX w0\n", "jurisdiction \"XX\""),
+        ("review-witness DE w9\n", "\"w9\" is not a witness"),
+        (
+            "review-witness DE w0\nreview-witness FR w0\n",
+            "already assigned",
+        ),
+        ("review-witness DE\n", "JURISDICTION WITNESS"),
+    ] {
+        let err = Policy::parse(&f.policy_text(2, 2, extra))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{extra:?}: {err}");
+    }
+}
