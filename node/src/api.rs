@@ -45,6 +45,7 @@ pub struct AppState {
     rate: Option<RateLimiter>,
     metrics: Arc<Metrics>,
     shutting_down: AtomicBool,
+    federation: Option<Arc<crate::federation::FedShared>>,
 }
 
 impl AppState {
@@ -69,7 +70,14 @@ impl AppState {
             rate: config.rate_limit.map(RateLimiter::new),
             metrics,
             shutting_down: AtomicBool::new(false),
+            federation: None,
         }
+    }
+
+    /// Serve the federation's cosigned checkpoint and metrics.
+    pub fn with_federation(mut self, shared: Arc<crate::federation::FedShared>) -> AppState {
+        self.federation = Some(shared);
+        self
     }
 
     /// From now on, submissions get 503 shutting_down and /healthz reports it.
@@ -82,8 +90,19 @@ type St = Arc<AppState>;
 
 /// The router with all endpoints and layers (body limit, timeout, tracing, metrics).
 pub fn router(state: St, config: &Config) -> Router {
-    Router::new()
-        .route("/checkpoint", get(checkpoint))
+    router_with(state, config, None)
+}
+
+/// [`router`] plus, when given, the embedded witness's routes (`POST /add-checkpoint`,
+/// `GET`/`POST /v1/equivocations`) under the same layers.
+pub fn router_with(state: St, config: &Config, witness: Option<Router>) -> Router {
+    let mut r = Router::new();
+    if let Some(w) = witness {
+        r = r
+            .route_service("/add-checkpoint", w.clone())
+            .route_service("/v1/equivocations", w);
+    }
+    r.route("/checkpoint", get(checkpoint))
         .route("/tile/{*path}", get(tile_get))
         .route("/v1/attestations", post(submit))
         .route("/v1/reviews/{ecosystem}/{*rest}", get(reviews))
@@ -266,7 +285,10 @@ const PARTIAL: &str = "public, max-age=60";
 const NO_CACHE: &str = "no-cache";
 
 async fn checkpoint(State(st): State<St>) -> Result<Response, ApiError> {
-    let (_, note) = read(&st, |s| s.latest_checkpoint().map_err(store_err)).await?;
+    let (size, mut note) = read(&st, |s| s.latest_checkpoint().map_err(store_err)).await?;
+    if let Some(c) = st.federation.as_ref().and_then(|f| f.cosigned_at(size)) {
+        note = c;
+    }
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -910,7 +932,10 @@ async fn healthz(State(st): State<St>) -> Response {
 async fn metrics(State(st): State<St>) -> Result<Response, ApiError> {
     let size = read(&st, |s| Ok(s.size())).await?;
     let reviewers = st.reviewers.current().len();
-    let text = st.metrics.render(size, size, reviewers);
+    let mut text = st.metrics.render(size, size, reviewers);
+    if let Some(f) = &st.federation {
+        text.push_str(&f.render());
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

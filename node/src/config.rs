@@ -39,6 +39,65 @@ pub struct Config {
     pub log_level: String,
     /// Log output format: "text" or "compact".
     pub log_format: LogFormat,
+    /// Federation transport; absent = a standalone log (no witnessing, no gossip).
+    pub gossip: Option<GossipSection>,
+    /// Federation peers (each runs a log and an embedded witness).
+    pub peer: Vec<PeerConfig>,
+    /// Standalone C2SP witnesses asked over HTTP to cosign this log's checkpoints.
+    pub external_witness: Vec<ExternalWitnessConfig>,
+    /// How long (ms) a new checkpoint waits for cosignatures before it is gossiped with
+    /// those gathered so far (later ones are added and gossiped when they arrive).
+    pub witness_quorum_wait_ms: u64,
+    /// Cosignatures of an unchanged checkpoint are requested again this often (ms), so
+    /// their timestamps stay fresh for clients' max-checkpoint-age.
+    pub recosign_interval_ms: u64,
+    /// Timeout (ms) of one cosignature request to one witness.
+    pub cosign_timeout_ms: u64,
+}
+
+/// `[gossip]`: where the libp2p transport listens.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GossipSection {
+    /// libp2p multiaddr, e.g. `/ip4/0.0.0.0/tcp/7001` (`tcp/0` picks a free port).
+    #[serde(default = "default_gossip_listen")]
+    pub listen: String,
+    /// Gossipsub heartbeat (ms); the default suits production.
+    #[serde(default)]
+    pub heartbeat_ms: Option<u64>,
+}
+
+fn default_gossip_listen() -> String {
+    "/ip4/127.0.0.1/tcp/0".into()
+}
+
+/// `[[peer]]`: one federation member.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Its log's origin (== its log key name).
+    pub origin: String,
+    /// Its log's Ed25519 signed-note vkey.
+    pub log_vkey: String,
+    /// Its embedded witness's cosignature/v1 vkey.
+    pub witness_vkey: String,
+    /// Its libp2p PeerId (`quorate-node id` prints it).
+    pub peer_id: String,
+    /// Its gossip multiaddr, e.g. `/ip4/192.0.2.1/tcp/7001`.
+    pub addr: String,
+    /// Its HTTP base URL (optional; informational for now).
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// `[[external_witness]]`: a C2SP tlog-witness reached over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalWitnessConfig {
+    /// Submission prefix, `http://host[:port][/prefix]`.
+    pub url: String,
+    /// The witness's cosignature/v1 vkey.
+    pub vkey: String,
 }
 
 /// Per-reviewer token bucket.
@@ -81,6 +140,12 @@ impl Default for Config {
             rate_limit: None,
             log_level: "info".into(),
             log_format: LogFormat::Text,
+            gossip: None,
+            peer: Vec::new(),
+            external_witness: Vec::new(),
+            witness_quorum_wait_ms: 2000,
+            recosign_interval_ms: 10_000,
+            cosign_timeout_ms: 5000,
         }
     }
 }
@@ -127,6 +192,20 @@ impl Config {
             self.request_timeout_ms >= 1,
             "request_timeout_ms must be positive"
         );
+        anyhow::ensure!(
+            self.recosign_interval_ms >= 100,
+            "recosign_interval_ms must be at least 100"
+        );
+        anyhow::ensure!(
+            self.cosign_timeout_ms >= 1,
+            "cosign_timeout_ms must be positive"
+        );
+        if self.gossip.is_none() {
+            anyhow::ensure!(
+                self.peer.is_empty(),
+                "[[peer]] entries need a [gossip] section"
+            );
+        }
         if let Some(r) = self.rate_limit {
             anyhow::ensure!(
                 r.per_second >= 1e-3 && r.per_second.is_finite() && r.burst >= 1,
@@ -185,5 +264,8 @@ mod tests {
         assert!(Config::parse("max_envelope_bytes = 65536").is_err());
         let c = Config::parse("[rate_limit]\nper_second = 2.5\nburst = 10\n").unwrap();
         assert_eq!(c.rate_limit.unwrap().burst, 10);
+        assert!(Config::parse("[[peer]]\norigin='a'\nlog_vkey='x'\nwitness_vkey='y'\npeer_id='p'\naddr='/ip4/127.0.0.1/tcp/1'\n").is_err());
+        let c = Config::parse("[gossip]\n").unwrap();
+        assert_eq!(c.gossip.unwrap().listen, "/ip4/127.0.0.1/tcp/0");
     }
 }

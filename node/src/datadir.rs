@@ -6,6 +6,11 @@
 //! | `log.pub`       | the log's vkey (what verifiers configure)              |
 //! | `log.redb`      | the store (entries, hashes, checkpoints, indexes)      |
 //! | `reviewers.txt` | registered reviewer vkeys, one per line                |
+//! | `witness.key`   | the embedded witness's cosignature/v1 skey (0600)      |
+//! | `witness.pub`   | the witness's vkey (what peers configure)              |
+//! | `witness.redb`  | the witness's state (created by `serve` with gossip)   |
+//! | `seen.json`     | latest verified checkpoint of every federation log     |
+//! | `cosigned.note` | this log's latest checkpoint with gathered cosignatures |
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -13,6 +18,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use quorate_proto::cosignature::CosignatureSigner;
 use quorate_proto::note::Signer;
 
 use crate::sequencer::{LogKey, init_log};
@@ -48,6 +54,82 @@ impl DataDir {
     /// The reviewer list.
     pub fn reviewers_path(&self) -> PathBuf {
         self.root.join("reviewers.txt")
+    }
+
+    /// The embedded witness's skey file.
+    pub fn witness_key_path(&self) -> PathBuf {
+        self.root.join("witness.key")
+    }
+    /// The embedded witness's vkey file.
+    pub fn witness_pub_path(&self) -> PathBuf {
+        self.root.join("witness.pub")
+    }
+    /// The embedded witness's state.
+    pub fn witness_state_path(&self) -> PathBuf {
+        self.root.join("witness.redb")
+    }
+    /// Latest verified checkpoint per federation log.
+    pub fn seen_path(&self) -> PathBuf {
+        self.root.join("seen.json")
+    }
+    /// This log's latest cosigned checkpoint.
+    pub fn cosigned_path(&self) -> PathBuf {
+        self.root.join("cosigned.note")
+    }
+
+    /// The witness name for a log origin: `<origin>/witness`.
+    pub fn witness_name(origin: &str) -> String {
+        format!("{origin}/witness")
+    }
+
+    /// Creates the witness key pair (`witness.key` 0600, `witness.pub`) named
+    /// `<origin>/witness`. Fails if `witness.key` exists. Returns the vkey.
+    pub fn init_witness_key(&self, origin: &str) -> anyhow::Result<String> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("getrandom: {e}"))?;
+        let signer = CosignatureSigner::generate(&Self::witness_name(origin), seed);
+        seed.fill(0);
+        std::hint::black_box(&seed);
+        let signer = signer.map_err(|e| anyhow::anyhow!("witness name: {e}"))?;
+        let vkey = signer.vkey();
+        write_new(
+            &self.witness_key_path(),
+            format!("{}\n", signer.skey().as_str()).as_bytes(),
+            0o600,
+        )?;
+        // The pub file is derived; (re)write it atomically.
+        let tmp = self.root.join("witness.pub.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        write_new(&tmp, format!("{vkey}\n").as_bytes(), 0o644)?;
+        std::fs::rename(&tmp, self.witness_pub_path())?;
+        sync_dir(&self.root)?;
+        Ok(vkey)
+    }
+
+    /// Loads the witness key, creating it first (with a log line) when this data
+    /// directory predates federation.
+    pub fn load_or_create_witness_key(&self, origin: &str) -> anyhow::Result<CosignatureSigner> {
+        let path = self.witness_key_path();
+        if !path.exists() {
+            let vkey = self.init_witness_key(origin)?;
+            tracing::warn!(
+                "created missing witness key {} (vkey {vkey}); give it to your peers",
+                path.display()
+            );
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading witness key {}", path.display()))?;
+        CosignatureSigner::from_skey(text.trim_end())
+            .map_err(|e| anyhow::anyhow!("witness key {}: {e}", path.display()))
+    }
+
+    /// The log skey text (for deriving the libp2p identity).
+    pub fn log_skey(&self) -> anyhow::Result<String> {
+        let path = self.key_path();
+        Ok(std::fs::read_to_string(&path)
+            .with_context(|| format!("reading log key {}", path.display()))?
+            .trim_end()
+            .to_owned())
     }
 
     /// Creates a new log: key (from 32 random bytes), vkey file, empty store with its
@@ -109,6 +191,9 @@ impl DataDir {
         if !self.reviewers_path().exists() {
             crate::reviewers::write_list(&self.reviewers_path(), &[])?;
         }
+        if !self.witness_key_path().exists() {
+            self.init_witness_key(origin)?;
+        }
         sync_dir(&self.root)?;
         Ok(vkey)
     }
@@ -143,6 +228,31 @@ impl DataDir {
         }
         Store::open(&path).with_context(|| format!("opening store {}", path.display()))
     }
+}
+
+/// Creates `path` (never overwriting) with `mode`, writes `data` and fsyncs it.
+fn write_new(path: &Path, data: &[u8], mode: u32) -> anyhow::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// Replaces `path` atomically: temp file, fsync, rename, directory fsync.
+pub fn write_atomic(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .map_err(|e| anyhow::anyhow!("replacing {}: {e}", path.display()))?;
+    sync_dir(dir)
 }
 
 /// fsyncs a directory so renames and creations in it are durable.

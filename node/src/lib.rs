@@ -6,6 +6,7 @@
 //!   attestations and signs checkpoints.
 //! - [`gossip`]: the federation transport (libp2p gossip of checkpoints and equivocation
 //!   evidence, and the `/quorate/fetch/1` request-response protocol).
+//! - [`federation`]: embedded witness, cross-witnessing, relay and equivocation detection.
 
 pub mod gossip;
 pub mod sequencer;
@@ -15,6 +16,8 @@ pub mod api;
 pub mod bench;
 pub mod config;
 pub mod datadir;
+pub mod fedbench;
+pub mod federation;
 pub mod metrics;
 pub mod ratelimit;
 pub mod reviewers;

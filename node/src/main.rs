@@ -42,6 +42,20 @@ enum Cmd {
         #[arg(long)]
         origin: String,
     },
+    /// Print what peers configure: origin, log vkey, witness vkey, libp2p PeerId.
+    Id {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Start a loopback federation of real nodes and measure cosigning latency.
+    BenchFederation {
+        /// Nodes in the federation.
+        #[arg(long, default_value_t = 7)]
+        nodes: usize,
+        /// Checkpoints measured.
+        #[arg(long, default_value_t = 50)]
+        checkpoints: usize,
+    },
     /// Manage the reviewer keys allowed to submit (works while `serve` runs).
     Reviewers {
         #[command(subcommand)]
@@ -129,6 +143,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// The witness vkey (creating the key if missing) and the libp2p PeerId of a data dir.
+fn node_identity(dir: &DataDir) -> anyhow::Result<(String, libp2p::PeerId)> {
+    let key = dir.load_key()?;
+    let w = dir.load_or_create_witness_key(key.origin())?.vkey();
+    let peer = quorate_node::gossip::peer_id_from_skey(&dir.log_skey()?)?;
+    Ok((w, peer))
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -148,6 +170,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 dir.pub_path().display()
             );
             println!("{vkey}");
+            let (w, peer) = node_identity(&dir)?;
+            eprintln!("witness vkey {w}");
+            eprintln!("libp2p PeerId {peer}");
+            Ok(())
+        }
+        Cmd::Id { data } => {
+            init_tracing("warn", LogFormat::Text);
+            let dir = DataDir::new(data.data);
+            let key = dir.load_key()?;
+            let (w, peer) = node_identity(&dir)?;
+            println!("origin = {:?}", key.origin());
+            println!("log_vkey = {:?}", key.signer().vkey());
+            println!("witness_vkey = {w:?}");
+            println!("peer_id = {:?}", peer.to_string());
+            Ok(())
+        }
+        Cmd::BenchFederation { nodes, checkpoints } => {
+            init_tracing("warn", LogFormat::Text);
+            let report = quorate_node::fedbench::run(nodes, checkpoints)?;
+            println!("{report}");
             Ok(())
         }
         Cmd::Reviewers { cmd } => {

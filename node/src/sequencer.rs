@@ -333,6 +333,7 @@ struct Request {
 pub struct Sequencer {
     tx: mpsc::Sender<Request>,
     stop: watch::Sender<bool>,
+    committed: watch::Receiver<u64>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -361,12 +362,20 @@ impl Sequencer {
         key.check_store(&store)?;
         let (tx, rx) = mpsc::channel(config.queue_capacity);
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(run(store, Arc::new(key), config, rx, stop_rx));
+        let (committed_tx, committed) = watch::channel(store.size()?);
+        let task = tokio::spawn(run(store, Arc::new(key), config, rx, stop_rx, committed_tx));
         Ok(Sequencer {
             tx,
             stop,
+            committed,
             task: Mutex::new(Some(task)),
         })
+    }
+
+    /// The tree size of the latest committed checkpoint, updated after each commit (for
+    /// whoever wants to act on new checkpoints without polling the store).
+    pub fn committed(&self) -> watch::Receiver<u64> {
+        self.committed.clone()
     }
 
     /// Queues an admitted attestation and waits until its batch is committed.
@@ -465,6 +474,7 @@ async fn run(
     config: SequencerConfig,
     mut rx: mpsc::Receiver<Request>,
     mut stop: watch::Receiver<bool>,
+    committed: watch::Sender<u64>,
 ) {
     let mut stopping = false;
     loop {
@@ -509,11 +519,16 @@ async fn run(
                 }
             }
         }
-        integrate(&store, &key, batch).await;
+        integrate(&store, &key, batch, &committed).await;
     }
 }
 
-async fn integrate(store: &Arc<Store>, key: &Arc<LogKey>, batch: Vec<Request>) {
+async fn integrate(
+    store: &Arc<Store>,
+    key: &Arc<LogKey>,
+    batch: Vec<Request>,
+    committed: &watch::Sender<u64>,
+) {
     let (entries, replies): (Vec<NewEntry>, Vec<_>) =
         batch.into_iter().map(|r| (r.entry, r.reply)).unzip();
     let n = entries.len();
@@ -538,6 +553,9 @@ async fn integrate(store: &Arc<Store>, key: &Arc<LogKey>, batch: Vec<Request>) {
     .await;
     match result {
         Ok(Ok(acks)) => {
+            if let Some(a) = acks.first() {
+                committed.send_replace(a.size);
+            }
             for (reply, ack) in replies.into_iter().zip(acks) {
                 let _ = reply.send(Ok(ack));
             }

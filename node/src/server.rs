@@ -8,9 +8,10 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-use crate::api::{AppState, router};
+use crate::api::{AppState, router_with};
 use crate::config::Config;
 use crate::datadir::DataDir;
+use crate::federation::Federation;
 use crate::metrics::Metrics;
 use crate::reviewers::ReviewerWatch;
 use crate::sequencer::Sequencer;
@@ -22,6 +23,7 @@ use crate::sequencer::Sequencer;
 pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     let key = data.load_key()?;
     let origin = key.origin().to_owned();
+    let log_verifier = key.signer().verifier();
     let d = data.clone();
     let store = Arc::new(
         tokio::task::spawn_blocking(move || d.open_store())
@@ -35,14 +37,31 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("starting the sequencer: {e}"))?,
     );
     let metrics = Arc::new(Metrics::default());
-    let state = Arc::new(AppState::new(
+    let mut state = AppState::new(
         store.clone(),
         seq.clone(),
         reviewers.clone(),
         &config,
         metrics,
-    ));
-    let app = router(state.clone(), &config);
+    );
+    let mut federation = None;
+    let mut witness_router = None;
+    if config.gossip.is_some() || !config.external_witness.is_empty() {
+        let started = Federation::start(
+            data.clone(),
+            &config,
+            store.clone(),
+            log_verifier,
+            Some(seq.committed()),
+        )
+        .await
+        .context("starting the federation")?;
+        state = state.with_federation(started.shared.clone());
+        witness_router = Some(started.witness_router);
+        federation = Some(started.federation);
+    }
+    let state = Arc::new(state);
+    let app = router_with(state.clone(), &config, witness_router);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -55,6 +74,16 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
         "quorate-node listening"
     );
     println!("listening on {addr}");
+    if let Some(f) = &federation {
+        tracing::info!(peer_id = f.peer_id(), addrs = ?f.listen_addrs(), "gossip listening");
+        for a in f.listen_addrs() {
+            println!("gossip listening on {a}");
+        }
+    }
+    {
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+    }
 
     let stop = Arc::new(Notify::new());
     let stop2 = stop.clone();
@@ -80,6 +109,9 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
                 }
             }
         }
+    }
+    if let Some(f) = federation {
+        f.shutdown().await;
     }
     tracing::info!("draining the sequencer");
     seq.shutdown().await;

@@ -1,0 +1,362 @@
+//! A loopback federation of real `quorate-node serve` processes, for
+//! `quorate-node bench-federation` and the federation tests.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use ed25519_dalek::SigningKey;
+use quorate_proto::checkpoint::verify_checkpoint;
+use quorate_proto::cosignature::CosignatureVerifier;
+use quorate_proto::note::{self, Ed25519Verifier};
+
+use crate::datadir::DataDir;
+use crate::gossip::peer_id_from_skey;
+
+/// One initialised node's identity and addresses.
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    pub dir: PathBuf,
+    pub origin: String,
+    pub log_vkey: String,
+    pub witness_vkey: String,
+    pub peer_id: String,
+    pub gossip_port: u16,
+    /// HTTP base URL given to peers (`[[peer]] url`), when known.
+    pub url: Option<String>,
+}
+
+impl NodeSpec {
+    /// Initialises a data dir at `dir` for `origin`, registers `reviewer`, and picks a
+    /// free gossip port.
+    pub fn init(dir: &Path, origin: &str, reviewer: &SigningKey) -> anyhow::Result<NodeSpec> {
+        let d = DataDir::new(dir);
+        let log_vkey = d.init(origin)?;
+        let witness_vkey = std::fs::read_to_string(d.witness_pub_path())?
+            .trim()
+            .to_owned();
+        let peer_id = peer_id_from_skey(&d.log_skey()?)?.to_string();
+        crate::reviewers::add(
+            &d.reviewers_path(),
+            crate::reviewers::parse_reviewer_vkey(&reviewer_vkey(reviewer))?,
+        )?;
+        Ok(NodeSpec {
+            dir: dir.to_owned(),
+            origin: origin.to_owned(),
+            log_vkey,
+            witness_vkey,
+            peer_id,
+            gossip_port: free_port()?,
+            url: None,
+        })
+    }
+
+    pub fn gossip_addr(&self) -> String {
+        format!("/ip4/127.0.0.1/tcp/{}", self.gossip_port)
+    }
+
+    /// `[[peer]]` TOML for this node.
+    pub fn peer_toml(&self) -> String {
+        let mut s = format!(
+            "[[peer]]\norigin = {:?}\nlog_vkey = {:?}\nwitness_vkey = {:?}\npeer_id = {:?}\naddr = {:?}\n",
+            self.origin,
+            self.log_vkey,
+            self.witness_vkey,
+            self.peer_id,
+            self.gossip_addr()
+        );
+        if let Some(u) = &self.url {
+            s.push_str(&format!("url = {u:?}\n"));
+        }
+        s.push('\n');
+        s
+    }
+
+    /// A config for this node with `peers`, fast test timings, and `extra` TOML (top-level
+    /// keys).
+    pub fn config(&self, peers: &[&NodeSpec], extra: &str) -> String {
+        let mut s = format!(
+            "batch_delay_ms = 5\n{extra}\n[gossip]\nlisten = {:?}\nheartbeat_ms = 200\n\n",
+            self.gossip_addr()
+        );
+        for p in peers {
+            s.push_str(&p.peer_toml());
+        }
+        s
+    }
+
+    pub fn log_verifier(&self) -> Ed25519Verifier {
+        Ed25519Verifier::from_vkey(&self.log_vkey).expect("valid vkey")
+    }
+
+    pub fn witness_verifier(&self) -> CosignatureVerifier {
+        CosignatureVerifier::from_vkey(&self.witness_vkey).expect("valid vkey")
+    }
+}
+
+/// The reviewer vkey string of `k`.
+pub fn reviewer_vkey(k: &SigningKey) -> String {
+    note::format_vkey("reviewer.example", 0x01, k.verifying_key().as_bytes()).expect("valid")
+}
+
+/// A free TCP port on 127.0.0.1 (released before returning; small race).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A running node; SIGKILLed and reaped on drop.
+#[derive(Debug)]
+pub struct Proc {
+    child: Child,
+    pub http: SocketAddr,
+    pub log_path: PathBuf,
+}
+
+impl Proc {
+    /// Runs `bin serve` on `spec` with the config text, logging to `DIR/../<name>.log`.
+    pub fn spawn(bin: &Path, spec: &NodeSpec, config: &str) -> anyhow::Result<Proc> {
+        let cfg = spec.dir.with_extension("toml");
+        std::fs::write(&cfg, config)?;
+        let log_path = spec.dir.with_extension("log");
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .arg("--data")
+            .arg(&spec.dir)
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--listen", "127.0.0.1:0"])
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or("info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .context("spawning quorate-node serve")?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = r.read_line(&mut line);
+            let _ = tx.send(line);
+            let mut sink = Vec::new();
+            let _ = r.read_to_end(&mut sink);
+        });
+        let mut proc = Proc {
+            child,
+            http: "127.0.0.1:1".parse()?,
+            log_path,
+        };
+        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
+        let Some(addr) = line.trim().strip_prefix("listening on ") else {
+            bail!(
+                "node did not start ({line:?}); log:\n{}",
+                std::fs::read_to_string(&proc.log_path).unwrap_or_default()
+            );
+        };
+        proc.http = addr.parse()?;
+        Ok(proc)
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait (at most 20 s, then SIGKILL).
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill();
+    }
+
+    pub fn get(&self, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+        http(self.http, "GET", path, None, &[])
+    }
+
+    pub fn post(&self, path: &str, ctype: &str, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
+        http(self.http, "POST", path, Some(ctype), body)
+    }
+
+    /// Submits one envelope; returns the tree size of the acked checkpoint.
+    pub fn submit(&self, envelope: &[u8]) -> anyhow::Result<u64> {
+        let (status, body) = self.post("/v1/attestations", "application/x-protobuf", envelope)?;
+        if status != 201 && status != 200 {
+            bail!("submit: {status} {}", String::from_utf8_lossy(&body));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body)?;
+        v["size"].as_u64().context("size")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection; returns status and body (not chunked:
+/// axum sends a Content-Length for these bodies).
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    ctype: Option<&str>,
+    body: &[u8],
+) -> anyhow::Result<(u16, Vec<u8>)> {
+    let (status, _, body) = http_full(addr, method, path, ctype, body)?;
+    Ok((status, body))
+}
+
+/// As [`http`], also returning the response head (status line and headers).
+pub fn http_full(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    ctype: Option<&str>,
+    body: &[u8],
+) -> anyhow::Result<(u16, String, Vec<u8>)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(c) = ctype {
+        head.push_str(&format!("Content-Type: {c}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("no header end")?;
+    let head = std::str::from_utf8(&raw[..end])?;
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("status")?;
+    Ok((status, head.to_owned(), raw[end + 4..].to_vec()))
+}
+
+/// How many of `witnesses` validly cosigned the checkpoint `note` of `log`, and its size.
+pub fn cosigners(
+    note: &[u8],
+    log: &Ed25519Verifier,
+    witnesses: &[CosignatureVerifier],
+) -> Option<(u64, usize)> {
+    let v = verify_checkpoint(note, log, witnesses).ok()?;
+    Some((v.checkpoint().size(), v.cosignatures().len()))
+}
+
+/// `bench-federation`: `n` nodes, then `checkpoints` times: submit to one node and time
+/// until its `/checkpoint` at that size carries cosignatures from all `n - 1` peers.
+pub fn run(n: usize, checkpoints: usize) -> anyhow::Result<String> {
+    anyhow::ensure!(n >= 2, "need at least 2 nodes");
+    let bin = std::env::current_exe()?;
+    let tmp = tempfile::tempdir()?;
+    let reviewer = SigningKey::from_bytes(&[0x42; 32]);
+    let specs: Vec<NodeSpec> = (0..n)
+        .map(|i| {
+            NodeSpec::init(
+                &tmp.path().join(format!("n{i}")),
+                &format!("bench.example/log{i}"),
+                &reviewer,
+            )
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut procs = Vec::new();
+    for (i, s) in specs.iter().enumerate() {
+        let peers: Vec<&NodeSpec> = specs
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, p)| p)
+            .collect();
+        procs.push(Proc::spawn(&bin, s, &s.config(&peers, ""))?);
+    }
+    let witnesses: Vec<Vec<CosignatureVerifier>> = (0..n)
+        .map(|i| {
+            specs
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, p)| p.witness_verifier())
+                .collect()
+        })
+        .collect();
+    // Warm-up: wait until every node's checkpoint is cosigned by all peers.
+    let start = Instant::now();
+    for (i, p) in procs.iter().enumerate() {
+        loop {
+            let (_, body) = p.get("/checkpoint")?;
+            if cosigners(&body, &specs[i].log_verifier(), &witnesses[i])
+                .is_some_and(|(_, c)| c == n - 1)
+            {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                bail!("federation did not converge in 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let warmup = start.elapsed();
+    let mut lat = Vec::with_capacity(checkpoints);
+    for k in 0..checkpoints {
+        let i = k % n;
+        let env = crate::bench::sample_envelope(&reviewer, "bench-fed", &format!("1.0.{k}"));
+        let size = procs[i].submit(&env)?;
+        let t0 = Instant::now();
+        loop {
+            let (_, body) = procs[i].get("/checkpoint")?;
+            if cosigners(&body, &specs[i].log_verifier(), &witnesses[i])
+                .is_some_and(|(s, c)| s >= size && c == n - 1)
+            {
+                break;
+            }
+            if t0.elapsed() > Duration::from_secs(30) {
+                bail!("checkpoint {size} of node {i} not cosigned by all peers in 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        lat.push(t0.elapsed());
+    }
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
+    Ok(format!(
+        "federation of {n} nodes (processes on loopback), warm-up to full cosigning {:.2} s\n\
+         new checkpoint -> cosignatures from all {} peers on /checkpoint, over {} checkpoints:\n\
+         p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (HTTP poll every 2 ms; measured from the submission ack)",
+        warmup.as_secs_f64(),
+        n - 1,
+        lat.len(),
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        lat.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+    ))
+}
