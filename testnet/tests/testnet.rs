@@ -127,3 +127,59 @@ fn demo_reviews_own_lockfile_and_check_decides() {
     assert!(out.contains("PASS demo check"), "{out}");
     assert!(out.contains("DEMO DATA"), "{out}");
 }
+
+#[test]
+fn demo_imports_cargo_vet_audits_through_each_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let audits = tmp.path().join("audits");
+    std::fs::create_dir_all(&audits).unwrap();
+    // Three real packages of this project's lockfile.
+    let lock_text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock")).unwrap();
+    let mut pkgs = Vec::new();
+    for block in lock_text.split("[[package]]").skip(1) {
+        let field = |k: &str| {
+            block
+                .lines()
+                .find(|l| l.starts_with(&format!("{k} = ")))
+                .and_then(|l| l.split('"').nth(1))
+                .map(str::to_string)
+        };
+        if let (Some(n), Some(v), Some(c)) = (field("name"), field("version"), field("checksum")) {
+            pkgs.push((n, v, c));
+        }
+        if pkgs.len() == 3 {
+            break;
+        }
+    }
+    let mut lock = String::from("version = 4\n");
+    for (n, v, c) in &pkgs {
+        lock.push_str(&format!(
+            "\n[[package]]\nname = \"{n}\"\nversion = \"{v}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{c}\"\n"
+        ));
+    }
+    let lock_path = tmp.path().join("Cargo.lock");
+    std::fs::write(&lock_path, lock).unwrap();
+    // org-a audits all three, org-b two, org-c one: only the first reaches quorum 3.
+    for (org, take) in [("org-a", 3), ("org-b", 2), ("org-c", 1)] {
+        let mut t = String::new();
+        for (n, v, _) in pkgs.iter().take(take) {
+            t.push_str(&format!(
+                "[[audits.{n}]]\nwho = \"{org} auditor\"\ncriteria = \"safe-to-deploy\"\nversion = \"{v}\"\n\n"
+            ));
+        }
+        std::fs::write(audits.join(format!("{org}.toml")), t).unwrap();
+    }
+    let o = run(&[
+        "demo",
+        "--no-scenarios",
+        "--audits",
+        audits.to_str().unwrap(),
+        "--lock",
+        lock_path.to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("1 meet the quorum, 2 do not"), "{out}");
+    assert!(out.contains("DE <- org-a"), "{out}");
+}
