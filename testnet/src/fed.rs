@@ -326,6 +326,15 @@ impl Fed {
         Ok(self.nodes.len() - 1)
     }
 
+    /// `up` succeeded: the signal handler no longer kills these children.
+    pub fn release(&self) {
+        for n in &self.nodes {
+            if let Some(c) = &n.child {
+                unregister(c.id() as i32);
+            }
+        }
+    }
+
     pub fn say(&self, msg: impl AsRef<str>) {
         let _g = self.log.lock();
         println!("  {}", msg.as_ref());
@@ -388,9 +397,8 @@ impl Fed {
             }
         }
         let child = cmd.spawn().context("spawning quorate-node serve")?;
-        if !self.detach {
-            register(child.id() as i32);
-        }
+        // Detached (`up`) children too, until `release`: Ctrl-C during `up` kills them.
+        register(child.id() as i32);
         self.nodes[i].child = Some(child);
         let url = self.nodes[i].inst.url();
         wait_for(

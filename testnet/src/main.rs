@@ -154,6 +154,7 @@ fn up(n: usize, js: Vec<String>, dir: PathBuf, quorum: Option<usize>) -> Result<
     })();
     match res {
         Ok(policy) => {
+            fed.release();
             for nd in &fed.nodes {
                 println!("  {}  {}", nd.inst.jurisdiction, nd.inst.url());
             }
