@@ -34,7 +34,8 @@ impl Bins {
         };
         if !bins.node.exists() || !bins.cli.exists() {
             let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            cmd.args(["build", "-q", "-p", "quorate-node", "-p", "quorate-client"]);
+            cmd.args(["build", "-q", "-p", "quorate-node", "-p", "quorate-client"])
+                .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
             if dir.file_name().is_some_and(|n| n == "release") {
                 cmd.arg("--release");
             }
