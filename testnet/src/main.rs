@@ -1,0 +1,224 @@
+//! `quorate-testnet`: a local federation of real `quorate-node` processes (127.0.0.1
+//! only), a demo of the main job, and attacks on it.
+
+mod demo;
+mod fed;
+mod scenarios;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use fed::{Bins, Fed};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "quorate-testnet", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start N federated nodes, wait until every checkpoint is cosigned by all peers,
+    /// write a client policy, and leave them running (pids in DIR/testnet.json).
+    Up {
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Comma-separated jurisdictions (default DE,FR,JP,BR,CA,...).
+        #[arg(long, value_delimiter = ',')]
+        jurisdictions: Vec<String>,
+        #[arg(long, default_value = "quorate-testnet")]
+        dir: PathBuf,
+        /// Jurisdictions that must certify (default ceil(N/2)).
+        #[arg(long)]
+        quorum: Option<usize>,
+    },
+    /// Stop the nodes `up` started (SIGTERM, then SIGKILL after 10 s).
+    Down {
+        #[arg(long, default_value = "quorate-testnet")]
+        dir: PathBuf,
+    },
+    /// Five institutes (DE, FR, JP, BR, CA) review packages, `quorate check` decides,
+    /// then every scenario runs.
+    Demo {
+        /// Directory of cargo-vet audits.toml files, one per organisation.
+        #[arg(long)]
+        audits: Option<PathBuf>,
+        /// Lockfile to check (default: this project's own Cargo.lock).
+        #[arg(long)]
+        lock: Option<PathBuf>,
+        /// Packages of the lockfile to review (default mode).
+        #[arg(long, default_value_t = 12)]
+        packages: usize,
+        /// Skip the scenarios.
+        #[arg(long)]
+        no_scenarios: bool,
+    },
+    /// Run one attack scenario on real processes (`list` names them).
+    Scenario { name: String },
+}
+
+const DEFAULT_J: [&str; 10] = ["DE", "FR", "JP", "BR", "CA", "IN", "KR", "ZA", "AU", "CH"];
+
+fn main() {
+    fed::install_signal_handlers();
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Up {
+            nodes,
+            jurisdictions,
+            dir,
+            quorum,
+        } => up(nodes, jurisdictions, dir, quorum),
+        Cmd::Down { dir } => down(dir),
+        Cmd::Demo {
+            audits,
+            lock,
+            packages,
+            no_scenarios,
+        } => demo::run(audits, lock, packages, !no_scenarios),
+        Cmd::Scenario { name } => scenarios::run_named(&name),
+    };
+    match r {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn up(n: usize, js: Vec<String>, dir: PathBuf, quorum: Option<usize>) -> Result<bool> {
+    let t = Instant::now();
+    if n < 2 {
+        bail!("--nodes must be at least 2");
+    }
+    let js: Vec<String> = if js.is_empty() {
+        if n > DEFAULT_J.len() {
+            (0..n).map(|i| format!("J{i}")).collect()
+        } else {
+            DEFAULT_J[..n].iter().map(|s| s.to_string()).collect()
+        }
+    } else {
+        js
+    };
+    if js.len() != n {
+        bail!("--jurisdictions names {} but --nodes is {n}", js.len());
+    }
+    if dir.join("testnet.json").exists() {
+        bail!(
+            "{} exists: run `quorate-testnet down --dir {}` first",
+            dir.join("testnet.json").display(),
+            dir.display()
+        );
+    }
+    let refs: Vec<&str> = js.iter().map(String::as_str).collect();
+    let mut fed = Fed::create(Some(&dir), &refs, Bins::locate()?)?;
+    fed.detach = true;
+    let res = (|| -> Result<PathBuf> {
+        println!("starting {n} nodes in {}", fed.root.display());
+        fed.start_all()?;
+        let d = fed.wait_all_cosigned(60)?;
+        println!(
+            "every checkpoint cosigned by all {} peers ({:.1}s after start)",
+            n - 1,
+            d.as_secs_f64()
+        );
+        let policy = fed.root.join("quorate.policy");
+        let k = quorum.unwrap_or(n.div_ceil(2));
+        let all: Vec<usize> = (0..n).collect();
+        fed.policy(&all, k, n - 1, &policy)?;
+        let nodes: Vec<serde_json::Value> = fed
+            .nodes
+            .iter()
+            .map(|nd| {
+                serde_json::json!({
+                    "jurisdiction": nd.inst.jurisdiction,
+                    "url": nd.inst.url(),
+                    "pid": nd.child.as_ref().map(|c| c.id()),
+                    "data": nd.inst.data,
+                    "log_vkey": nd.inst.log_vkey,
+                    "witness_vkey": nd.inst.witness_vkey,
+                    "reviewer_key": nd.inst.reviewer_key,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({"policy": policy, "quorum": k, "nodes": nodes});
+        std::fs::write(
+            fed.root.join("testnet.json"),
+            serde_json::to_string_pretty(&doc)?,
+        )?;
+        Ok(policy)
+    })();
+    match res {
+        Ok(policy) => {
+            fed.release();
+            for nd in &fed.nodes {
+                println!("  {}  {}", nd.inst.jurisdiction, nd.inst.url());
+            }
+            println!("policy {}", policy.display());
+            println!(
+                "up in {:.1}s; stop with: quorate-testnet down --dir {}",
+                t.elapsed().as_secs_f64(),
+                dir.display()
+            );
+            Ok(true)
+        }
+        Err(e) => {
+            fed.stop_all();
+            Err(e)
+        }
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    // A reaped (or foreign-owned) pid is gone for us; also guard against reuse.
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let zombie = stat
+        .rsplit(')')
+        .next()
+        .is_some_and(|s| s.trim_start().starts_with('Z'));
+    !zombie && String::from_utf8_lossy(&cmd).contains("quorate-node")
+}
+
+fn down(dir: PathBuf) -> Result<bool> {
+    let state = dir.join("testnet.json");
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&state).with_context(|| format!("reading {}", state.display()))?,
+    )?;
+    let pids: Vec<(String, i32)> = doc["nodes"]
+        .as_array()
+        .context("testnet.json: no nodes")?
+        .iter()
+        .filter_map(|n| {
+            Some((
+                n["jurisdiction"].as_str()?.to_string(),
+                n["pid"].as_i64()? as i32,
+            ))
+        })
+        .collect();
+    for (j, pid) in &pids {
+        if alive(*pid) {
+            // SAFETY: signalling a pid we started and re-identified via /proc.
+            unsafe { libc::kill(*pid, libc::SIGTERM) };
+            println!("  {j}: SIGTERM {pid}");
+        }
+    }
+    let end = Instant::now() + Duration::from_secs(10);
+    for (j, pid) in &pids {
+        while alive(*pid) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if alive(*pid) {
+            // SAFETY: as above.
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
+            println!("  {j}: SIGKILL {pid} (did not stop within 10s)");
+        }
+    }
+    std::fs::remove_file(&state)?;
+    println!("stopped {} nodes", pids.len());
+    Ok(true)
+}
