@@ -18,21 +18,26 @@ pub struct Bins {
 
 impl Bins {
     /// Looks next to this executable (`target/<profile>/`, or its parent for test
-    /// binaries in `deps/`); builds both with cargo (same profile) if either is missing.
+    /// binaries in `deps/`); builds both with cargo (same profile) if either is missing,
+    /// and also whenever this binary was started by `cargo run`, so a newcomer's
+    /// `cargo run -p quorate-testnet -- demo` never runs stale node or client binaries
+    /// (cargo makes that a no-op when they are up to date).
     pub fn locate() -> Result<Bins> {
         let exe = std::env::current_exe()?;
         let mut dir = exe
             .parent()
             .context("executable has no directory")?
             .to_path_buf();
-        if dir.file_name().is_some_and(|n| n == "deps") {
+        let under_test = dir.file_name().is_some_and(|n| n == "deps");
+        if under_test {
             dir.pop();
         }
         let bins = Bins {
             node: dir.join("quorate-node"),
             cli: dir.join("quorate"),
         };
-        if !bins.node.exists() || !bins.cli.exists() {
+        let via_cargo_run = !under_test && std::env::var_os("CARGO").is_some();
+        if via_cargo_run || !bins.node.exists() || !bins.cli.exists() {
             let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
             cmd.args(["build", "-q", "-p", "quorate-node", "-p", "quorate-client"])
                 .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
@@ -42,10 +47,7 @@ impl Bins {
             if let Some(target) = dir.parent() {
                 cmd.env("CARGO_TARGET_DIR", target);
             }
-            eprintln!(
-                "building quorate-node and quorate (missing beside {})",
-                exe.display()
-            );
+            eprintln!("building quorate-node and quorate into {}", dir.display());
             let st = cmd.status().context("running cargo build")?;
             if !st.success() || !bins.node.exists() || !bins.cli.exists() {
                 bail!(
