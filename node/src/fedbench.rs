@@ -102,11 +102,30 @@ pub fn reviewer_vkey(k: &SigningKey) -> String {
     note::format_vkey("reviewer.example", 0x01, k.verifying_key().as_bytes()).expect("valid")
 }
 
-/// A free TCP port on 127.0.0.1 (released before returning; small race).
+/// A free TCP port on 127.0.0.1 for a listener whose address must be known before it
+/// starts (peers are configured with it). Chosen below Linux's ephemeral range
+/// (32768-60999 by default), so the outgoing connections of running nodes, which take
+/// their source ports from that range, cannot grab it between this check and the bind;
+/// a random start keeps parallel tests apart.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let seed = std::process::id().wrapping_mul(2_654_435_761).wrapping_add(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0),
+    );
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(7919, Ordering::Relaxed);
+        let port = (LOW + (seed.wrapping_add(n) % SPAN)) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free port in {LOW}..{}", LOW + SPAN)
 }
 
 /// A running node; SIGKILLed and reaped on drop.

@@ -55,8 +55,8 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::datadir::{DataDir, write_atomic};
 use crate::gossip::{
-    Gossip, GossipConfig, GossipEvent, GossipHandle, GossipLimits, GossipMessage, PeerInfo,
-    Request, Response, Validation, identity_from_skey,
+    Gossip, GossipConfig, GossipError, GossipEvent, GossipHandle, GossipLimits, GossipMessage,
+    PeerInfo, Request, Response, Validation, identity_from_skey,
 };
 use crate::store::Store;
 
@@ -64,6 +64,8 @@ use crate::store::Store;
 pub const POLL: Duration = Duration::from_millis(200);
 /// Most gossip events handled at once.
 pub const WORKERS: usize = 64;
+/// How often evidence that could not be published yet is tried again.
+pub const EVIDENCE_RETRY: Duration = Duration::from_secs(2);
 
 /// State shared with the HTTP API: the cosigned checkpoint and counters.
 #[derive(Debug, Default)]
@@ -626,8 +628,9 @@ impl Inner {
             .lock()
             .map(|mut p| p.insert(id))
             .unwrap_or(false);
-        if publish && first {
-            self.publish(GossipMessage::Equivocation { evidence }).await;
+        if publish && first && !self.publish(GossipMessage::Equivocation { evidence }).await {
+            // Not sent (no mesh yet): forget it was published so the flush loop retries.
+            self.unmark_published(&id);
         }
         Ok(new)
     }
@@ -640,9 +643,23 @@ impl Inner {
         }
     }
 
+    fn unmark_published(&self, id: &Hash) {
+        if let Ok(mut p) = self.published.lock() {
+            p.remove(id);
+        }
+    }
+
+    /// Publishes new witness evidence when notified, and retries every few seconds what
+    /// could not be sent (a publish fails while the gossip mesh is still forming): evidence
+    /// must reach every peer, not only those connected at the instant it was found.
     async fn flush_loop(self: Arc<Self>) {
+        let mut retry = tokio::time::interval(EVIDENCE_RETRY);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            self.flush.notified().await;
+            tokio::select! {
+                _ = self.flush.notified() => {}
+                _ = retry.tick() => {}
+            }
             self.flush_witness_evidence().await;
         }
     }
@@ -661,18 +678,27 @@ impl Inner {
                 .map(|mut p| p.insert(e.id))
                 .unwrap_or(false);
             if first {
-                tracing::error!(origin = e.origin, "EQUIVOCATION caught by the witness");
-                self.publish(GossipMessage::Equivocation {
-                    evidence: e.evidence.into_bytes(),
-                })
-                .await;
+                tracing::error!(origin = e.origin, "EQUIVOCATION evidence held; publishing");
+                let sent = self
+                    .publish(GossipMessage::Equivocation {
+                        evidence: e.evidence.into_bytes(),
+                    })
+                    .await;
+                if !sent {
+                    self.unmark_published(&e.id);
+                }
             }
         }
     }
 
-    async fn publish(&self, msg: GossipMessage) {
-        if let Err(e) = self.gossip.publish(&msg).await {
-            tracing::debug!("publish: {e}");
+    /// Publishes; true when the message is out (or already was: a duplicate).
+    async fn publish(&self, msg: GossipMessage) -> bool {
+        match self.gossip.publish(&msg).await {
+            Ok(_) | Err(GossipError::Duplicate) => true,
+            Err(e) => {
+                tracing::debug!("publish: {e}");
+                false
+            }
         }
     }
 

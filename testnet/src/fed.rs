@@ -100,10 +100,30 @@ pub fn install_signal_handlers() {
     }
 }
 
+/// A free port for a listener that peers must know in advance. Chosen below Linux's
+/// ephemeral range (32768-60999 by default), so the outgoing connections of the running
+/// nodes cannot take it between this check and the node's bind; a random start keeps
+/// parallel runs apart. (`quorate_node::fedbench::free_port` is the same rule; testnet
+/// deliberately links no node code.)
 pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let seed = std::process::id().wrapping_mul(2_654_435_761).wrapping_add(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0),
+    );
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(7919, Ordering::Relaxed);
+        let port = (LOW + (seed.wrapping_add(n) % SPAN)) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free port in {LOW}..{}", LOW + SPAN)
 }
 
 pub fn run(bin: &Path, args: &[&str]) -> Result<Output> {

@@ -62,11 +62,7 @@ pub fn checkpoint_msg(i: usize, size: u64) -> GossipMessage {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    quorate_node::fedbench::free_port().unwrap()
 }
 
 pub fn addr(port: u16) -> libp2p::Multiaddr {
