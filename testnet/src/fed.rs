@@ -1,5 +1,5 @@
-//! A federation of real `quorate-node` processes on 127.0.0.1, driven through the real
-//! `quorate-node` and `quorate` binaries.
+//! A federation of real `quorate-node` processes on 127.0.0.1 (or in network namespaces,
+//! `--netns`), driven through the real `quorate-node` and `quorate` binaries.
 
 use anyhow::{Context, Result, anyhow, bail};
 use std::os::unix::process::CommandExt;
@@ -88,6 +88,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
+    crate::netns::cleanup_from_signal();
     // SAFETY: _exit is async-signal-safe.
     unsafe { libc::_exit(128 + sig) };
 }
@@ -197,11 +198,15 @@ pub struct Institute {
     pub log_vkey: String,
     pub witness_vkey: String,
     pub reviewer_key: PathBuf,
+    /// Address the node listens on: 127.0.0.1, or its namespace address (`--netns`).
+    pub host: String,
+    /// Its network namespace (`--netns`).
+    pub netns: Option<String>,
 }
 
 impl Institute {
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.http_port)
+        format!("http://{}:{}", self.host, self.http_port)
     }
 }
 
@@ -218,6 +223,8 @@ pub struct Fed {
     pub nodes: Vec<Node>,
     /// Children survive this process (`up`): own process group, not killed on drop.
     pub detach: bool,
+    /// Namespaces, veths and bridge of this run (`--netns`).
+    pub net: Option<crate::netns::Netns>,
     _tmp: Option<tempfile::TempDir>,
     log: Mutex<()>,
 }
@@ -243,9 +250,13 @@ impl Fed {
             bins,
             nodes: Vec::new(),
             detach: false,
+            net: None,
             _tmp: tmp,
             log: Mutex::new(()),
         };
+        if crate::netns::ENABLED.load(Ordering::SeqCst) {
+            fed.net = Some(crate::netns::Netns::create()?);
+        }
         for j in jurisdictions {
             fed.add_institute(j)?;
         }
@@ -306,6 +317,7 @@ impl Fed {
             )?,
             "quorate-node reviewers add",
         )?;
+        let (host, netns) = self.place(j)?;
         let ident = ok(
             run(&self.bins.node, &["id", "--data", d])?,
             "quorate-node id",
@@ -323,6 +335,8 @@ impl Fed {
             p2p_port: free_port()?,
             ident: ident.trim().to_string(),
             reviewer_key: keys.join(format!("{name}.key")),
+            host,
+            netns,
         };
         self.nodes.push(Node {
             inst,
@@ -339,6 +353,7 @@ impl Fed {
         inst.data = self.root.join(format!("{}{suffix}", inst.jurisdiction));
         copy_dir(&self.nodes[i].inst.data, &inst.data)?;
         inst.jurisdiction = format!("{}{suffix}", inst.jurisdiction);
+        (inst.host, inst.netns) = self.place(&inst.jurisdiction)?;
         inst.http_port = free_port()?;
         inst.p2p_port = free_port()?;
         self.nodes.push(Node {
@@ -347,6 +362,17 @@ impl Fed {
             child: None,
         });
         Ok(self.nodes.len() - 1)
+    }
+
+    /// Where a new node listens: 127.0.0.1, or a fresh namespace (`--netns`).
+    fn place(&mut self, j: &str) -> Result<(String, Option<String>)> {
+        match &mut self.net {
+            None => Ok(("127.0.0.1".into(), None)),
+            Some(net) => {
+                let addr = net.add(j)?;
+                Ok((addr, net.members.last().map(|m| m.0.clone())))
+            }
+        }
     }
 
     /// `up` succeeded: the signal handler no longer kills these children.
@@ -366,16 +392,17 @@ impl Fed {
     fn config(&self, i: usize) -> String {
         let me = &self.nodes[i].inst;
         let mut c = format!(
-            "listen = \"127.0.0.1:{}\"\nbatch_delay_ms = 20\nwitness_quorum_wait_ms = 3000\n\
+            "listen = \"{}:{}\"\nbatch_delay_ms = 20\nwitness_quorum_wait_ms = 3000\n\
              recosign_interval_ms = 2000\ncosign_timeout_ms = 2000\nshutdown_grace_ms = 3000\n\
-             [gossip]\nlisten = \"/ip4/127.0.0.1/tcp/{}\"\nheartbeat_ms = 200\n",
-            me.http_port, me.p2p_port
+             [gossip]\nlisten = \"/ip4/{}/tcp/{}\"\nheartbeat_ms = 200\n",
+            me.host, me.http_port, me.host, me.p2p_port
         );
         for &k in &self.nodes[i].peers {
             let p = &self.nodes[k].inst;
             c.push_str(&format!(
-                "\n[[peer]]\n{}\naddr = \"/ip4/127.0.0.1/tcp/{}\"\nurl = \"{}\"\n",
+                "\n[[peer]]\n{}\naddr = \"/ip4/{}/tcp/{}\"\nurl = \"{}\"\n",
                 p.ident,
+                p.host,
                 p.p2p_port,
                 p.url()
             ));
@@ -408,6 +435,21 @@ impl Fed {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
+        if let Some(ns) = &inst.netns {
+            use std::os::fd::AsRawFd;
+            let f = crate::netns::Netns::ns_file(ns)?;
+            let fd = f.as_raw_fd();
+            // SAFETY: setns is a plain syscall; `f` outlives spawn (the closure owns it).
+            unsafe {
+                cmd.pre_exec(move || {
+                    let _keep = &f;
+                    if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         if self.detach {
             cmd.process_group(0);
         } else {
@@ -632,6 +674,9 @@ impl Drop for Fed {
     fn drop(&mut self) {
         if !self.detach {
             self.stop_all();
+            if let Some(net) = &mut self.net {
+                net.remove();
+            }
         }
     }
 }

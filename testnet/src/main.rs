@@ -1,8 +1,9 @@
-//! `quorate-testnet`: a local federation of real `quorate-node` processes (127.0.0.1
-//! only), a demo of the main job, and attacks on it.
+//! `quorate-testnet`: a local federation of real `quorate-node` processes (127.0.0.1, or
+//! per-node network namespaces with `--netns`), a demo of the main job, and attacks on it.
 
 mod demo;
 mod fed;
+mod netns;
 mod scenarios;
 
 use anyhow::{Context, Result, bail};
@@ -33,6 +34,10 @@ enum Cmd {
         /// Jurisdictions that must certify (default ceil(N/2)).
         #[arg(long)]
         quorum: Option<usize>,
+        /// Run every node in its own network namespace behind a veth pair and a bridge
+        /// (root only; addresses in 10.213.K.0/24 exist only there).
+        #[arg(long)]
+        netns: bool,
     },
     /// Stop the nodes `up` started (SIGTERM, then SIGKILL after 10 s).
     Down {
@@ -54,9 +59,19 @@ enum Cmd {
         /// Skip the scenarios.
         #[arg(long)]
         no_scenarios: bool,
+        /// Run every node in its own network namespace behind a veth pair and a bridge
+        /// (root only; addresses in 10.213.K.0/24 exist only there).
+        #[arg(long)]
+        netns: bool,
     },
     /// Run one attack scenario on real processes (`list` names them).
-    Scenario { name: String },
+    Scenario {
+        name: String,
+        /// Run every node in its own network namespace behind a veth pair and a bridge
+        /// (root only; addresses in 10.213.K.0/24 exist only there).
+        #[arg(long)]
+        netns: bool,
+    },
 }
 
 const DEFAULT_J: [&str; 10] = ["DE", "FR", "JP", "BR", "CA", "IN", "KR", "ZA", "AU", "CH"];
@@ -64,12 +79,24 @@ const DEFAULT_J: [&str; 10] = ["DE", "FR", "JP", "BR", "CA", "IN", "KR", "ZA", "
 fn main() {
     fed::install_signal_handlers();
     let cli = Cli::parse();
+    let netns = match &cli.cmd {
+        Cmd::Up { netns, .. } | Cmd::Demo { netns, .. } | Cmd::Scenario { netns, .. } => *netns,
+        Cmd::Down { .. } => false,
+    };
+    if netns {
+        if let Err(e) = netns::check_usable() {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+        netns::ENABLED.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
     let r = match cli.cmd {
         Cmd::Up {
             nodes,
             jurisdictions,
             dir,
             quorum,
+            ..
         } => up(nodes, jurisdictions, dir, quorum),
         Cmd::Down { dir } => down(dir),
         Cmd::Demo {
@@ -77,8 +104,9 @@ fn main() {
             lock,
             packages,
             no_scenarios,
+            ..
         } => demo::run(audits, lock, packages, !no_scenarios),
-        Cmd::Scenario { name } => scenarios::run_named(&name),
+        Cmd::Scenario { name, .. } => scenarios::run_named(&name),
     };
     match r {
         Ok(true) => {}
@@ -145,7 +173,10 @@ fn up(n: usize, js: Vec<String>, dir: PathBuf, quorum: Option<usize>) -> Result<
                 })
             })
             .collect();
-        let doc = serde_json::json!({"policy": policy, "quorum": k, "nodes": nodes});
+        let mut doc = serde_json::json!({"policy": policy, "quorum": k, "nodes": nodes});
+        if let Some(net) = &fed.net {
+            doc["netns"] = net.to_json();
+        }
         std::fs::write(
             fed.root.join("testnet.json"),
             serde_json::to_string_pretty(&doc)?,
@@ -155,6 +186,19 @@ fn up(n: usize, js: Vec<String>, dir: PathBuf, quorum: Option<usize>) -> Result<
     match res {
         Ok(policy) => {
             fed.release();
+            if let Some(net) = &mut fed.net {
+                println!(
+                    "  network namespaces {}, bridge {} (10.213.{}.1/24)",
+                    net.members
+                        .iter()
+                        .map(|m| m.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    net.bridge,
+                    net.subnet
+                );
+                net.release();
+            }
             for nd in &fed.nodes {
                 println!("  {}  {}", nd.inst.jurisdiction, nd.inst.url());
             }
@@ -168,6 +212,8 @@ fn up(n: usize, js: Vec<String>, dir: PathBuf, quorum: Option<usize>) -> Result<
         }
         Err(e) => {
             fed.stop_all();
+            // Drop removes the namespaces, veths and bridge.
+            fed.detach = false;
             Err(e)
         }
     }
@@ -217,6 +263,13 @@ fn down(dir: PathBuf) -> Result<bool> {
             unsafe { libc::kill(*pid, libc::SIGKILL) };
             println!("  {j}: SIGKILL {pid} (did not stop within 10s)");
         }
+    }
+    if doc.get("netns").is_some_and(|v| !v.is_null()) {
+        let n = netns::remove_recorded(&doc["netns"]);
+        println!(
+            "  removed {n} network namespaces, their veths and bridge {}",
+            doc["netns"]["bridge"].as_str().unwrap_or("?")
+        );
     }
     std::fs::remove_file(&state)?;
     println!("stopped {} nodes", pids.len());
