@@ -386,10 +386,12 @@ impl Sequencer {
         &self,
         admitted: Admitted,
     ) -> impl Future<Output = Result<Ack, SubmitError>> + Send + 'static {
-        let queued = self.enqueue(admitted);
+        let queued = self.submit_many(vec![admitted]);
         async move {
-            let rx = queued?;
-            rx.await.unwrap_or(Err(SubmitError::ShutDown))
+            match queued?.pop() {
+                Some(ack) => ack.await,
+                None => Err(SubmitError::Failed("nothing was queued".into())),
+            }
         }
     }
 
@@ -429,30 +431,6 @@ impl Sequencer {
             out.push(async move { rx.await.unwrap_or(Err(SubmitError::ShutDown)) });
         }
         Ok(out)
-    }
-
-    fn enqueue(
-        &self,
-        admitted: Admitted,
-    ) -> Result<oneshot::Receiver<Result<Ack, SubmitError>>, SubmitError> {
-        let v = admitted.verified();
-        let a = v.attestation();
-        let entry = NewEntry::new(
-            v.envelope_bytes().to_vec(),
-            Some((&a.ecosystem, &a.package, &a.version)),
-        )
-        .map_err(|e| SubmitError::Failed(e.to_string()))?;
-        let (reply, rx) = oneshot::channel();
-        let req = Request {
-            entry,
-            arrived: Instant::now(),
-            reply,
-        };
-        match self.tx.try_send(req) {
-            Ok(()) => Ok(rx),
-            Err(mpsc::error::TrySendError::Full(_)) => Err(SubmitError::QueueFull),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(SubmitError::ShutDown),
-        }
     }
 
     /// Stops accepting submissions, integrates everything already queued, and waits for
