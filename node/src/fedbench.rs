@@ -102,6 +102,21 @@ pub fn reviewer_vkey(k: &SigningKey) -> String {
     note::format_vkey("reviewer.example", 0x01, k.verifying_key().as_bytes()).expect("valid")
 }
 
+/// The first line a child prints on stdout (`listening on ADDR`), delivered on a channel;
+/// the rest of its output is drained so the child never writes into a closed pipe.
+pub fn first_stdout_line(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = r.read_line(&mut line);
+        let _ = tx.send(line);
+        let mut sink = Vec::new();
+        let _ = r.read_to_end(&mut sink);
+    });
+    rx
+}
+
 /// A free TCP port on 127.0.0.1 for a listener whose address must be known before it
 /// starts (peers are configured with it). Chosen below Linux's ephemeral range
 /// (32768-60999 by default), so the outgoing connections of running nodes, which take
@@ -163,15 +178,7 @@ impl Proc {
             .spawn()
             .context("spawning quorate-node serve")?;
         let stdout = child.stdout.take().context("stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = r.read_line(&mut line);
-            let _ = tx.send(line);
-            let mut sink = Vec::new();
-            let _ = r.read_to_end(&mut sink);
-        });
+        let rx = first_stdout_line(stdout);
         let mut proc = Proc {
             child,
             http: "127.0.0.1:1".parse()?,
