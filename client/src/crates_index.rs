@@ -14,6 +14,8 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use quorate_proto::attestation::Digest;
+
 /// The public crates.io sparse index.
 pub const CRATES_IO_SPARSE: &str = "https://index.crates.io";
 /// An index file larger than this is refused (the largest crates have a few MiB).
@@ -76,7 +78,11 @@ pub fn parse_index_file(name: &str, text: &str) -> Result<HashMap<String, [u8; 3
             line: i + 1,
             reason: e.to_string(),
         })?;
-        let digest = hex32(&parsed.cksum).ok_or_else(|| IndexError::Parse {
+        let digest = match Digest::from_hex(&parsed.cksum) {
+            Ok(Digest::Sha256(d)) => Some(d),
+            _ => None,
+        }
+        .ok_or_else(|| IndexError::Parse {
             name: name.to_string(),
             line: i + 1,
             reason: format!("cksum {:?} is not 64 hex digits", parsed.cksum),
@@ -84,20 +90,6 @@ pub fn parse_index_file(name: &str, text: &str) -> Result<HashMap<String, [u8; 3
         out.insert(parsed.vers, digest);
     }
     Ok(out)
-}
-
-fn hex32(s: &str) -> Option<[u8; 32]> {
-    let b = s.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in b.chunks_exact(2).enumerate() {
-        let hi = (pair[0] as char).to_digit(16)?;
-        let lo = (pair[1] as char).to_digit(16)?;
-        out[i] = (hi * 16 + lo) as u8;
-    }
-    Some(out)
 }
 
 /// A crates.io digest source: the sparse index over HTTPS with an on-disk cache.
