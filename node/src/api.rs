@@ -103,6 +103,7 @@ pub fn router_with(state: St, config: &Config, witness: Option<Router>) -> Route
             .route_service("/v1/equivocations", w);
     }
     r.route("/checkpoint", get(checkpoint))
+        .route("/checkpoint/latest", get(checkpoint_latest))
         .route("/tile/{*path}", get(tile_get))
         .route("/v1/attestations", post(submit))
         .route("/v1/reviews/{ecosystem}/{*rest}", get(reviews))
@@ -284,19 +285,35 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const PARTIAL: &str = "public, max-age=60";
 const NO_CACHE: &str = "no-cache";
 
+/// `GET /checkpoint`: the newest checkpoint that reached its cosigning target (see
+/// [`crate::federation::FedShared`]), else (no witnesses, or none reached it yet) the
+/// newest signed one.
 async fn checkpoint(State(st): State<St>) -> Result<Response, ApiError> {
+    if let Some((_, note)) = st.federation.as_ref().and_then(|f| f.served()) {
+        return Ok(checkpoint_response(note));
+    }
+    checkpoint_latest(State(st)).await
+}
+
+/// `GET /checkpoint/latest`: the newest signed checkpoint with the cosignatures gathered
+/// so far, for witnesses and monitors.
+async fn checkpoint_latest(State(st): State<St>) -> Result<Response, ApiError> {
     let (size, mut note) = read(&st, |s| s.latest_checkpoint().map_err(store_err)).await?;
-    if let Some(c) = st.federation.as_ref().and_then(|f| f.cosigned_at(size)) {
+    if let Some(c) = st.federation.as_ref().and_then(|f| f.latest_at(size)) {
         note = c;
     }
-    Ok((
+    Ok(checkpoint_response(note))
+}
+
+fn checkpoint_response(note: Vec<u8>) -> Response {
+    (
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
             (header::CACHE_CONTROL, NO_CACHE),
         ],
         note,
     )
-        .into_response())
+        .into_response()
 }
 
 async fn tile_get(State(st): State<St>, Path(path): Path<String>) -> Result<Response, ApiError> {

@@ -53,6 +53,10 @@ pub struct Config {
     pub recosign_interval_ms: u64,
     /// Timeout (ms) of one cosignature request to one witness.
     pub cosign_timeout_ms: u64,
+    /// Distinct witness cosignatures a checkpoint needs before `GET /checkpoint` serves
+    /// it (the newest signed one is at `GET /checkpoint/latest`). Absent = every
+    /// configured peer and external witness; 0 = serve the newest signed checkpoint.
+    pub cosign_target: Option<usize>,
 }
 
 /// `[gossip]`: where the libp2p transport listens.
@@ -146,6 +150,7 @@ impl Default for Config {
             witness_quorum_wait_ms: 2000,
             recosign_interval_ms: 10_000,
             cosign_timeout_ms: 5000,
+            cosign_target: None,
         }
     }
 }
@@ -200,6 +205,13 @@ impl Config {
             self.cosign_timeout_ms >= 1,
             "cosign_timeout_ms must be positive"
         );
+        if let Some(t) = self.cosign_target {
+            let witnesses = self.peer.len() + self.external_witness.len();
+            anyhow::ensure!(
+                t <= witnesses,
+                "cosign_target {t} can never be reached: only {witnesses} witnesses are configured ([[peer]] and [[external_witness]])"
+            );
+        }
         if self.gossip.is_none() {
             anyhow::ensure!(
                 self.peer.is_empty(),

@@ -208,9 +208,13 @@ impl Federation {
         }
 
         let seen = load_seen(&data, &logs);
-        let shared = Arc::new(FedShared::default());
-        if let Some((size, note)) = load_cosigned(&data, &store, &log) {
-            shared.set_cosigned(size, note);
+        let shared = Arc::new(FedShared::new(
+            config.cosign_target.unwrap_or(targets.len()),
+        ));
+        if let Some((size, note)) = load_cosigned(&data, &store, &log)
+            && shared.reaches_target(&note)
+        {
+            shared.set_served(size, note);
         }
         shared.equivocations.store(
             witness.equivocations().map(|v| v.len() as u64).unwrap_or(0),

@@ -523,9 +523,11 @@ impl Fed {
         self.nodes[i].inst.url()
     }
 
-    /// How many witness cosignatures node `i`'s `/checkpoint` carries, and its size.
+    /// How many witness cosignatures node `i`'s newest checkpoint carries, and its size
+    /// (`/checkpoint/latest`: witnessing progress; `/checkpoint` serves it only once it
+    /// reached the node's cosigning target).
     pub fn cosignatures(&self, i: usize) -> Option<(usize, u64)> {
-        let (s, body) = http_get(&format!("{}/checkpoint", self.url(i))).ok()?;
+        let (s, body) = http_get(&format!("{}/checkpoint/latest", self.url(i))).ok()?;
         if s != 200 {
             return None;
         }

@@ -33,8 +33,8 @@ pub(super) struct External {
     pub(super) verifier: CosignatureVerifier,
 }
 
-/// The persisted cosigned checkpoint, if it is signed by our key and is the checkpoint
-/// the store holds at its size.
+/// The persisted served checkpoint (it reached the cosigning target when it was written),
+/// if it is signed by our key and is the checkpoint the store holds at its size.
 pub(super) fn load_cosigned(
     data: &DataDir,
     store: &Store,
@@ -149,7 +149,7 @@ impl Inner {
         };
         let mut full = self
             .shared
-            .cosigned_at(size)
+            .latest_at(size)
             .and_then(|n| String::from_utf8(n).ok())
             .unwrap_or(note_str);
         let deadline = tokio::time::sleep(self.quorum_wait);
@@ -157,6 +157,7 @@ impl Inner {
         let mut published = false;
         let mut changed_since_publish = false;
         let mut watch_alive = true;
+        let mut reached = false;
         loop {
             tokio::select! {
                 next = pending.next() => {
@@ -167,7 +168,7 @@ impl Inner {
                             match note::add_signatures(&full, &[sig]) {
                                 Ok(n) => {
                                     full = n;
-                                    self.shared.set_cosigned(size, full.clone().into_bytes());
+                                    reached |= self.shared.set_gathered(size, full.clone().into_bytes());
                                     changed_since_publish = true;
                                 }
                                 Err(e) => tracing::warn!("adding a cosignature: {e}"),
@@ -199,6 +200,10 @@ impl Inner {
         }
         if !published || changed_since_publish {
             self.publish_cosigned(&full).await;
+        }
+        if !reached {
+            // Not served at /checkpoint, so not what a restart should serve either.
+            return;
         }
         let path = self.data.cosigned_path();
         let bytes = full.into_bytes();

@@ -127,7 +127,7 @@ impl Inner {
                         .await
                     {
                         Ok(Ok((size, note))) => (
-                            Response::Checkpoint(self.shared.cosigned_at(size).unwrap_or(note)),
+                            Response::Checkpoint(self.shared.latest_at(size).unwrap_or(note)),
                             None,
                         ),
                         _ => (Response::error(500, "store"), None),

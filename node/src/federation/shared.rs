@@ -4,12 +4,28 @@
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// State shared with the HTTP API: the cosigned checkpoint and counters.
+/// State shared with the HTTP API: the served and the newest checkpoint, and counters.
+///
+/// A checkpoint has reached its *cosigning target* when it carries verified cosignatures
+/// by at least `target` distinct witnesses (by default every configured peer and external
+/// witness; `cosign_target` in the config lowers it). `GET /checkpoint` serves the newest
+/// checkpoint that reached the target, so a client never adopts one its witnesses have not
+/// cosigned yet; the previous one stays served (its tiles and entry bundles stay available:
+/// the store serves every tile of any smaller tree) until a newer one reaches the target.
+/// `GET /checkpoint/latest` serves the newest signed checkpoint with the cosignatures
+/// gathered so far, for witnesses and monitors. With a target of 0 (no witnesses
+/// configured) both serve the newest signed checkpoint.
 #[derive(Debug, Default)]
 pub struct FedShared {
-    cosigned: RwLock<Option<(u64, Vec<u8>)>>,
+    /// Cosignatures a checkpoint needs before it is served at `/checkpoint`.
+    target: usize,
+    /// The newest checkpoint that reached the target: (size, note with cosignatures).
+    served: RwLock<Option<(u64, Vec<u8>)>>,
+    /// The newest checkpoint of a cosigning round, with the cosignatures gathered so far.
+    latest: RwLock<Option<(u64, Vec<u8>)>>,
     pub(super) equivocations: AtomicU64,
     cosignatures: AtomicU64,
+    served_size: AtomicU64,
     pub(super) gossip_accept: AtomicU64,
     pub(super) gossip_reject: AtomicU64,
     pub(super) gossip_ignore: AtomicU64,
@@ -18,21 +34,71 @@ pub struct FedShared {
 }
 
 impl FedShared {
-    /// The checkpoint of tree size `size` with gathered cosignatures, if there is one.
-    pub fn cosigned_at(&self, size: u64) -> Option<Vec<u8>> {
-        let g = self.cosigned.read().ok()?;
+    /// Shared state for a log whose checkpoints need `target` cosignatures to be served.
+    pub fn new(target: usize) -> FedShared {
+        FedShared {
+            target,
+            ..FedShared::default()
+        }
+    }
+
+    /// The cosigning target (distinct witness cosignatures).
+    pub fn target(&self) -> usize {
+        self.target
+    }
+
+    /// The newest checkpoint that reached the cosigning target, with its cosignatures:
+    /// what `GET /checkpoint` serves. `None` when the target is 0 (serve the newest signed
+    /// one) or no checkpoint reached it yet.
+    pub fn served(&self) -> Option<(u64, Vec<u8>)> {
+        if self.target == 0 {
+            return None;
+        }
+        self.served.read().ok()?.clone()
+    }
+
+    /// The checkpoint of tree size `size` with the cosignatures gathered so far, if a
+    /// cosigning round for that size has started.
+    pub fn latest_at(&self, size: u64) -> Option<Vec<u8>> {
+        let g = self.latest.read().ok()?;
         match &*g {
             Some((s, n)) if *s == size => Some(n.clone()),
             _ => None,
         }
     }
 
-    pub(super) fn set_cosigned(&self, size: u64, note: Vec<u8>) {
-        let n = count_signature_lines(&note).saturating_sub(1);
-        self.cosignatures.store(n as u64, Ordering::Relaxed);
-        if let Ok(mut g) = self.cosigned.write() {
+    /// Records the cosignatures gathered so far on the checkpoint of size `size` (every
+    /// line verified). Returns true when it reached the target and is now served.
+    pub(super) fn set_gathered(&self, size: u64, note: Vec<u8>) -> bool {
+        let reached = self.reaches_target(&note);
+        if reached {
+            self.set_served(size, note.clone());
+        }
+        if let Ok(mut g) = self.latest.write() {
             *g = Some((size, note));
         }
+        reached
+    }
+
+    /// Whether `note` (a log signature line followed by verified cosignature lines)
+    /// carries enough cosignatures.
+    pub(super) fn reaches_target(&self, note: &[u8]) -> bool {
+        self.target > 0 && count_signature_lines(note).saturating_sub(1) >= self.target
+    }
+
+    /// Serves `note` (which reached the target) unless a larger checkpoint is served:
+    /// `/checkpoint` never goes back to a smaller tree.
+    pub(super) fn set_served(&self, size: u64, note: Vec<u8>) {
+        let Ok(mut g) = self.served.write() else {
+            return;
+        };
+        if g.as_ref().is_some_and(|(s, _)| *s > size) {
+            return;
+        }
+        let n = count_signature_lines(&note).saturating_sub(1);
+        self.cosignatures.store(n as u64, Ordering::Relaxed);
+        self.served_size.store(size, Ordering::Relaxed);
+        *g = Some((size, note));
     }
 
     /// Prometheus text for the federation metrics.
@@ -55,8 +121,14 @@ impl FedShared {
         g(
             "quorate_checkpoint_cosignatures",
             "gauge",
-            "Witness cosignatures on the served checkpoint.",
+            "Witness cosignatures on the checkpoint served at /checkpoint.",
             &self.cosignatures,
+        );
+        g(
+            "quorate_checkpoint_served_size",
+            "gauge",
+            "Tree size of the checkpoint served at /checkpoint (reached its cosigning target).",
+            &self.served_size,
         );
         g(
             "quorate_gossip_accepted_total",

@@ -98,9 +98,11 @@ pub fn cosigned(p: &Proc, spec: &NodeSpec, witnesses: &[CosignatureVerifier]) ->
     cosigners(&body, &spec.log_verifier(), witnesses).expect("checkpoint verifies")
 }
 
-/// Whether `p`'s checkpoint of size >= `min_size` carries a valid cosignature by `w`.
+/// Whether `p`'s newest checkpoint (`/checkpoint/latest`, which runs ahead of the served
+/// one while its cosigning target is not reached) of size >= `min_size` carries a valid
+/// cosignature by `w`.
 pub fn has_cosig(p: &Proc, spec: &NodeSpec, w: &CosignatureVerifier, min_size: u64) -> bool {
-    let (_, body) = p.get("/checkpoint").unwrap();
+    let (_, body) = p.get("/checkpoint/latest").unwrap();
     verify_checkpoint(&body, &spec.log_verifier(), std::slice::from_ref(w))
         .is_ok_and(|v| v.checkpoint().size() >= min_size && v.cosignatures().len() == 1)
 }
