@@ -732,9 +732,17 @@ pub struct BenchArgs {
     /// and a delta to the locked one) instead of one full review
     #[arg(long)]
     deltas: bool,
+    /// Instead: time the quorum decision over one log holding N deltas of one crate in
+    /// reverse order plus one full review, beside the signature and hash floor
+    #[arg(long, value_name = "N")]
+    delta_bomb: Option<usize>,
 }
 
 pub fn bench_check(a: &BenchArgs) -> Result<ExitCode> {
+    if let Some(n) = a.delta_bomb {
+        crate::bench_delta::run(n, a.runs)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     crate::bench::run(
         a.packages,
         a.runs,

@@ -50,14 +50,17 @@ impl Bits {
         changed
     }
 
-    fn and(&self, other: &Bits) -> Bits {
-        Bits(self.0.iter().zip(&other.0).map(|(a, b)| a & b).collect())
+    /// `self = a & b`, reusing `self`'s storage (the search's inner loop).
+    fn copy_and(&mut self, a: &Bits, b: &Bits) {
+        self.0.clear();
+        self.0.extend(a.0.iter().zip(&b.0).map(|(x, y)| x & y));
     }
 
-    fn or(&self, other: &Bits) -> Bits {
-        let mut r = self.clone();
-        r.absorb(other);
-        r
+    /// `self = a | b`, reusing `self`'s storage.
+    fn copy_or(&mut self, a: &Bits, b: &Bits) {
+        self.0.clear();
+        self.0.extend_from_slice(&a.0);
+        self.absorb(b);
     }
 }
 
@@ -208,20 +211,23 @@ where
             }
         }
     }
-    let empty = Vec::new();
+    let none: &[usize] = &[];
+    let mut avail = Bits::default();
+    let mut carried = Bits::default();
     while let Some(i) = work.pop() {
         let (v, d) = (r.states[i].version, r.states[i].digest);
-        let avail = r.states[i].own.or(&r.states[i].foreign);
-        let candidates: Vec<usize> = if d == Digest::Unknown {
-            by_base_version.get(v).unwrap_or(&empty).clone()
+        avail.copy_or(&r.states[i].own, &r.states[i].foreign);
+        let (first, second): (&[usize], &[usize]) = if d == Digest::Unknown {
+            (by_base_version.get(v).map_or(none, Vec::as_slice), none)
         } else {
-            let mut c = by_base.get(&(v, d)).unwrap_or(&empty).clone();
-            c.extend(unknown_base.get(v).unwrap_or(&empty));
-            c
+            (
+                by_base.get(&(v, d)).map_or(none, Vec::as_slice),
+                unknown_base.get(v).map_or(none, Vec::as_slice),
+            )
         };
-        for k in candidates {
+        for &k in first.iter().chain(second) {
             let e = deltas[k];
-            let carried = avail.and(&e.criteria);
+            carried.copy_and(&avail, &e.criteria);
             if carried.is_empty() {
                 continue;
             }

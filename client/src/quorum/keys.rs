@@ -52,6 +52,14 @@ pub(super) fn assign<'j>(
     let others_have = |open: &BTreeSet<&'j str>, j: &str, k: &Key| {
         open.iter().any(|o| *o != j && keys_of[o].contains(k))
     };
+    // The usual case: no key is shared, so every candidate keeps what it certified with.
+    if open
+        .iter()
+        .all(|j| keys_of[j].iter().all(|k| !others_have(&open, j, k)))
+    {
+        out.certified = open;
+        return out;
+    }
     // Settle every jurisdiction that certifies with its exclusive keys alone. Settling
     // one only makes others' keys more exclusive, so repeat until nothing changes.
     loop {

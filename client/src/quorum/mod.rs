@@ -338,7 +338,13 @@ impl<'p> Evaluator<'p> {
         // have, settle which of them may use a key that several of them carry.
         let keys_of: BTreeMap<&str, BTreeSet<keys::Key>> = jurisdictions
             .iter()
-            .filter(|j| certifies(j, &|_| true))
+            .filter(|j| {
+                if foreign[*j].is_empty() {
+                    self.certifies(&own[*j], q, want) // the same reach, already made
+                } else {
+                    certifies(j, &|_| true)
+                }
+            })
             .map(|j| (*j, edges_of(j).iter().map(|e| *e.key).collect()))
             .collect();
         let assignment = keys::assign(&keys_of, certifies);
