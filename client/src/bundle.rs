@@ -93,6 +93,9 @@ pub struct Written {
     pub logs: usize,
     pub entries: usize,
     pub equivocations: usize,
+    /// Per log written: (origin, its checkpoint note, the leaf hashes of its entries),
+    /// for the maker's signed manifest ([`crate::bundle_manifest`]).
+    pub written: Vec<(String, Vec<u8>, Vec<merkle::Hash>)>,
 }
 
 /// Writes a bundle for `wanted` packages from a synced mirror: proofs are built from the
@@ -106,6 +109,7 @@ pub fn write_from_mirror(m: &Mirror, wanted: &Wanted, dir: &Path) -> Result<Writ
         let ld = dir.join(file_stem_for(&lm.origin));
         write(&ld.join("checkpoint"), note)?;
         w.logs += 1;
+        let mut leaves = Vec::new();
         let size = lm.tree.size();
         // leaf hash -> (ecosystem, package, version), to file withdrawals (which may be
         // published under any package) beside what they withdraw.
@@ -157,7 +161,9 @@ pub fn write_from_mirror(m: &Mirror, wanted: &Wanted, dir: &Path) -> Result<Writ
             write(&pd.join(format!("{stem}.att")), env)?;
             write(&pd.join(format!("{stem}.tlog-proof")), &proof.to_text())?;
             w.entries += 1;
+            leaves.push(*v.leaf_hash());
         }
+        w.written.push((lm.origin.clone(), note.clone(), leaves));
     }
     for evs in m.equivocations.values() {
         for e in evs {
