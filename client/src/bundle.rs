@@ -8,7 +8,13 @@
 //! DIR/<origin-stem>/<eco>/<pkg>/<ver>/<leaf-hex>.tlog-proof C2SP tlog-proof (index,
 //!                                                     inclusion proof, cosigned checkpoint)
 //! DIR/equivocations/<id-hex>                          equivocation evidence
+//! DIR/manifest                                        optional: the maker's signed manifest
 //! ```
+//!
+//! A bundle is a subset of its logs: every entry in it is proven, but it cannot prove that
+//! none was left out (a withdrawal, a violation). The optional manifest
+//! ([`crate::bundle_manifest`]) is its maker's signed statement of what was copied from
+//! which checkpoints, for users who choose to trust that maker for completeness.
 //!
 //! `<origin-stem>` is the log origin with `/` and other awkward characters as `_`
 //! ([`file_stem_for`]); the directory only says which policy log an entry was fetched
