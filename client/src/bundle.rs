@@ -8,7 +8,13 @@
 //! DIR/<origin-stem>/<eco>/<pkg>/<ver>/<leaf-hex>.tlog-proof C2SP tlog-proof (index,
 //!                                                     inclusion proof, cosigned checkpoint)
 //! DIR/equivocations/<id-hex>                          equivocation evidence
+//! DIR/manifest                                        optional: the maker's signed manifest
 //! ```
+//!
+//! A bundle is a subset of its logs: every entry in it is proven, but it cannot prove that
+//! none was left out (a withdrawal, a violation). The optional manifest
+//! ([`crate::bundle_manifest`]) is its maker's signed statement of what was copied from
+//! which checkpoints, for users who choose to trust that maker for completeness.
 //!
 //! `<origin-stem>` is the log origin with `/` and other awkward characters as `_`
 //! ([`file_stem_for`]); the directory only says which policy log an entry was fetched
@@ -93,6 +99,9 @@ pub struct Written {
     pub logs: usize,
     pub entries: usize,
     pub equivocations: usize,
+    /// Per log written: (origin, its checkpoint note, the leaf hashes of its entries),
+    /// for the maker's signed manifest ([`crate::bundle_manifest`]).
+    pub written: Vec<(String, Vec<u8>, Vec<merkle::Hash>)>,
 }
 
 /// Writes a bundle for `wanted` packages from a synced mirror: proofs are built from the
@@ -106,6 +115,7 @@ pub fn write_from_mirror(m: &Mirror, wanted: &Wanted, dir: &Path) -> Result<Writ
         let ld = dir.join(file_stem_for(&lm.origin));
         write(&ld.join("checkpoint"), note)?;
         w.logs += 1;
+        let mut leaves = Vec::new();
         let size = lm.tree.size();
         // leaf hash -> (ecosystem, package, version), to file withdrawals (which may be
         // published under any package) beside what they withdraw.
@@ -157,7 +167,9 @@ pub fn write_from_mirror(m: &Mirror, wanted: &Wanted, dir: &Path) -> Result<Writ
             write(&pd.join(format!("{stem}.att")), env)?;
             write(&pd.join(format!("{stem}.tlog-proof")), &proof.to_text())?;
             w.entries += 1;
+            leaves.push(*v.leaf_hash());
         }
+        w.written.push((lm.origin.clone(), note.clone(), leaves));
     }
     for evs in m.equivocations.values() {
         for e in evs {

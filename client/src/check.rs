@@ -56,6 +56,8 @@ pub struct Report {
     pub verdicts: Vec<PackageVerdict>,
     pub not_checkable: Vec<(LockPackage, NotCheckable)>,
     pub warnings: Vec<String>,
+    /// From a bundle: what it cannot prove, and who vouches for its completeness.
+    pub bundle: Vec<String>,
 }
 
 impl Report {
@@ -64,6 +66,7 @@ impl Report {
             verdicts: q.queries.iter().map(|x| ev.evaluate(x, now)).collect(),
             not_checkable: q.not_checkable.clone(),
             warnings,
+            bundle: Vec::new(),
         }
     }
 
@@ -164,6 +167,9 @@ pub fn render_table(r: &Report, policy: &Policy, detail: Detail) -> String {
     for w in &r.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
+    for b in &r.bundle {
+        let _ = writeln!(out, "bundle: {b}");
+    }
     let failed = r.verdicts.len() - r.passed();
     let _ = writeln!(
         out,
@@ -236,6 +242,7 @@ pub fn render_json(r: &Report, policy: &Policy) -> serde_json::Value {
             "all_pass": r.all_pass(),
         },
         "warnings": r.warnings,
+        "bundle": r.bundle,
     })
 }
 

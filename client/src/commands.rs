@@ -18,7 +18,7 @@ use quorate_client::net::Node;
 use quorate_client::policy::Policy;
 use quorate_client::quorum::Evaluator;
 use quorate_client::submit::{self, Logged};
-use quorate_client::{bundle, files, keys};
+use quorate_client::{bundle, bundle_manifest, files, keys};
 use quorate_proto::attestation::{
     self, Attestation, DeltaBase, Digest, Reviewer, SupersedeKind, Supersedes, Verdict,
 };
@@ -398,9 +398,15 @@ pub struct CheckArgs {
     lockfile: Option<PathBuf>,
     #[command(flatten)]
     src: SourceArgs,
-    /// Decide from this offline bundle (see `quorate bundle`) instead of the mirror
+    /// Decide from this offline bundle (see `quorate bundle`) instead of the mirror. A
+    /// bundle proves every entry in it but cannot prove that none was left out
     #[arg(long)]
     bundle: Option<PathBuf>,
+    /// Trust this maker (note verifier key, or a file holding it) for the bundle's
+    /// completeness: its signed manifest must verify under the key and match the bundle
+    /// exactly, or check refuses (exit 2)
+    #[arg(long, value_name = "VKEY", requires = "bundle")]
+    bundle_maker: Option<String>,
     /// Print one JSON document instead of the table
     #[arg(long)]
     json: bool,
@@ -412,22 +418,30 @@ pub struct CheckArgs {
     verbose: bool,
 }
 
-/// Builds the evaluator's inputs from a bundle or the mirror and evaluates.
+/// Builds the evaluator's inputs from a bundle or the mirror and evaluates. From a
+/// bundle, the report says what the bundle cannot prove and who (if anyone) vouches for
+/// its completeness; with `maker`, a manifest that does not verify is an error.
 fn evaluate(
     policy: &Policy,
     lock: &Lockfile,
     src: &SourceArgs,
     bundle_dir: Option<&Path>,
+    maker: Option<&str>,
     quiet: bool,
 ) -> Result<Report> {
     let q = Queries::from_lockfile(lock);
     let wanted = Some(q.wanted());
     let mut ev = Evaluator::new(policy);
     let mut warnings = Vec::new();
+    let mut bundle_notes = Vec::new();
     match bundle_dir {
         Some(d) => {
+            let maker = maker.map(keys::load_ed25519_verifier).transpose()?;
+            let vouched = bundle_manifest::vouched(d, policy, maker.as_ref())?;
             let l = bundle::load_into(d, &mut ev, &wanted)?;
             warnings.extend(l.warnings);
+            bundle_notes.push(bundle_manifest::CANNOT_PROVE.to_owned());
+            bundle_notes.push(vouched.describe());
         }
         None => {
             let m = src.sync(policy, quiet)?;
@@ -441,7 +455,9 @@ fn evaluate(
             }
         }
     }
-    Ok(Report::evaluate(&ev, &q, src.now()?, warnings))
+    let mut r = Report::evaluate(&ev, &q, src.now()?, warnings);
+    r.bundle = bundle_notes;
+    Ok(r)
 }
 
 pub fn check(a: &CheckArgs) -> Result<ExitCode> {
@@ -451,7 +467,14 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("Cargo.lock"));
     let lock = load_lockfile(&lock_path)?;
-    let r = evaluate(&policy, &lock, &a.src, a.bundle.as_deref(), a.json)?;
+    let r = evaluate(
+        &policy,
+        &lock,
+        &a.src,
+        a.bundle.as_deref(),
+        a.bundle_maker.as_deref(),
+        a.json,
+    )?;
     if a.json {
         println!(
             "{}",
@@ -481,6 +504,11 @@ pub struct BundleArgs {
     /// Output directory
     #[arg(long)]
     out: PathBuf,
+    /// Sign a manifest (who made the bundle, from which checkpoints, which entries) with
+    /// this note secret key (`quorate key`), so users can choose to trust you for its
+    /// completeness (`check --bundle-maker VKEY`). Without it the bundle is unsigned
+    #[arg(long, value_name = "KEYFILE")]
+    sign: Option<PathBuf>,
     #[command(flatten)]
     src: SourceArgs,
 }
@@ -493,9 +521,20 @@ pub fn bundle(a: &BundleArgs) -> Result<ExitCode> {
     for w in mirror_warnings(&m) {
         eprintln!("warning: {w}");
     }
+    let signer = a.sign.as_deref().map(keys::load_signer).transpose()?;
     let w = bundle::write_from_mirror(&m, &Some(q.wanted()), &a.out)?;
+    let signed = match &signer {
+        Some(s) => {
+            let manifest =
+                bundle_manifest::Manifest::from_written(s.name(), a.src.now()?, q.wanted(), &w)
+                    .map_err(anyhow::Error::msg)?;
+            bundle_manifest::write(&a.out, &manifest.sign(s)?)?;
+            format!("; manifest signed by {}", s.name())
+        }
+        None => "; unsigned (no --sign): nobody vouches that it is complete".to_owned(),
+    };
     println!(
-        "wrote {}: {} logs, {} entries with tlog-proofs, {} equivocation evidence files",
+        "wrote {}: {} logs, {} entries with tlog-proofs, {} equivocation evidence files{signed}",
         a.out.display(),
         w.logs,
         w.entries,
@@ -516,7 +555,7 @@ pub struct GapsArgs {
 pub fn gaps(a: &GapsArgs) -> Result<ExitCode> {
     let policy = load_policy(a.src.policy.as_deref())?;
     let lock = load_lockfile(&a.lockfile)?;
-    let r = evaluate(&policy, &lock, &a.src, a.bundle.as_deref(), false)?;
+    let r = evaluate(&policy, &lock, &a.src, a.bundle.as_deref(), None, false)?;
     print!("{}", check::render_gaps(&check::gaps(&r)));
     Ok(ExitCode::SUCCESS)
 }
@@ -697,7 +736,7 @@ pub fn export(c: &ExportCommand) -> Result<ExitCode> {
     let ExportCommand::CargoVet(a) = c;
     let policy = load_policy(a.src.policy.as_deref())?;
     let lock = load_lockfile(a.lock.as_deref().unwrap_or(Path::new("Cargo.lock")))?;
-    let r = evaluate(&policy, &lock, &a.src, a.bundle.as_deref(), true)?;
+    let r = evaluate(&policy, &lock, &a.src, a.bundle.as_deref(), None, true)?;
     print!("{}", cargo_vet::export(&r.verdicts, &policy));
     eprintln!(
         "exported {} of {} packages (the rest lack a quorum)",
@@ -732,9 +771,17 @@ pub struct BenchArgs {
     /// and a delta to the locked one) instead of one full review
     #[arg(long)]
     deltas: bool,
+    /// Instead: time the quorum decision over one log holding N deltas of one crate in
+    /// reverse order plus one full review, beside the signature and hash floor
+    #[arg(long, value_name = "N")]
+    delta_bomb: Option<usize>,
 }
 
 pub fn bench_check(a: &BenchArgs) -> Result<ExitCode> {
+    if let Some(n) = a.delta_bomb {
+        crate::bench_delta::run(n, a.runs)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     crate::bench::run(
         a.packages,
         a.runs,

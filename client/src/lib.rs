@@ -8,6 +8,7 @@
 //! and `files` are the CLI's key and file handling.
 
 pub mod bundle;
+pub mod bundle_manifest;
 pub mod cargo_vet;
 pub mod check;
 pub mod crates_index;

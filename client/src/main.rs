@@ -1,6 +1,7 @@
 //! `quorate`: the command-line face of Quorate's client.
 
 mod bench;
+mod bench_delta;
 mod commands;
 
 use std::path::{Path, PathBuf};

@@ -785,6 +785,14 @@ impl Policy {
         !restricted
     }
 
+    /// The jurisdiction a `reviewer` line pins `key` to (a key is on at most one line).
+    pub fn reviewer_jurisdiction(&self, key: &[u8; 32]) -> Option<&str> {
+        self.reviewers
+            .iter()
+            .find(|r| &r.public_key == key)
+            .map(|r| r.jurisdiction.as_str())
+    }
+
     /// k: how many distinct jurisdictions must certify (0 when there are no review logs).
     pub fn review_quorum(&self) -> usize {
         self.review_quorum.unwrap_or(0)

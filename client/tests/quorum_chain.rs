@@ -289,8 +289,9 @@ fn withdrawn_and_replaced_reviews_do_not_count() {
             .pass
     );
 
-    // A stranger (other key, other organisation) cannot withdraw it, nor can anyone from
-    // another log.
+    // A stranger (other key, other organisation) cannot withdraw it, nor can another
+    // key claiming its organisation from another log (only the key itself reaches across
+    // logs: `a_withdrawal_by_the_key_withdraws_in_every_log`).
     let mut stranger = full("unrelated", "0.1.0", digest(7), &c);
     stranger.organisation = "elsewhere".into();
     f.publish(
@@ -303,9 +304,9 @@ fn withdrawn_and_replaced_reviews_do_not_count() {
         &withdrawal(
             leaf,
             SupersedeKind::Withdraw,
-            full("unrelated", "0.1.0", digest(7), &a),
+            full("unrelated", "0.1.0", digest(7), &c),
         ),
-        &a,
+        &c,
     );
     assert!(
         f.load(&policy, 1, NOW - 60)
@@ -780,4 +781,172 @@ fn a_logs_own_jurisdiction_cannot_witness_it() {
             .to_string();
         assert!(err.contains(want), "{extra:?}: {err}");
     }
+}
+
+// One key, one vote (issue 9, item 5).
+
+/// One reviewer key registered with two institutes (or its envelope replayed into a
+/// second log) counts for one jurisdiction, and the explanation says where.
+#[test]
+fn one_key_in_two_jurisdictions_counts_once() {
+    let mut f = Fed::new(&["DE", "FR", "JP"], 1);
+    let a = Person::new("anna");
+    let review = full(P, "1.0.0", digest(1), &a);
+    f.publish("DE", &review, &a);
+    f.publish("FR", &review, &a); // the very same envelope, replayed
+    let policy = f.policy(2, 1, "");
+    let v = f
+        .load(&policy, 1, NOW - 60)
+        .evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(!v.pass, "one key must not make two jurisdictions: {v}");
+    assert_eq!(v.certified_by, ["DE"]);
+    assert!(
+        matches!(reasons(&v, "FR"), [Why::KeyCountedElsewhere { reviewer, counted_for, greedy: false, .. }]
+            if reviewer == "anna" && counted_for == "DE"),
+        "{v}"
+    );
+    assert!(
+        v.to_string().contains("FR: reviewer \"anna\" (key ")
+            && v.to_string()
+                .contains("one key counts for one jurisdiction per package, and it counts for DE"),
+        "{v}"
+    );
+    // A separately signed review by the same key counts once as well.
+    let mut f2 = Fed::new(&["DE", "FR"], 1);
+    f2.publish("DE", &full(P, "1.0.0", digest(1), &a), &a);
+    let mut other = full(P, "1.0.0", digest(1), &a);
+    other.organisation = "another institute".into();
+    f2.publish("FR", &other, &a);
+    let p2 = f2.policy(2, 1, "");
+    assert!(
+        !f2.load(&p2, 1, NOW - 60)
+            .evaluate(&query(P, "1.0.0", digest(1)), NOW)
+            .pass
+    );
+}
+
+/// A replay into a log that certifies with its own reviewer takes no vote from the
+/// original: the client counts the key where it is needed.
+#[test]
+fn a_replayed_envelope_takes_no_vote_from_its_origin() {
+    let mut f = Fed::new(&["DE", "FR"], 1);
+    let (a, b) = (Person::new("anna"), Person::new("bernd"));
+    let review = full(P, "1.0.0", digest(1), &a);
+    f.publish("DE", &review, &a);
+    // FR (sorted before nothing, after DE) carries anna's envelope and its own review.
+    f.publish("FR", &review, &a);
+    f.publish("FR", &full(P, "1.0.0", digest(1), &b), &b);
+    let policy = f.policy(2, 1, "");
+    let v = f
+        .load(&policy, 1, NOW - 60)
+        .evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(v.pass, "{v}");
+    assert_eq!(v.certified_by, ["DE", "FR"]);
+    // Even when the replaying log sorts first.
+    let mut g = Fed::new(&["AT", "DE"], 1);
+    g.publish("DE", &review, &a);
+    g.publish("AT", &review, &a);
+    g.publish("AT", &full(P, "1.0.0", digest(1), &b), &b);
+    let pg = g.policy(2, 1, "");
+    let v = g
+        .load(&pg, 1, NOW - 60)
+        .evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(v.pass, "{v}");
+}
+
+/// A key the policy pins to one jurisdiction counts nowhere else, even in a
+/// jurisdiction that admits any reviewer.
+#[test]
+fn a_key_pinned_by_the_policy_counts_only_there() {
+    let mut f = Fed::new(&["DE", "FR"], 1);
+    let a = Person::new("anna");
+    let review = full(P, "1.0.0", digest(1), &a);
+    f.publish("DE", &review, &a);
+    f.publish("FR", &review, &a);
+    let policy = f.policy(1, 1, &format!("reviewer FR {}\n", a.vkey()));
+    let v = f
+        .load(&policy, 1, NOW - 60)
+        .evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(v.pass, "{v}");
+    assert_eq!(v.certified_by, ["FR"]);
+    assert_eq!(
+        rejection(&v, "DE"),
+        Rejection::PinnedElsewhere {
+            jurisdiction: "FR".into()
+        }
+    );
+    assert!(v.to_string().contains("pinned to FR by the policy"), "{v}");
+}
+
+/// A withdrawal signed by the key withdraws its attestation in every log that carries
+/// it, not only in the log the withdrawal was published to.
+#[test]
+fn a_withdrawal_by_the_key_withdraws_in_every_log() {
+    let mut f = Fed::new(&["DE", "FR"], 1);
+    let a = Person::new("anna");
+    let review = full(P, "1.0.0", digest(1), &a);
+    let leaf = f.publish("DE", &review, &a);
+    f.publish("FR", &review, &a);
+    let policy = f.policy(1, 1, "");
+    assert!(
+        f.load(&policy, 1, NOW - 60)
+            .evaluate(&query(P, "1.0.0", digest(1)), NOW)
+            .pass
+    );
+    f.publish(
+        "FR",
+        &withdrawal(
+            leaf,
+            SupersedeKind::Withdraw,
+            full("unrelated", "0.1.0", digest(7), &a),
+        ),
+        &a,
+    );
+    let v = f
+        .load(&policy, 1, NOW - 60)
+        .evaluate(&query(P, "1.0.0", digest(1)), NOW);
+    assert!(!v.pass, "{v}");
+    for j in ["DE", "FR"] {
+        assert!(
+            matches!(rejection(&v, j), Rejection::Withdrawn { ref by, kind: SupersedeKind::Withdraw } if by == "anna"),
+            "{j}: {v}"
+        );
+    }
+}
+
+/// 200 signed deltas of one crate, published newest first, then one full review:
+/// decided, and a cut in the middle of the chain is named.
+#[test]
+fn long_reversed_delta_chain_is_decided_and_its_gap_named() {
+    let n: u8 = 200;
+    let mut f = Fed::new(&["DE"], 1);
+    let a = Person::new("anna");
+    let ver = |i: u8| format!("1.0.{i}");
+    for i in (1..=n).rev() {
+        let base = if i == 100 { digest(250) } else { digest(i - 1) };
+        let d = review(
+            P,
+            &ver(i),
+            digest(i),
+            Some((&ver(i - 1), base)),
+            &["safe-to-deploy"],
+            &a,
+            "org",
+        );
+        f.publish("DE", &d, &a);
+    }
+    f.publish("DE", &full(P, "1.0.0", digest(0), &a), &a);
+    let policy = f.policy(1, 1, "");
+    let ev = f.load(&policy, 1, NOW - 60);
+    assert!(ev.evaluate(&query(P, &ver(99), digest(99)), NOW).pass);
+    let v = ev.evaluate(&query(P, &ver(n), digest(n)), NOW);
+    assert!(!v.pass);
+    assert_eq!(
+        reasons(&v, "DE"),
+        [Why::ChainDigestMismatch {
+            delta: "1.0.99 -> 1.0.100".into(),
+            base_digest: digest(250),
+            reviewed: vec![digest(99)],
+        }]
+    );
 }

@@ -610,6 +610,26 @@ impl Fed {
         Ok(file)
     }
 
+    /// `quorate check LOCK --policy POLICY --cache CACHE EXTRA...`.
+    pub fn check(
+        &self,
+        lock: &Path,
+        policy: &Path,
+        cache: &Path,
+        extra: &[&str],
+    ) -> Result<Output> {
+        let mut a = vec![
+            "check",
+            lock.to_str().unwrap_or_default(),
+            "--policy",
+            policy.to_str().unwrap_or_default(),
+            "--cache",
+            cache.to_str().unwrap_or_default(),
+        ];
+        a.extend_from_slice(extra);
+        self.q(&a)
+    }
+
     /// `quorate submit` to node `i`, verifying the proofs under its log key.
     pub fn submit(&self, i: usize, files: &[PathBuf]) -> Result<Output> {
         let url = self.url(i);

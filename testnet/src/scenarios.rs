@@ -2,11 +2,14 @@
 //! and reports what happened, how fast it was detected, and whether the client refused.
 
 use crate::fed::{Bins, Fed, lockfile, parse_lock};
+
+mod delta_bomb;
+mod shared_reviewer_key;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const NAMES: [&str; 7] = [
+pub const NAMES: &[&str] = &[
     "forged-review",
     "minority-collusion",
     "crash",
@@ -14,6 +17,8 @@ pub const NAMES: [&str; 7] = [
     "replay",
     "partition",
     "rewrite",
+    "shared-reviewer-key",
+    "delta-bomb",
 ];
 
 pub struct Outcome {
@@ -54,6 +59,8 @@ pub fn run_one(name: &str, bins: &Bins) -> bool {
         "replay" => replay(bins),
         "partition" => partition(bins),
         "rewrite" => rewrite(bins),
+        "shared-reviewer-key" => shared_reviewer_key::run(bins),
+        "delta-bomb" => delta_bomb::run(bins),
         _ => unreachable!(),
     };
     match r {

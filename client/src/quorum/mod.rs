@@ -1,0 +1,572 @@
+//! Quorum evaluation: does a quorum of independent jurisdictions, as the client's own
+//! [`Policy`] defines them, certify this exact release? Pure: no I/O, the clock is a
+//! parameter. Semantics in `specs/policy.md` ("Evaluation").
+//!
+//! Inputs are verified by type: attestations are [`VerifiedAttestation`]s (signature
+//! checked), inclusion is an [`Inclusion`] that only this module builds, from a proto
+//! `VerifiedInclusion` / `TlogProof` / checkpoint note re-checked against the policy's
+//! own log and witness keys, and equivocation evidence is re-verified against the policy's
+//! log key. A jurisdiction is only ever taken from the policy's `review-log` line for the
+//! log whose key signed the checkpoint; the attestation's `organisation` and anything a
+//! node claims never decide it. A reviewer key counts for at most one jurisdiction per
+//! package ([`keys`]).
+//!
+//! Parts: [`inclusion`] (proofs), [`chain`] (the chain search), [`keys`] (one key, one
+//! vote), [`explain`] (reasons and their text); this file classifies entries and decides.
+
+mod chain;
+mod explain;
+mod inclusion;
+mod keys;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use quorate_proto::attestation::{Digest, SupersedeKind, Verdict, VerifiedAttestation};
+use quorate_proto::equivocation::VerifiedEquivocation;
+use quorate_proto::merkle::Hash;
+
+use crate::policy::{Policy, Veto};
+
+use chain::{ANY, Bits, CriteriaTable, Edge, ForeignState, Reach, reach};
+pub use explain::{EntryRef, Missing, PackageVerdict, Rejection, ViolationFound, Why};
+pub use inclusion::{Included, Inclusion, MAX_FUTURE_SKEW, NotProven, TrustedCheckpoint};
+pub use keys::MAX_ASSIGNMENTS;
+
+/// Errors in the evaluator's inputs (as opposed to reasons a package fails).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("log {0:?} is not in the policy")]
+    UnknownLog(String),
+    #[error("entry submitted for log {given:?} is proven included in log {proven:?}")]
+    WrongLog { given: String, proven: String },
+    #[error(
+        "equivocation evidence for log {origin:?} does not verify under the policy's key: {reason}"
+    )]
+    BadEquivocation { origin: String, reason: String },
+}
+
+/// The release being checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub ecosystem: String,
+    pub package: String,
+    pub version: String,
+    /// The artifact's digest (crates.io: the Cargo.lock checksum).
+    pub digest: Digest,
+}
+
+struct Entry {
+    origin: String,
+    jurisdiction: Option<String>,
+    att: VerifiedAttestation,
+    inclusion: Inclusion,
+}
+
+impl Entry {
+    fn describe(&self) -> EntryRef {
+        let a = self.att.attestation();
+        let what = match (&a.verdict, &a.delta_from) {
+            (Verdict::Violation { range }, _) => format!("violation {range}"),
+            (Verdict::Certify, Some(d)) => format!("{} -> {}", d.version, a.version),
+            (Verdict::Certify, None) => a.version.clone(),
+        };
+        EntryRef {
+            origin: self.origin.clone(),
+            reviewer: a.reviewer.name.clone(),
+            what,
+        }
+    }
+}
+
+/// The evaluator: the policy plus every verified input. Add entries and evidence, then
+/// [`Evaluator::evaluate`] releases.
+pub struct Evaluator<'p> {
+    policy: &'p Policy,
+    entries: Vec<Entry>,
+    by_package: HashMap<(String, String), Vec<usize>>,
+    /// leaf hash -> entries whose `supersedes` names it.
+    supersedes: HashMap<Hash, Vec<usize>>,
+    equivocated: BTreeSet<String>,
+}
+
+impl<'p> Evaluator<'p> {
+    pub fn new(policy: &'p Policy) -> Evaluator<'p> {
+        Evaluator {
+            policy,
+            entries: Vec::new(),
+            by_package: HashMap::new(),
+            supersedes: HashMap::new(),
+            equivocated: BTreeSet::new(),
+        }
+    }
+
+    pub fn policy(&self) -> &'p Policy {
+        self.policy
+    }
+
+    /// Adds an attestation fetched from the log `origin`. A `Proven` inclusion must be in
+    /// that same log.
+    pub fn add(
+        &mut self,
+        origin: &str,
+        att: VerifiedAttestation,
+        inclusion: Inclusion,
+    ) -> Result<(), InputError> {
+        let log = self
+            .policy
+            .log(origin)
+            .ok_or_else(|| InputError::UnknownLog(origin.to_owned()))?;
+        if let Inclusion::Proven(inc) = &inclusion
+            && inc.origin != origin
+        {
+            return Err(InputError::WrongLog {
+                given: origin.to_owned(),
+                proven: inc.origin.clone(),
+            });
+        }
+        let idx = self.entries.len();
+        let a = att.attestation();
+        self.by_package
+            .entry((a.ecosystem.clone(), a.package.clone()))
+            .or_default()
+            .push(idx);
+        if let Some(s) = &a.supersedes {
+            self.supersedes.entry(s.leaf_hash).or_default().push(idx);
+        }
+        self.entries.push(Entry {
+            origin: origin.to_owned(),
+            jurisdiction: log.jurisdiction.clone(),
+            att,
+            inclusion,
+        });
+        Ok(())
+    }
+
+    /// Records verified equivocation evidence, re-checking it under the policy's key for
+    /// its log. From then on nothing from that log counts.
+    pub fn add_equivocation(&mut self, ev: &VerifiedEquivocation) -> Result<(), InputError> {
+        let origin = ev.origin();
+        let log = self
+            .policy
+            .log(origin)
+            .ok_or_else(|| InputError::UnknownLog(origin.to_owned()))?;
+        ev.evidence()
+            .verify(log.verifier())
+            .map_err(|e| InputError::BadEquivocation {
+                origin: origin.to_owned(),
+                reason: e.to_string(),
+            })?;
+        self.equivocated.insert(origin.to_owned());
+        Ok(())
+    }
+
+    /// Why entry `i` does not count, or `None` if it does (for its own jurisdiction).
+    fn rejection(&self, i: usize, now: u64) -> Option<Rejection> {
+        let e = &self.entries[i];
+        let a = e.att.attestation();
+        if self.equivocated.contains(&e.origin) {
+            return Some(Rejection::LogEquivocated);
+        }
+        if let Some(j) = &e.jurisdiction {
+            if !self.policy.reviewer_trusted(j, e.att.reviewer_key()) {
+                return Some(Rejection::UntrustedReviewer);
+            }
+            // One key, one vote: a key the policy pins to another jurisdiction counts
+            // only there, even in a jurisdiction that admits any key.
+            if let Some(pinned) = self.policy.reviewer_jurisdiction(e.att.reviewer_key())
+                && pinned != j
+            {
+                return Some(Rejection::PinnedElsewhere {
+                    jurisdiction: pinned.to_owned(),
+                });
+            }
+        }
+        // Withdrawal: an entry naming this leaf, signed by the same reviewer key (in any
+        // log: a key's withdrawal takes its attestation back wherever it was carried), or
+        // in the same log and claiming the same non-empty organisation.
+        if let Some(ws) = self.supersedes.get(e.att.leaf_hash()) {
+            for &w in ws {
+                let we = &self.entries[w];
+                let wa = we.att.attestation();
+                if (we.att.reviewer_key() == e.att.reviewer_key()
+                    || (we.origin == e.origin
+                        && !wa.organisation.is_empty()
+                        && wa.organisation == a.organisation))
+                    && let Some(s) = &wa.supersedes
+                {
+                    return Some(Rejection::Withdrawn {
+                        by: wa.reviewer.name.clone(),
+                        kind: s.kind,
+                    });
+                }
+            }
+        }
+        if !self.policy.accept_unknown_digests()
+            && matches!(a.verdict, Verdict::Certify)
+            && (a.digest == Digest::Unknown
+                || a.delta_from
+                    .as_ref()
+                    .is_some_and(|d| d.digest == Digest::Unknown))
+        {
+            return Some(Rejection::UnknownDigest);
+        }
+        let inc = match &e.inclusion {
+            Inclusion::NotProven(n) => return Some(Rejection::NotIncluded(n.clone())),
+            Inclusion::Proven(inc) => inc,
+        };
+        let valid: Vec<(&str, u64)> = inc
+            .cosignatures
+            .iter()
+            .filter(|(_, t)| *t <= now.saturating_add(MAX_FUTURE_SKEW))
+            .map(|(n, t)| (n.as_str(), *t))
+            .collect();
+        let names: Vec<&str> = valid.iter().map(|(n, _)| *n).collect();
+        if !self.policy.witnesses_satisfied(&names) {
+            return Some(Rejection::TooFewWitnesses {
+                cosigned: names.iter().map(|s| (*s).to_owned()).collect(),
+            });
+        }
+        if let Some(max) = self.policy.max_checkpoint_age() {
+            let fresh: Vec<&str> = valid
+                .iter()
+                .filter(|(_, t)| t.saturating_add(max) >= now)
+                .map(|(n, _)| *n)
+                .collect();
+            if !self.policy.witnesses_satisfied(&fresh) {
+                let newest = valid.iter().map(|(_, t)| *t).max().unwrap_or(0);
+                return Some(Rejection::StaleCheckpoint {
+                    age: now.saturating_sub(newest),
+                    max,
+                });
+            }
+        }
+        None
+    }
+
+    /// Evaluates one release for the policy's criterion at time `now` (POSIX seconds).
+    pub fn evaluate(&self, q: &Query, now: u64) -> PackageVerdict {
+        self.evaluate_for(q, self.policy.criteria(), now)
+    }
+
+    /// As [`Self::evaluate`], for a given criterion.
+    pub fn evaluate_for(&self, q: &Query, criterion: &str, now: u64) -> PackageVerdict {
+        let policy = self.policy;
+        let empty = Vec::new();
+        let ids = self
+            .by_package
+            .get(&(q.ecosystem.clone(), q.package.clone()))
+            .unwrap_or(&empty);
+        let mut table = CriteriaTable::default();
+        let want = table.bit(criterion);
+        let mut closures: HashMap<String, Bits> = HashMap::new();
+        // Classify every entry of the package once.
+        let mut usable: BTreeMap<&str, Vec<Edge<'_>>> = BTreeMap::new();
+        let mut rejected: BTreeMap<&str, Vec<(usize, Rejection)>> = BTreeMap::new();
+        let mut violations = Vec::new();
+        let required_closure = policy.implied_by(criterion);
+        for &i in ids {
+            let e = &self.entries[i];
+            let Some(j) = e.jurisdiction.as_deref() else {
+                continue; // plain `log` lines count for no jurisdiction
+            };
+            let a = e.att.attestation();
+            // A withdrawal only takes away: nothing replaces what it withdraws, so it
+            // neither certifies nor vetoes (a replacement counts on its own merits).
+            if a.supersedes
+                .as_ref()
+                .is_some_and(|s| s.kind == SupersedeKind::Withdraw)
+            {
+                continue;
+            }
+            match self.rejection(i, now) {
+                Some(r) => rejected.entry(j).or_default().push((i, r)),
+                None => match &a.verdict {
+                    Verdict::Certify => {
+                        usable
+                            .entry(j)
+                            .or_default()
+                            .push(self.edge(i, &mut table, &mut closures))
+                    }
+                    Verdict::Violation { range } => {
+                        // A violation of X blocks a requirement that implies X.
+                        if !a.criteria.iter().any(|c| required_closure.contains(c)) {
+                            continue;
+                        }
+                        let (matches, unparsed) = range_matches(range, &q.version);
+                        if matches {
+                            violations.push(ViolationFound {
+                                jurisdiction: j.to_owned(),
+                                entry: e.describe(),
+                                range: range.clone(),
+                                criteria: a.criteria.clone(),
+                                blocking: policy.veto() == Veto::Any,
+                                unparsed_range: unparsed,
+                            });
+                        }
+                    }
+                },
+            }
+        }
+        let jurisdictions = policy.jurisdictions();
+        let no_edges = Vec::new();
+        let edges_of = |j: &str| usable.get(j).unwrap_or(&no_edges);
+        // Each jurisdiction's own reach, every criterion at once; with
+        // `delta-across-jurisdictions yes` the others' certified states are bases.
+        let own: BTreeMap<&str, Reach<'_>> = jurisdictions
+            .iter()
+            .map(|j| (*j, reach(edges_of(j), &[])))
+            .collect();
+        let foreign: BTreeMap<&str, Vec<ForeignState<'_>>> = jurisdictions
+            .iter()
+            .map(|j| {
+                let f = if policy.delta_across_jurisdictions() {
+                    own.iter()
+                        .filter(|(k, _)| *k != j)
+                        .flat_map(|(_, r)| r.own_bits())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                (*j, f)
+            })
+            .collect();
+        let certifies = |j: &str, allowed: &dyn Fn(&keys::Key) -> bool| {
+            let r = reach(edges_of(j).iter().filter(|e| allowed(e.key)), &foreign[j]);
+            self.certifies(&r, q, want)
+        };
+        // One key, one vote: among the jurisdictions that certify with everything they
+        // have, settle which of them may use a key that several of them carry.
+        let keys_of: BTreeMap<&str, BTreeSet<keys::Key>> = jurisdictions
+            .iter()
+            .filter(|j| {
+                if foreign[*j].is_empty() {
+                    self.certifies(&own[*j], q, want) // the same reach, already made
+                } else {
+                    certifies(j, &|_| true)
+                }
+            })
+            .map(|j| (*j, edges_of(j).iter().map(|e| *e.key).collect()))
+            .collect();
+        let assignment = keys::assign(&keys_of, certifies);
+        let mut certified_by = Vec::new();
+        let mut missing = Vec::new();
+        for j in &jurisdictions {
+            if assignment.certified.contains(j) {
+                certified_by.push((*j).to_owned());
+                continue;
+            }
+            let mut reasons = self.set_aside(j, rejected.get(j));
+            match assignment.counted_elsewhere.get(j) {
+                Some(lost) => {
+                    reasons.extend(lost.iter().map(|(k, other)| Why::KeyCountedElsewhere {
+                        reviewer: self.reviewer_name(ids, k),
+                        key: explain::key_id(k),
+                        counted_for: (*other).to_owned(),
+                        greedy: assignment.greedy,
+                    }))
+                }
+                None => reasons = self.diagnose(q, criterion, edges_of(j), &table, reasons),
+            }
+            missing.push(Missing {
+                jurisdiction: (*j).to_owned(),
+                reasons,
+            });
+        }
+        let required = policy.review_quorum().max(1);
+        let pass = certified_by.len() >= required && !violations.iter().any(|v| v.blocking);
+        PackageVerdict {
+            query: q.clone(),
+            criteria: criterion.to_owned(),
+            required,
+            pass,
+            certified_by,
+            missing,
+            violations,
+        }
+    }
+
+    /// The name an attestation of this package by key `k` gives its reviewer.
+    fn reviewer_name(&self, ids: &[usize], k: &keys::Key) -> String {
+        ids.iter()
+            .map(|&i| &self.entries[i].att)
+            .find(|a| a.reviewer_key() == k)
+            .map(|a| a.attestation().reviewer.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// The chain step entry `i` makes; its criteria are everything they imply.
+    fn edge(
+        &self,
+        i: usize,
+        table: &mut CriteriaTable,
+        closures: &mut HashMap<String, Bits>,
+    ) -> Edge<'_> {
+        let e = &self.entries[i];
+        let a = e.att.attestation();
+        let mut criteria = Bits::default();
+        criteria.set(ANY);
+        for c in &a.criteria {
+            let b = closures.entry(c.clone()).or_insert_with(|| {
+                let mut b = Bits::default();
+                for x in self.policy.implied_by(c) {
+                    b.set(table.bit(&x));
+                }
+                b
+            });
+            criteria.absorb(b);
+        }
+        Edge {
+            from: a
+                .delta_from
+                .as_ref()
+                .map(|d| (d.version.as_str(), d.digest)),
+            to: (a.version.as_str(), a.digest),
+            criteria,
+            key: e.att.reviewer_key(),
+        }
+    }
+
+    fn digest_ok(&self, reviewed: Digest, artifact: Digest) -> bool {
+        reviewed == artifact
+            || (self.policy.accept_unknown_digests()
+                && (reviewed == Digest::Unknown || artifact == Digest::Unknown))
+    }
+
+    /// Certified for criterion `bit` when a state the jurisdiction's own attestations
+    /// reach is the queried version at the artifact's digest.
+    fn certifies(&self, r: &Reach<'_>, q: &Query, bit: usize) -> bool {
+        r.at_version(&q.version)
+            .any(|s| s.own.has(bit) && self.digest_ok(s.digest, q.digest))
+    }
+
+    /// The jurisdiction's equivocated logs and every attestation set aside, with why.
+    fn set_aside(&self, j: &str, rejected: Option<&Vec<(usize, Rejection)>>) -> Vec<Why> {
+        let mut out = Vec::new();
+        for l in self.policy.logs() {
+            if l.jurisdiction.as_deref() == Some(j) && self.equivocated.contains(l.origin()) {
+                out.push(Why::LogEquivocated {
+                    origin: l.origin().to_owned(),
+                });
+            }
+        }
+        for (i, why) in rejected.into_iter().flatten() {
+            if *why == Rejection::LogEquivocated {
+                continue; // said once above
+            }
+            out.push(Why::Rejected {
+                entry: self.entries[*i].describe(),
+                why: why.clone(),
+            });
+        }
+        out
+    }
+
+    /// Appends the one structural reason a jurisdiction with these usable attestations
+    /// does not certify the release.
+    fn diagnose(
+        &self,
+        q: &Query,
+        criterion: &str,
+        edges: &[Edge<'_>],
+        table: &CriteriaTable,
+        mut out: Vec<Why>,
+    ) -> Vec<Why> {
+        if edges.is_empty() {
+            if out.is_empty() {
+                out.push(Why::NoReview);
+            }
+            return out;
+        }
+        // One pass for every criterion: ANY separates "wrong criteria" from "no chain".
+        let all = reach(edges, &[]);
+        let at_version = sorted_digests(all.at_version(&q.version).map(|s| s.digest));
+        if at_version.iter().any(|d| self.digest_ok(*d, q.digest)) {
+            let mut certified: Vec<String> = table
+                .all()
+                .filter(|(_, bit)| self.certifies(&all, q, *bit))
+                .map(|(n, _)| n.to_owned())
+                .collect();
+            certified.sort();
+            out.push(Why::InsufficientCriteria {
+                required: criterion.to_owned(),
+                certified,
+            });
+            return out;
+        }
+        if !at_version.is_empty() {
+            out.push(Why::WrongDigest {
+                reviewed: at_version,
+                artifact: q.digest,
+            });
+            return out;
+        }
+        // Nothing reaches the version. Walk deltas backward from it to find the gap.
+        let mut into: HashMap<&str, Vec<&Edge<'_>>> = HashMap::new();
+        for e in edges {
+            into.entry(e.to.0).or_default().push(e);
+        }
+        if !into.contains_key(q.version.as_str()) {
+            let reviewed: BTreeSet<String> = edges.iter().map(describe_edge).collect();
+            out.push(Why::NoReviewOfVersion {
+                reviewed: reviewed.into_iter().collect(),
+            });
+            return out;
+        }
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut stack = vec![q.version.as_str()];
+        while let Some(v) = stack.pop() {
+            if !seen.insert(v) {
+                continue;
+            }
+            for e in into.get(v).into_iter().flatten() {
+                let Some((from, base_digest)) = e.from else {
+                    continue;
+                };
+                let reached = sorted_digests(all.at_version(from).map(|s| s.digest));
+                if !reached.is_empty() {
+                    // The base is certified, but not at this delta's base digest.
+                    out.push(Why::ChainDigestMismatch {
+                        delta: format!("{from} -> {v}"),
+                        base_digest,
+                        reviewed: reached,
+                    });
+                } else if !into.contains_key(from) {
+                    out.push(Why::ChainGap {
+                        never_fully_reviewed: from.to_owned(),
+                        delta: format!("{from} -> {v}"),
+                    });
+                } else {
+                    stack.push(from);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn sorted_digests(it: impl Iterator<Item = Digest>) -> Vec<Digest> {
+    let mut v: Vec<Digest> = it.collect();
+    v.sort_by_key(ToString::to_string);
+    v.dedup();
+    v
+}
+
+fn describe_edge(e: &Edge<'_>) -> String {
+    match e.from {
+        Some((f, _)) => format!("{f} -> {}", e.to.0),
+        None => e.to.0.to_owned(),
+    }
+}
+
+/// Whether a violation `range` (a semver requirement, cargo-vet syntax) matches `version`.
+/// Returns (matches, range_or_version_unparsed); anything that does not parse is treated as
+/// matching, so an unreadable violation blocks rather than being ignored.
+pub fn range_matches(range: &str, version: &str) -> (bool, bool) {
+    match (
+        semver::VersionReq::parse(range),
+        semver::Version::parse(version),
+    ) {
+        (Ok(req), Ok(v)) => (req.matches(&v), false),
+        _ => (true, true),
+    }
+}

@@ -1,0 +1,272 @@
+//! Issue 9 end to end, with real `quorate-node` processes on 127.0.0.1 (killed on drop)
+//! and the real `quorate` binary: one reviewer key counts for one jurisdiction, a key's
+//! withdrawal reaches every log that carries its attestation, and bundles say what they
+//! cannot prove and who vouches for them.
+
+mod nodes;
+
+use std::path::{Path, PathBuf};
+
+use nodes::*;
+
+fn d(n: u8) -> String {
+    format!("{n:02x}").repeat(32)
+}
+
+/// `quorate review` by `key`; returns (envelope path, leaf hash).
+fn review(dir: &Path, key: &Path, spec: &str, digest: &str, extra: &[&str]) -> (PathBuf, String) {
+    let out = dir.join(format!(
+        "{}-{}-{}.att",
+        spec.replace(['/', '@'], "_"),
+        key.file_stem().unwrap().to_str().unwrap(),
+        extra.len()
+    ));
+    let mut args = vec![
+        "review",
+        "--key",
+        s(key),
+        "--package",
+        spec,
+        "--digest",
+        digest,
+        "--criteria",
+        "safe-to-deploy",
+        "--out",
+        s(&out),
+    ];
+    args.extend_from_slice(extra);
+    let o = ok(&q(&args));
+    let leaf = o
+        .lines()
+        .find_map(|l| l.strip_prefix("leaf hash "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    (out, leaf)
+}
+
+fn submit(inst: &Institute, att: &Path) {
+    ok(&q(&[
+        "submit",
+        "--node",
+        &inst.url,
+        "--log",
+        &inst.vkey,
+        s(att),
+    ]));
+}
+
+fn policy(dir: &Path, insts: &[&Institute], k: usize) -> PathBuf {
+    let mut t = "quorum none\n".to_owned();
+    for i in insts {
+        t.push_str(&i.policy_line());
+    }
+    t.push_str(&format!("review-quorum {k}\n"));
+    let p = dir.join(format!("k{k}.policy"));
+    std::fs::write(&p, t).unwrap();
+    p
+}
+
+fn check(lock: &Path, pol: &Path, cache: &Path, extra: &[&str]) -> std::process::Output {
+    let mut a = vec!["check", s(lock), "--policy", s(pol), "--cache", s(cache)];
+    a.extend_from_slice(extra);
+    q(&a)
+}
+
+/// One reviewer key registered with two institutes: its review, submitted to both logs,
+/// counts for one jurisdiction; with a second reviewer of its own, the other institute
+/// still counts; and the key's withdrawal in one log withdraws it in the other.
+#[test]
+fn one_reviewer_key_at_two_institutes_counts_once_and_withdraws_everywhere() {
+    let t = Tmp::new("onekey");
+    let dir = t.path();
+    let anna = reviewer(dir, "anna");
+    let bernd = reviewer(dir, "bernd");
+    let de = Institute::start(dir, "DE", &[&anna.1]);
+    let fr = Institute::start(dir, "FR", &[&anna.1, &bernd.1]);
+    let (alpha, alpha_leaf) = review(dir, &anna.0, "crates.io/alpha@1.0.0", &d(1), &[]);
+    submit(&de, &alpha);
+    submit(&fr, &alpha);
+    let (beta, _) = review(dir, &anna.0, "crates.io/beta@1.0.0", &d(2), &[]);
+    submit(&de, &beta);
+    submit(&fr, &beta);
+    let (beta_b, _) = review(dir, &bernd.0, "crates.io/beta@1.0.0", &d(2), &[]);
+    submit(&fr, &beta_b);
+    let lock = dir.join("Cargo.lock");
+    std::fs::write(
+        &lock,
+        lockfile(&[("alpha", "1.0.0", &d(1)), ("beta", "1.0.0", &d(2))]),
+    )
+    .unwrap();
+    let cache = dir.join("cache");
+    let k2 = policy(dir, &[&de, &fr], 2);
+    let o = check(&lock, &k2, &cache, &["--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = json(&o);
+    let got = verdicts(&v);
+    assert_eq!(got["alpha@1.0.0"], (false, vec!["DE".to_owned()]), "{v}");
+    assert_eq!(
+        got["beta@1.0.0"],
+        (true, vec!["DE".to_owned(), "FR".to_owned()]),
+        "{v}"
+    );
+    let text = v.to_string();
+    assert!(
+        text.contains("reviewer \\\"anna\\\" (key ")
+            && text
+                .contains("one key counts for one jurisdiction per package, and it counts for DE"),
+        "{text}"
+    );
+
+    // anna withdraws alpha in FR's log only: DE's copy is withdrawn too.
+    let k1 = policy(dir, &[&de, &fr], 1);
+    exits(&check(&lock, &k1, &cache, &[]), 0, "2 meet the quorum");
+    let (wd, _) = review(
+        dir,
+        &anna.0,
+        "crates.io/alpha@1.0.0",
+        &d(1),
+        &["--supersedes", &alpha_leaf, "--notes", "withdrawn"],
+    );
+    submit(&fr, &wd);
+    let o = check(&lock, &k1, &cache, &["--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(verdicts(&v)["alpha@1.0.0"], (false, vec![]), "{v}");
+    let reasons = v["packages"][0]["missing"].to_string();
+    assert_eq!(
+        reasons.matches("withdrawn by \\\"anna\\\"").count(),
+        2,
+        "withdrawn in both logs: {reasons}"
+    );
+}
+
+/// `check --bundle` says what a bundle cannot prove; `quorate bundle --sign` records
+/// its maker and checkpoints in a signed manifest that `--bundle-maker` verifies, and an
+/// unsigned, wrongly signed or trimmed bundle is refused when a maker is required.
+#[test]
+fn bundles_state_what_they_cannot_prove_and_who_vouches() {
+    let t = Tmp::new("bundlemaker");
+    let dir = t.path();
+    let anna = reviewer(dir, "anna");
+    let de = Institute::start(dir, "DE", &[&anna.1]);
+    for (p, n) in [("alpha", 1), ("beta", 2)] {
+        let (a, _) = review(dir, &anna.0, &format!("crates.io/{p}@1.0.0"), &d(n), &[]);
+        submit(&de, &a);
+    }
+    let lock = dir.join("Cargo.lock");
+    std::fs::write(
+        &lock,
+        lockfile(&[("alpha", "1.0.0", &d(1)), ("beta", "1.0.0", &d(2))]),
+    )
+    .unwrap();
+    let cache = dir.join("cache");
+    let pol = policy(dir, &[&de], 1);
+    let maker = reviewer(dir, "bundler.example");
+    let other = reviewer(dir, "someone.else");
+    let make = |out: &Path, sign: Option<&Path>| {
+        let mut a = vec![
+            "bundle",
+            s(&lock),
+            "--out",
+            s(out),
+            "--policy",
+            s(&pol),
+            "--cache",
+            s(&cache),
+        ];
+        if let Some(k) = sign {
+            a.extend(["--sign", s(k)]);
+        }
+        ok(&q(&a))
+    };
+
+    // Unsigned, as before: decided, with the statement.
+    let plain = dir.join("plain");
+    assert!(make(&plain, None).contains("unsigned"));
+    let o = check(&lock, &pol, &cache, &["--bundle", s(&plain)]);
+    let out = exits_ok(&o);
+    assert!(
+        out.contains("cannot prove that no withdrawal or violation was left out"),
+        "{out}"
+    );
+    assert!(
+        out.contains("bundle: unsigned: nobody vouches that it is complete"),
+        "{out}"
+    );
+    exits(
+        &check(
+            &lock,
+            &pol,
+            &cache,
+            &["--bundle", s(&plain), "--bundle-maker", s(&maker.1)],
+        ),
+        2,
+        "is unsigned",
+    );
+
+    // Signed: verified under the maker's key, with its checkpoints named.
+    let signed = dir.join("signed");
+    assert!(make(&signed, Some(&maker.0)).contains("manifest signed by bundler.example"));
+    let o = check(
+        &lock,
+        &pol,
+        &cache,
+        &["--bundle", s(&signed), "--bundle-maker", s(&maker.1)],
+    );
+    let out = exits_ok(&o);
+    assert!(out.contains("bundle: made by bundler.example at "), "{out}");
+    assert!(
+        out.contains(&format!("from checkpoints {}@2", de.origin)),
+        "{out}"
+    );
+    let o = check(&lock, &pol, &cache, &["--bundle", s(&signed), "--json"]);
+    let v = json(&o);
+    assert!(
+        v["bundle"][1].as_str().unwrap().contains("not verified"),
+        "{v}"
+    );
+    // Someone else's key: refused, naming why.
+    exits(
+        &check(
+            &lock,
+            &pol,
+            &cache,
+            &["--bundle", s(&signed), "--bundle-maker", s(&other.1)],
+        ),
+        2,
+        "not signed by the maker you named",
+    );
+    // An entry removed after signing (as a withdrawal could be): refused.
+    let mut atts = Vec::new();
+    find_att(&signed, &mut atts);
+    assert_eq!(atts.len(), 2);
+    std::fs::remove_file(&atts[0]).unwrap();
+    exits(
+        &check(
+            &lock,
+            &pol,
+            &cache,
+            &["--bundle", s(&signed), "--bundle-maker", s(&maker.1)],
+        ),
+        2,
+        "differs from what its maker signed",
+    );
+}
+
+fn exits_ok(o: &std::process::Output) -> String {
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(o), stderr(o));
+    stdout(o)
+}
+
+fn find_att(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            find_att(&p, out);
+        } else if p.extension().is_some_and(|x| x == "att") {
+            out.push(p);
+        }
+    }
+    out.sort();
+}
