@@ -458,8 +458,14 @@ async fn equivocating_log_refusal_names_the_log_and_the_client_reports_it() {
         .await
         .unwrap();
     assert_eq!(r.status, 403, "{}", r.text());
-    assert_eq!(r.header("content-type"), Some("text/x.quorate.equivocating"));
-    assert_eq!(quorate_witness::EQUIVOCATING_CONTENT_TYPE, "text/x.quorate.equivocating");
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/x.quorate.equivocating")
+    );
+    assert_eq!(
+        quorate_witness::EQUIVOCATING_CONTENT_TYPE,
+        "text/x.quorate.equivocating"
+    );
     let text = r.text();
     assert_eq!(
         text.lines().next(),
@@ -487,7 +493,10 @@ async fn equivocating_log_refusal_names_the_log_and_the_client_reports_it() {
     let forged = note::sign(&text, &[&other]).unwrap().into_bytes();
     let err = client.add_checkpoint(0, &[], &forged).await.unwrap_err();
     assert!(
-        matches!(err, quorate_witness::ClientError::Status { status: 403, .. }),
+        matches!(
+            err,
+            quorate_witness::ClientError::Status { status: 403, .. }
+        ),
         "{err:?}"
     );
     drop(client);
