@@ -1,0 +1,196 @@
+//! Gossip events: messages, requests from peers, and catching up with a peer that
+//! connects.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use quorate_proto::merkle::{self, Hash};
+use quorate_proto::note::NoteSignature;
+use quorate_witness::{AddCheckpointRequest, WitnessError};
+use tokio::sync::Semaphore;
+
+use super::evidence::evidence_origin;
+use super::{Inner, WORKERS};
+use crate::gossip::{GossipEvent, GossipMessage, Request, Response, Validation};
+
+impl Inner {
+    pub(super) async fn event_loop(
+        self: Arc<Self>,
+        mut events: tokio::sync::mpsc::Receiver<GossipEvent>,
+    ) {
+        let workers = Arc::new(Semaphore::new(WORKERS));
+        while let Some(ev) = events.recv().await {
+            let Ok(permit) = workers.clone().acquire_owned().await else {
+                break;
+            };
+            let me = self.clone();
+            tokio::spawn(async move {
+                me.on_event(ev).await;
+                drop(permit);
+            });
+        }
+    }
+
+    async fn on_event(self: &Arc<Self>, ev: GossipEvent) {
+        match ev {
+            GossipEvent::Message {
+                id, source, msg, ..
+            } => {
+                let verdict = match msg {
+                    GossipMessage::Checkpoint { origin, note } => {
+                        self.observe(&origin, &note, false).await
+                    }
+                    GossipMessage::Equivocation { evidence } => {
+                        self.on_gossip_evidence(&evidence).await
+                    }
+                };
+                let counter = match verdict {
+                    Validation::Accept => &self.shared.gossip_accept,
+                    Validation::Reject => &self.shared.gossip_reject,
+                    Validation::Ignore => &self.shared.gossip_ignore,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                let _ = self.gossip.report_validation(id, source, verdict).await;
+            }
+            GossipEvent::Request { peer, req, reply } => {
+                let (resp, follow) = self.on_request(peer, req).await;
+                let _ = reply.send(resp);
+                if let Some((origin, note)) = follow {
+                    self.observe(&origin, &note, true).await;
+                }
+            }
+            GossipEvent::PeerConnected(peer) => self.catch_up(peer).await,
+            GossipEvent::PeerDisconnected(_) => {}
+        }
+    }
+
+    async fn catch_up(self: &Arc<Self>, peer: libp2p::PeerId) {
+        tracing::debug!(%peer, "peer connected: catching up");
+        // Re-push our checkpoint for cosigning (the peer's witness may have restarted).
+        self.kick.notify_one();
+        if let Ok(Response::Evidence(items)) =
+            self.gossip.request(peer, Request::Equivocations).await
+        {
+            for e in items {
+                if evidence_origin(&e).is_some_and(|o| self.logs.contains_key(&o)) {
+                    let _ = self.record_evidence(e, false).await;
+                }
+            }
+        }
+        let mut origins: Vec<String> = self.logs.keys().cloned().collect();
+        origins.sort();
+        for origin in origins {
+            let req = Request::Checkpoint {
+                origin: origin.clone(),
+            };
+            if let Ok(Response::Checkpoint(note)) = self.gossip.request(peer, req).await {
+                self.observe(&origin, &note, false).await;
+            }
+        }
+    }
+
+    async fn on_request(
+        self: &Arc<Self>,
+        peer: libp2p::PeerId,
+        req: Request,
+    ) -> (Response, Option<(String, Vec<u8>)>) {
+        let Some(p) = self.peer_by_id(&peer) else {
+            return (Response::error(403, "unknown peer"), None);
+        };
+        match req {
+            Request::ConsistencyProof { origin, old, new } => {
+                if origin != self.origin {
+                    return (Response::error(404, "not this node's log"), None);
+                }
+                let store = self.store.clone();
+                let r = tokio::task::spawn_blocking(move || -> Result<Vec<Hash>, String> {
+                    let snap = store.snapshot().map_err(|e| e.to_string())?;
+                    if old == 0 || old > new || new > snap.size() {
+                        return Err(format!(
+                            "need 1 <= old <= new <= {}, got {old}, {new}",
+                            snap.size()
+                        ));
+                    }
+                    merkle::prove_tree(new, old, &snap).map_err(|e| e.to_string())
+                })
+                .await;
+                match r {
+                    Ok(Ok(p)) => (Response::Proof(p), None),
+                    Ok(Err(e)) => (Response::error(400, e), None),
+                    Err(e) => (Response::error(500, e.to_string()), None),
+                }
+            }
+            Request::Checkpoint { origin } => {
+                if origin == self.origin {
+                    let store = self.store.clone();
+                    return match tokio::task::spawn_blocking(move || store.latest_checkpoint())
+                        .await
+                    {
+                        Ok(Ok((size, note))) => (
+                            Response::Checkpoint(self.shared.cosigned_at(size).unwrap_or(note)),
+                            None,
+                        ),
+                        _ => (Response::error(500, "store"), None),
+                    };
+                }
+                let seen = self.seen.lock().ok().and_then(|s| s.get(&origin).cloned());
+                match seen {
+                    Some(s) => (Response::Checkpoint(s.note.into_bytes()), None),
+                    None => (Response::error(404, "no checkpoint of that log"), None),
+                }
+            }
+            Request::Cosign {
+                origin,
+                old_size,
+                proof,
+                note,
+            } => {
+                if origin != p.origin {
+                    return (
+                        Response::error(403, "a peer may only ask to cosign its own log"),
+                        None,
+                    );
+                }
+                let w = self.witness.clone();
+                let req = AddCheckpointRequest::new(old_size, proof, note.clone());
+                let r = tokio::task::spawn_blocking(move || w.add_checkpoint_request(&req)).await;
+                match r {
+                    Ok(Ok(sigs)) => {
+                        self.shared.cosign_served.fetch_add(1, Ordering::Relaxed);
+                        let lines: String = sigs.iter().map(NoteSignature::to_line).collect();
+                        (Response::Cosigned(lines.into_bytes()), Some((origin, note)))
+                    }
+                    Ok(Err(WitnessError::Conflict { latest_size })) => {
+                        (Response::Conflict { size: latest_size }, None)
+                    }
+                    Ok(Err(e)) => {
+                        self.shared.cosign_refused.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(origin, status = e.status(), "refused to cosign: {e}");
+                        self.flush_witness_evidence().await;
+                        (Response::error(e.status(), e.to_string()), None)
+                    }
+                    Err(e) => (Response::error(500, e.to_string()), None),
+                }
+            }
+            Request::Equivocations => {
+                let w = self.witness.clone();
+                match tokio::task::spawn_blocking(move || w.equivocations()).await {
+                    Ok(Ok(list)) => {
+                        let mut total = 0usize;
+                        let items = list
+                            .into_iter()
+                            .map(|e| e.evidence.into_bytes())
+                            .take_while(|e| {
+                                total += e.len() + 8;
+                                total < 3 * 1024 * 1024
+                            })
+                            .take(64)
+                            .collect();
+                        (Response::Evidence(items), None)
+                    }
+                    _ => (Response::error(500, "witness state"), None),
+                }
+            }
+        }
+    }
+}
