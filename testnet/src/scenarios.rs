@@ -6,7 +6,9 @@ use anyhow::{Result, bail};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const NAMES: [&str; 7] = [
+mod gossip_framing;
+
+pub const NAMES: [&str; 8] = [
     "forged-review",
     "minority-collusion",
     "crash",
@@ -14,6 +16,7 @@ pub const NAMES: [&str; 7] = [
     "replay",
     "partition",
     "rewrite",
+    "gossip-framing",
 ];
 
 pub struct Outcome {
@@ -54,6 +57,7 @@ pub fn run_one(name: &str, bins: &Bins) -> bool {
         "replay" => replay(bins),
         "partition" => partition(bins),
         "rewrite" => rewrite(bins),
+        "gossip-framing" => gossip_framing::run(bins),
         _ => unreachable!(),
     };
     match r {
