@@ -37,6 +37,7 @@ mod detect;
 mod events;
 mod evidence;
 mod peer_http;
+mod relay;
 mod shared;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -12,14 +12,24 @@
 //!   ‖ log key seed). Only PeerIds in [`GossipConfig::peers`] may connect (libp2p
 //!   allow-list); everything else is refused after the Noise handshake.
 //! - **Gossip**: gossipsub topic [`TOPIC`], signed messages (strict validation), message id
-//!   = SHA-256 of the payload (so identical content is deduplicated however often it is
-//!   replayed, for [`GossipLimits::duplicate_cache_time`]). Messages are not forwarded
-//!   until the node reports `Accept`; `Reject` penalises the sender through peer scoring
-//!   and a peer that keeps sending rejected messages falls below the graylist threshold,
-//!   after which nothing it sends is processed. Report `Reject` only for messages invalid
-//!   regardless of local state (bad signature, malformed); use `Ignore` for stale,
-//!   unknown-origin or merely uninteresting ones, since honest relayers of a message are
-//!   penalised too.
+//!   from what the verdict depends on ([`wire::message_id`]: for a checkpoint, its author,
+//!   body and the log's own signature line, not cosignature or junk lines), so a copy that
+//!   differs only in lines the node strips is deduplicated for
+//!   [`GossipLimits::duplicate_cache_time`]. Messages are not forwarded until the node
+//!   reports `Accept`; `Reject` penalises the sender (and every peer that delivered the
+//!   same id while it was being validated) through peer scoring, and a peer that keeps
+//!   sending rejected messages falls below the graylist threshold, after which nothing it
+//!   sends is processed. So the node must report `Reject` only for messages invalid by
+//!   their content alone (whatever the receiver knows): malformed, not signed by the log,
+//!   published by someone other than the log. Stale, unknown-origin or merely
+//!   uninteresting messages are `Ignore`d, and lines the node cannot verify are stripped,
+//!   never a reason to reject, since honest relayers of a message are penalised too.
+//! - **Rate limit without poisoning the duplicate cache**: gossipsub remembers a message
+//!   id before the node sees the message, so a copy dropped for the rate limit would block
+//!   the honest copy from another peer for the whole duplicate-cache period. Instead, a
+//!   peer whose bucket runs dry is paused (gossipsub's blacklist: its messages are
+//!   dropped before deduplication, unpenalised) until a token is back, and each RPC may
+//!   carry one message, so everything that reaches the cache is handled.
 //! - **Fetch** ([`codec::FETCH_PROTOCOL`]): one request and one response per stream,
 //!   length-prefixed, size-capped, with timeouts and a per-peer token bucket.
 //! - **Liveness**: configured peers are dialled at start and redialled with exponential
@@ -50,7 +60,6 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, identify, noise};
 use libp2p::{tcp, yamux};
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -83,7 +92,8 @@ pub struct GossipLimits {
     pub command_channel: usize,
     /// Inbound requests per peer.
     pub inbound_requests: RateLimit,
-    /// Inbound gossip messages per propagating peer; excess is ignored (not penalised).
+    /// Inbound gossip messages per propagating peer; a peer out of tokens is paused
+    /// (its messages dropped before deduplication, not penalised) until one is back.
     pub inbound_gossip: RateLimit,
     /// Most inbound requests waiting for the node's answer at once; beyond it, 503.
     pub max_pending_inbound: usize,
@@ -435,6 +445,7 @@ impl Gossip {
                     backoff: Backoff::new(now.into_std(), limits.redial_min),
                     requests: Bucket::new(&limits.inbound_requests, now.into_std()),
                     gossip: Bucket::new(&limits.inbound_gossip, now.into_std()),
+                    paused_until: None,
                 },
             );
         }
@@ -468,18 +479,24 @@ impl Gossip {
     }
 }
 
-fn message_id(msg: &gossipsub::Message) -> MessageId {
-    MessageId::new(&Sha256::digest(&msg.data))
+/// The id gossipsub deduplicates by; see [`wire::message_id`].
+fn message_id(msg: &gossipsub::Message, limits: &WireLimits) -> MessageId {
+    let author = msg.source.map(|p| p.to_bytes());
+    MessageId::new(&wire::message_id(author.as_deref(), &msg.data, limits))
 }
 
 fn build_swarm(config: &GossipConfig, keypair: Keypair) -> Result<Swarm<Behaviour>, GossipError> {
     let limits = &config.limits;
     let max_transmit = limits.wire.max_gossip_bytes() + 4096;
+    let wire = limits.wire;
     let gs_config = gossipsub::ConfigBuilder::default()
         .heartbeat_interval(limits.heartbeat)
         .validation_mode(ValidationMode::Strict)
         .validate_messages()
-        .message_id_fn(message_id)
+        .message_id_fn(move |m| message_id(m, &wire))
+        // gossipsub sends one message per RPC; allowing only that means each message is
+        // handed to us (and can pause its peer) before the next one is deduplicated.
+        .max_publish_messages(1)
         .max_transmit_size(max_transmit)
         .duplicate_cache_time(limits.duplicate_cache_time)
         .flood_publish(true)
@@ -542,6 +559,14 @@ fn build_swarm(config: &GossipConfig, keypair: Keypair) -> Result<Swarm<Behaviou
     Ok(swarm)
 }
 
+/// Sleeps until `t`, or forever without one.
+async fn sleep_until(t: Option<std::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn wait_for_listen(
     swarm: &mut Swarm<Behaviour>,
     addr: &Multiaddr,
@@ -581,6 +606,8 @@ struct PeerState {
     backoff: Backoff,
     requests: Bucket,
     gossip: Bucket,
+    /// Paused (blacklisted in gossipsub) until then, its gossip bucket being empty.
+    paused_until: Option<std::time::Instant>,
 }
 
 type PendingReply = BoxFuture<'static, (ResponseChannel<Response>, Response, bool)>;
@@ -600,6 +627,7 @@ impl Task {
         let mut redial = tokio::time::interval(Duration::from_millis(250));
         redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let resume = self.next_resume();
             tokio::select! {
                 ev = self.swarm.select_next_some() => self.on_swarm_event(ev),
                 cmd = cmds.recv() => match cmd {
@@ -616,6 +644,7 @@ impl Task {
                     let _ = self.swarm.behaviour_mut().fetch.send_response(channel, resp);
                 }
                 _ = redial.tick() => self.redial(),
+                _ = sleep_until(resume) => self.resume_paused(),
             }
         }
         for (_, done) in self.pending_outbound.drain() {
@@ -642,6 +671,25 @@ impl Task {
                 .build();
             if let Err(e) = self.swarm.dial(opts) {
                 tracing::debug!(peer = %id, error = %e, "gossip dial not started");
+            }
+        }
+    }
+
+    /// The earliest time a paused peer gets a token back.
+    fn next_resume(&self) -> Option<std::time::Instant> {
+        self.peers.values().filter_map(|p| p.paused_until).min()
+    }
+
+    /// Lets paused peers whose bucket has a token again send gossip.
+    fn resume_paused(&mut self) {
+        let now = std::time::Instant::now();
+        for (id, p) in &mut self.peers {
+            if p.paused_until.is_some_and(|t| t <= now) {
+                p.paused_until = None;
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .remove_blacklisted_peer(id);
             }
         }
     }
@@ -763,6 +811,16 @@ impl Task {
             } => {
                 inc(&self.metrics.connections_closed);
                 if num_established == 0 {
+                    // gossipsub ignores a blacklisted peer's new connection (it would never
+                    // learn our subscription), so a pause must not outlive the connection.
+                    if let Some(p) = self.peers.get_mut(&peer_id)
+                        && p.paused_until.take().is_some()
+                    {
+                        self.swarm
+                            .behaviour_mut()
+                            .gossipsub
+                            .remove_blacklisted_peer(&peer_id);
+                    }
                     self.emit(GossipEvent::PeerDisconnected(peer_id));
                 }
             }
@@ -827,15 +885,26 @@ impl Task {
     /// Rate limit and decode; `Err` carries the verdict to report without the node.
     fn screen(&mut self, source: &PeerId, data: &[u8]) -> Result<GossipMessage, MessageAcceptance> {
         let now = std::time::Instant::now();
+        let limit = self.limits.inbound_gossip;
         // Only allow-listed peers can be connected, so a missing entry means a race with
         // config; treat it as over the limit.
-        let within = self
-            .peers
-            .get_mut(source)
-            .is_some_and(|p| p.gossip.take(&self.limits.inbound_gossip, now));
-        if !within {
+        let Some(peer) = self.peers.get_mut(source) else {
             inc(&self.metrics.gossip_dropped_rate_limited);
             return Err(MessageAcceptance::Ignore);
+        };
+        if !peer.gossip.take(&limit, now) {
+            // Only reachable if the pause below did not take effect in time; the id is
+            // already cached, which is what the pause exists to avoid.
+            inc(&self.metrics.gossip_dropped_rate_limited);
+            return Err(MessageAcceptance::Ignore);
+        }
+        let wait = peer.gossip.until_next(&limit, now);
+        if !wait.is_zero() && peer.paused_until.is_none() {
+            // The bucket is dry: drop this peer's next messages before gossipsub caches
+            // their ids, so an honest copy from another peer still gets through.
+            peer.paused_until = Some(now + wait);
+            inc(&self.metrics.gossip_peer_paused);
+            self.swarm.behaviour_mut().gossipsub.blacklist_peer(source);
         }
         GossipMessage::decode(data, &self.limits.wire).map_err(|e| {
             inc(&self.metrics.gossip_rejected_decode);

@@ -8,10 +8,7 @@ use std::time::Duration;
 use fed_support::*;
 use quorate_node::datadir::DataDir;
 use quorate_node::fedbench::http_full;
-use quorate_node::gossip::{
-    Gossip, GossipConfig, GossipLimits, GossipMessage, PeerInfo, Request, Response,
-    identity_from_skey,
-};
+use quorate_node::gossip::{GossipMessage, Request, Response};
 use quorate_proto::checkpoint::{Checkpoint, verify_checkpoint};
 use quorate_proto::merkle::{self, MemoryLog};
 use quorate_proto::note::{self, Signer};
@@ -116,60 +113,17 @@ fn parse_lines(text: &str) -> Vec<note::NoteSignature> {
         .collect()
 }
 
-fn metric(pn: &quorate_node::fedbench::Proc, name: &str) -> u64 {
-    let (_, m) = pn.get("/metrics").unwrap();
-    String::from_utf8(m)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrongly_signed_gossip_does_not_change_state() {
     let fed = Fed::init(3, "bad");
     let (n, p, q) = (&fed.specs[0], &fed.specs[1], &fed.specs[2]);
     let pn = fed.start_full(0, "");
     // Q is played by this test's own transport, with Q's real identity.
-    let qkey = identity_from_skey(&DataDir::new(&q.dir).log_skey().unwrap()).unwrap();
-    let limits = GossipLimits {
-        heartbeat: Duration::from_millis(200),
-        redial_min: Duration::from_millis(100),
-        redial_max: Duration::from_millis(800),
-        request_timeout: Duration::from_secs(5),
-        ..GossipLimits::default()
-    };
-    let (qh, mut events) = Gossip::start(
-        GossipConfig {
-            listen: q.gossip_addr().parse().unwrap(),
-            peers: vec![PeerInfo::parse(&n.peer_id, &n.gossip_addr(), &n.origin).unwrap()],
-            limits,
-        },
-        qkey,
-    )
-    .await
-    .unwrap();
-    // Answer N's requests with errors; we only care about what N keeps.
-    tokio::spawn(async move {
-        while let Some(ev) = events.recv().await {
-            if let quorate_node::gossip::GossipEvent::Request { reply, .. } = ev {
-                let _ = reply.send(Response::error(404, "nothing here"));
-            }
-        }
-    });
+    let qh = play_peer(q, &[n]).await;
     let npeer: libp2p::PeerId = n.peer_id.parse().unwrap();
     let publish = |msg: GossipMessage| {
         let qh = qh.clone();
-        async move {
-            for _ in 0..200 {
-                match qh.publish(&msg).await {
-                    Ok(_) => return,
-                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                }
-            }
-            panic!("could not publish");
-        }
+        async move { publish_retrying(&qh, &msg).await }
     };
     let ask_p = || {
         let qh = qh.clone();
@@ -181,23 +135,15 @@ async fn wrongly_signed_gossip_does_not_change_state() {
         }
     };
 
-    // A valid checkpoint of P relayed by Q is accepted and kept.
+    // A valid checkpoint of P published by Q (not P's node) is rejected and not kept:
+    // only a log's own node publishes its checkpoints, everyone else relays them.
     let pkey = DataDir::new(&p.dir).load_key().unwrap();
     let good = pkey.sign_checkpoint(4, tree(4).root()).unwrap();
     publish(GossipMessage::Checkpoint {
         origin: p.origin.clone(),
-        note: good.clone(),
+        note: good,
     })
     .await;
-    let mut kept = None;
-    for _ in 0..100 {
-        if let Response::Checkpoint(c) = ask_p().await {
-            kept = Some(c);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(kept.as_deref(), Some(&good[..]));
 
     // Wrongly signed checkpoints of P (larger, and same size with another root).
     let wrong = Signer::generate(&p.origin, [0xee; 32]).unwrap();
@@ -212,13 +158,13 @@ async fn wrongly_signed_gossip_does_not_change_state() {
         .await;
     }
     for _ in 0..100 {
-        if metric(&pn, "quorate_gossip_rejected_total") >= 2 {
+        if metric(&pn, "quorate_gossip_rejected_total") >= 3 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(metric(&pn, "quorate_gossip_rejected_total"), 2);
-    assert_eq!(ask_p().await, Response::Checkpoint(good));
+    assert_eq!(metric(&pn, "quorate_gossip_rejected_total"), 3);
+    assert!(matches!(ask_p().await, Response::Error { code: 404, .. }));
     assert!(equivocations(&pn).is_empty());
     // Garbage evidence is rejected too and stores nothing.
     publish(GossipMessage::Equivocation {

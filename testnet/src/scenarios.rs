@@ -4,6 +4,7 @@
 use crate::fed::{Bins, Fed, lockfile, parse_lock};
 
 mod delta_bomb;
+mod gossip_framing;
 mod shared_reviewer_key;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ pub const NAMES: &[&str] = &[
     "rewrite",
     "shared-reviewer-key",
     "delta-bomb",
+    "gossip-framing",
 ];
 
 pub struct Outcome {
@@ -61,6 +63,7 @@ pub fn run_one(name: &str, bins: &Bins) -> bool {
         "rewrite" => rewrite(bins),
         "shared-reviewer-key" => shared_reviewer_key::run(bins),
         "delta-bomb" => delta_bomb::run(bins),
+        "gossip-framing" => gossip_framing::run(bins),
         _ => unreachable!(),
     };
     match r {

@@ -105,6 +105,7 @@ fn every_scenario_passes_and_leaves_nothing_running() {
         "partition",
         "equivocation",
         "rewrite",
+        "gossip-framing",
     ] {
         let o = run(&["scenario", name]);
         let out = String::from_utf8_lossy(&o.stdout);

@@ -16,7 +16,7 @@ use quorate_proto::merkle::Hash;
 use quorate_proto::note::NoteSignature;
 
 use crate::AddCheckpointRequest;
-use crate::http::SIZE_CONTENT_TYPE;
+use crate::http::{EQUIVOCATING_CONTENT_TYPE, EQUIVOCATING_PREFIX, SIZE_CONTENT_TYPE};
 use crate::request::parse_decimal;
 
 /// Largest response body read.
@@ -48,7 +48,15 @@ pub enum ClientError {
     Http(String),
     #[error("timed out after {0:?}")]
     Timeout(Duration),
-    /// Any status other than 200 and a 409 with a size body.
+    /// 403 with [`EQUIVOCATING_CONTENT_TYPE`]: the witness holds evidence that the log
+    /// `origin` signed two histories and refuses it for good (a Quorate extension; not a
+    /// bad signature, and retrying will not help).
+    #[error(
+        "the witness refuses to cosign log {origin:?}: it holds evidence that this log equivocated"
+    )]
+    Equivocating { origin: String },
+    /// Any status other than 200, a 409 with a size body and a 403 naming an
+    /// equivocating log.
     #[error("witness answered {status}: {body}")]
     Status { status: u16, body: String },
     #[error("malformed witness response: {0}")]
@@ -210,6 +218,19 @@ fn parse_response(
             .and_then(parse_decimal)
             .map(|size| CosignOutcome::Conflict { size })
             .ok_or_else(|| bad("409 body is not a size line")),
+        403 if content_type == Some(EQUIVOCATING_CONTENT_TYPE) => {
+            let origin = std::str::from_utf8(body)
+                .ok()
+                .and_then(|t| t.lines().next())
+                .and_then(|l| l.strip_prefix(EQUIVOCATING_PREFIX))
+                .filter(|o| !o.is_empty());
+            Err(match origin {
+                Some(o) => ClientError::Equivocating {
+                    origin: o.to_owned(),
+                },
+                None => bad("403 equivocation body does not name the log"),
+            })
+        }
         _ => Err(ClientError::Status {
             status,
             body: String::from_utf8_lossy(&body[..body.len().min(512)])
@@ -266,6 +287,16 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse_response(200, None, b"nope\n").is_err());
+        let body = crate::http::equivocating_body("log.example/x");
+        assert!(matches!(
+            parse_response(403, Some(EQUIVOCATING_CONTENT_TYPE), body.as_bytes()),
+            Err(ClientError::Equivocating { origin }) if origin == "log.example/x"
+        ));
+        assert!(matches!(
+            parse_response(403, None, body.as_bytes()),
+            Err(ClientError::Status { status: 403, .. })
+        ));
+        assert!(parse_response(403, Some(EQUIVOCATING_CONTENT_TYPE), b"nope\n").is_err());
         assert!(matches!(
             parse_response(422, None, b"bad proof\n"),
             Err(ClientError::Status { status: 422, .. })

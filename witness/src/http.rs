@@ -20,6 +20,15 @@ use crate::{MAX_REQUEST_BYTES, Witness, WitnessError};
 /// Content type of a 409 body carrying the latest cosigned size.
 pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
 
+/// Content type of the 403 that refuses a log this witness holds equivocation evidence
+/// against (a Quorate extension of tlog-witness). The body's first line is
+/// [`EQUIVOCATING_PREFIX`] followed by the origin; the rest explains in prose. A plain 403
+/// means "not signed by the trusted key", so clients need this to tell the two apart.
+pub const EQUIVOCATING_CONTENT_TYPE: &str = "text/x.quorate.equivocating";
+
+/// First-line prefix of an [`EQUIVOCATING_CONTENT_TYPE`] body; the origin follows.
+pub const EQUIVOCATING_PREFIX: &str = "log equivocated: ";
+
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// The witness's routes, to serve alone or to nest in a node's router.
@@ -52,6 +61,12 @@ fn error_response(e: &WitnessError) -> Response {
             format!("{latest_size}\n"),
         )
             .into_response(),
+        WitnessError::Equivocating(origin) => (
+            status,
+            [(header::CONTENT_TYPE, EQUIVOCATING_CONTENT_TYPE)],
+            equivocating_body(origin),
+        )
+            .into_response(),
         _ => {
             if status.is_server_error() {
                 tracing::error!(error = %e, "add-checkpoint failed");
@@ -61,6 +76,16 @@ fn error_response(e: &WitnessError) -> Response {
             (status, [(header::CONTENT_TYPE, TEXT)], format!("{e}\n")).into_response()
         }
     }
+}
+
+/// The body of the 403 for an equivocating log: a line naming it, then the reason.
+pub(crate) fn equivocating_body(origin: &str) -> String {
+    format!(
+        "{EQUIVOCATING_PREFIX}{origin}\n\
+         This witness holds evidence (GET /v1/equivocations) that this log signed two \
+         inconsistent checkpoints, so it no longer cosigns any checkpoint of it. The log's \
+         signature is not the problem: its key is no longer trusted.\n"
+    )
 }
 
 async fn blocking<T: Send + 'static>(

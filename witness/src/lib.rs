@@ -20,7 +20,8 @@
 //! |---|---|
 //! | 200 | cosigned; body is the cosignature line(s) |
 //! | 400 | malformed body or checkpoint; `old` larger than the checkpoint size; body over [`MAX_REQUEST_BYTES`] |
-//! | 403 | no valid signature by the origin's trusted key; or the log has stored equivocation evidence |
+//! | 403 | no valid signature by the origin's trusted key |
+//! | 403 | the log has stored equivocation evidence: `Content-Type: text/x.quorate.equivocating`, body `log equivocated: <origin>\n` and a sentence (Quorate extension) |
 //! | 404 | unknown origin |
 //! | 409 | `old` differs from the latest cosigned size: body `<size>\n`, `Content-Type: text/x.tlog.size` |
 //! | 409 | `old` equals the checkpoint size but the root differs from the stored one (plain text body) |
@@ -36,7 +37,10 @@
 //! conflicting statements, so the witness no longer trusts it, and the spec's answer for
 //! "none of the signatures verify against any of the trusted public keys" is 403. 409 is
 //! not used because its `text/x.tlog.size` body invites the client to retry with another
-//! `old` size, and 404 would claim the origin is unknown. The evidence is served at
+//! `old` size, and 404 would claim the origin is unknown. Because a plain 403 reads as
+//! "bad signature", this refusal carries its own content type
+//! ([`EQUIVOCATING_CONTENT_TYPE`]) and a body naming the log, which [`WitnessClient`]
+//! reports as [`ClientError::Equivocating`]. The evidence is served at
 //! `GET /v1/equivocations` and is the operator's cue to act.
 
 mod client;
@@ -46,7 +50,7 @@ mod store;
 mod witness;
 
 pub use client::{ClientError, CosignOutcome, WitnessClient, request_cosignature};
-pub use http::{SIZE_CONTENT_TYPE, router};
+pub use http::{EQUIVOCATING_CONTENT_TYPE, EQUIVOCATING_PREFIX, SIZE_CONTENT_TYPE, router};
 pub use request::{AddCheckpointRequest, MAX_PROOF_LINES, MAX_REQUEST_BYTES};
 pub use store::{Store, StoreError, StoredCheckpoint, StoredEquivocation};
 pub use witness::{Clock, SystemClock, Witness};

@@ -423,3 +423,82 @@ fn concurrent_requests_from_one_old_size_never_both_succeed() {
         assert_eq!(stored.root, log.tree.root());
     }
 }
+
+/// The permanent refusal of an equivocating log says so on the wire (its own content type,
+/// a body naming the log and the reason) and the client reports it as that, not as a
+/// bad signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn equivocating_log_refusal_names_the_log_and_the_client_reports_it() {
+    let mut log = TestLog::new("log.example/eqv", 5);
+    log.grow(8, "shared");
+    let mut fork = TestLog::fork_of(&log, 5);
+    log.grow(2, "honest");
+    fork.grow(2, "evil");
+    let s = tokio::task::spawn_blocking({
+        let l = TestLog::new("log.example/eqv", 5);
+        move || server(&[&l])
+    })
+    .await
+    .unwrap();
+    let (honest, forked) = (log.body_from(0), fork.body_from(10));
+    let s = tokio::task::spawn_blocking(move || {
+        assert_eq!(s.add(&honest).status, 200);
+        assert_eq!(s.add(&forked).status, 409);
+        s
+    })
+    .await
+    .unwrap();
+    assert!(s.witness.is_equivocating("log.example/eqv"));
+
+    // On the wire: 403, the extension's content type, first line naming the origin.
+    log.grow(3, "honest");
+    let next = log.body_from(10);
+    let addr = s.addr;
+    let r = tokio::task::spawn_blocking(move || http(addr, "POST", "/add-checkpoint", &next))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/x.quorate.equivocating")
+    );
+    assert_eq!(
+        quorate_witness::EQUIVOCATING_CONTENT_TYPE,
+        "text/x.quorate.equivocating"
+    );
+    let text = r.text();
+    assert_eq!(
+        text.lines().next(),
+        Some("log equivocated: log.example/eqv"),
+        "{text}"
+    );
+    assert!(text.contains("/v1/equivocations"), "{text}");
+
+    // The client names the refusal and the log.
+    let client = WitnessClient::new(&format!("http://{addr}")).unwrap();
+    let err = client
+        .add_checkpoint(10, &log.proof_from(10), &log.checkpoint())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, quorate_witness::ClientError::Equivocating { origin } if origin == "log.example/eqv"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("equivocated"), "{err}");
+    // A bad signature is still a plain 403 status.
+    let other = Signer::generate("log.example/eqv", [77; 32]).unwrap();
+    let text = quorate_proto::checkpoint::Checkpoint::new("log.example/eqv", 1, [1; 32], vec![])
+        .unwrap()
+        .to_text();
+    let forged = note::sign(&text, &[&other]).unwrap().into_bytes();
+    let err = client.add_checkpoint(0, &[], &forged).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            quorate_witness::ClientError::Status { status: 403, .. }
+        ),
+        "{err:?}"
+    );
+    drop(client);
+    tokio::task::spawn_blocking(move || drop(s)).await.unwrap();
+}

@@ -4,13 +4,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use std::sync::atomic::Ordering;
+
 use quorate_proto::checkpoint::{VerifiedCheckpoint, verify_checkpoint};
+use quorate_proto::cosignature::CosignatureVerifier;
 use quorate_proto::equivocation::Equivocation;
 use quorate_proto::merkle;
 use quorate_proto::note::Ed25519Verifier;
 use serde::{Deserialize, Serialize};
 
-use super::Inner;
+use super::{Inner, relay};
 use crate::datadir::{DataDir, write_atomic};
 use crate::gossip::{Request, Response, Validation};
 
@@ -20,6 +23,17 @@ pub(super) struct Seen {
     pub(super) note: String,
     /// Cosigned by our own witness (so consistent with every other such checkpoint).
     pub(super) ours: bool,
+}
+
+/// How a checkpoint reached this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Heard {
+    /// Gossip from a peer; the verdict is reported to the transport.
+    Gossip,
+    /// Our witness just cosigned it for its log.
+    Cosigned,
+    /// Fetched from a peer while catching up.
+    Fetched,
 }
 
 pub(super) fn load_seen(
@@ -46,37 +60,44 @@ pub(super) fn load_seen(
 }
 
 impl Inner {
-    /// Verifies a checkpoint of `origin` and compares it with the latest one seen. `ours`:
-    /// our witness just cosigned it.
+    /// Verifies a checkpoint of `origin` with the log key alone (stripping lines that do
+    /// not verify, [`relay::canonicalize`]) and compares it with the latest one seen.
     pub(super) async fn observe(
         self: &Arc<Self>,
         origin: &str,
         note: &[u8],
-        ours: bool,
+        heard: Heard,
     ) -> Validation {
         let Some(log) = self.logs.get(origin) else {
             return Validation::Ignore;
         };
-        let v = match verify_checkpoint(note, log, std::slice::from_ref(&self.own_witness)) {
-            Ok(v) => v,
+        let witnesses: Vec<CosignatureVerifier> = std::iter::once(&self.own_witness)
+            .chain(self.peers.iter().map(|p| &p.witness))
+            .cloned()
+            .collect();
+        let relayed = match relay::canonicalize(origin, note, log, &witnesses) {
+            Ok(r) => r,
             Err(e) => {
                 tracing::debug!(origin, "dropping checkpoint: {e}");
                 return Validation::Reject;
             }
         };
-        if v.checkpoint().origin() != origin {
-            return Validation::Reject;
+        if relayed.stripped > 0 {
+            self.shared
+                .gossip_lines_stripped
+                .fetch_add(relayed.stripped as u64, Ordering::Relaxed);
         }
         if self.witness.is_equivocating(origin) {
             return Validation::Ignore;
         }
-        let ours = ours || !v.cosignatures().is_empty();
+        let ours = heard == Heard::Cosigned || relay::cosigned_by(&relayed, &self.own_witness);
+        let (v, note) = (&relayed.verified, relayed.kept.as_slice());
         let Some(lock) = self.origin_locks.get(origin) else {
             return Validation::Ignore;
         };
         let _guard = lock.lock().await;
         if origin == self.origin {
-            return self.check_own(&v).await;
+            return self.check_own(v).await;
         }
         let prev = self.seen.lock().ok().and_then(|s| s.get(origin).cloned());
         let Some(prev) = prev else {
@@ -94,16 +115,26 @@ impl Inner {
                 self.found(origin, e).await;
                 return Validation::Accept;
             }
-            if prev.note.as_bytes() == note {
-                return Validation::Ignore;
+            // The checkpoint we hold (perhaps our witness cosigned it before its log's
+            // gossip arrived): still valid, so relay it; keep the copy with more
+            // verified cosignatures. Copies differing only in stripped lines share one
+            // message id, so this relays each checkpoint once.
+            if (ours && !prev.ours) || note.len() > prev.note.len() {
+                self.set_seen(origin, note, ours || prev.ours).await;
             }
-            // Same checkpoint, other signature lines: keep the fresher copy.
-            self.set_seen(origin, note, ours || prev.ours).await;
             return Validation::Accept;
+        }
+        if c.size() < p.size() && heard == Heard::Gossip {
+            // Older than what we hold: a replay or a late copy. Checking it would cost the
+            // log a proof request per message, so whoever replays could spend the log's
+            // request budget at this node; it is dropped unpenalised instead (its sender
+            // already paid a rate-limit token). Forks still surface as same-size
+            // conflicts here, and as newer checkpoints at the nodes that hold older ones.
+            return Validation::Ignore;
         }
         let newer = c.size() > p.size();
         if !(ours && prev.ours) {
-            let (small, large) = if newer { (&pv, &v) } else { (&v, &pv) };
+            let (small, large) = if newer { (&pv, v) } else { (v, &pv) };
             match self.consistent(origin, small, large).await {
                 Some(true) => {}
                 Some(false) => return Validation::Accept,
@@ -142,6 +173,7 @@ impl Inner {
             return Some(false);
         }
         let peer = self.peer_by_origin(origin)?;
+        self.shared.proof_requests.fetch_add(1, Ordering::Relaxed);
         let req = Request::ConsistencyProof {
             origin: origin.to_owned(),
             old: cs.size(),

@@ -9,6 +9,7 @@ use quorate_proto::note::NoteSignature;
 use quorate_witness::{AddCheckpointRequest, WitnessError};
 use tokio::sync::Semaphore;
 
+use super::detect::Heard;
 use super::evidence::evidence_origin;
 use super::{Inner, WORKERS};
 use crate::gossip::{GossipEvent, GossipMessage, Request, Response, Validation};
@@ -34,11 +35,30 @@ impl Inner {
     async fn on_event(self: &Arc<Self>, ev: GossipEvent) {
         match ev {
             GossipEvent::Message {
-                id, source, msg, ..
+                id,
+                source,
+                author,
+                msg,
             } => {
                 let verdict = match msg {
                     GossipMessage::Checkpoint { origin, note } => {
-                        self.observe(&origin, &note, false).await
+                        match self.publisher_of(&origin) {
+                            None => Validation::Ignore,
+                            // Only a log's own node publishes its checkpoints; everyone
+                            // else relays that message. A copy published by anyone else
+                            // (a replay, or a variant with appended lines) is its
+                            // publisher's doing: rejected here, and by every other node,
+                            // so only that publisher is penalised.
+                            Some(p) if author != Some(p) => {
+                                tracing::debug!(
+                                    origin,
+                                    ?author,
+                                    "checkpoint not published by its log"
+                                );
+                                Validation::Reject
+                            }
+                            Some(_) => self.observe(&origin, &note, Heard::Gossip).await,
+                        }
                     }
                     GossipMessage::Equivocation { evidence } => {
                         self.on_gossip_evidence(&evidence).await
@@ -56,12 +76,21 @@ impl Inner {
                 let (resp, follow) = self.on_request(peer, req).await;
                 let _ = reply.send(resp);
                 if let Some((origin, note)) = follow {
-                    self.observe(&origin, &note, true).await;
+                    self.observe(&origin, &note, Heard::Cosigned).await;
                 }
             }
             GossipEvent::PeerConnected(peer) => self.catch_up(peer).await,
             GossipEvent::PeerDisconnected(_) => {}
         }
+    }
+
+    /// The libp2p identity that publishes checkpoints of `origin` (its log's node), if
+    /// this node follows that log.
+    fn publisher_of(&self, origin: &str) -> Option<libp2p::PeerId> {
+        if origin == self.origin {
+            return Some(self.gossip.local_peer_id());
+        }
+        self.peer_by_origin(origin).map(|p| p.info.peer_id)
     }
 
     async fn catch_up(self: &Arc<Self>, peer: libp2p::PeerId) {
@@ -84,7 +113,7 @@ impl Inner {
                 origin: origin.clone(),
             };
             if let Ok(Response::Checkpoint(note)) = self.gossip.request(peer, req).await {
-                self.observe(&origin, &note, false).await;
+                self.observe(&origin, &note, Heard::Fetched).await;
             }
         }
     }

@@ -31,6 +31,8 @@ pub struct FedShared {
     pub(super) gossip_ignore: AtomicU64,
     pub(super) cosign_served: AtomicU64,
     pub(super) cosign_refused: AtomicU64,
+    pub(super) gossip_lines_stripped: AtomicU64,
+    pub(super) proof_requests: AtomicU64,
 }
 
 impl FedShared {
@@ -147,6 +149,19 @@ impl FedShared {
             "counter",
             "Gossip messages ignored (stale, unknown origin, undecidable).",
             &self.gossip_ignore,
+        );
+        g(
+            "quorate_gossip_lines_stripped_total",
+            "counter",
+            "Signature lines stripped from relayed checkpoints because they did not verify \
+             against a known witness key (never a reason to reject).",
+            &self.gossip_lines_stripped,
+        );
+        g(
+            "quorate_gossip_proof_requests_total",
+            "counter",
+            "Consistency proofs requested from logs to check a checkpoint heard from a peer.",
+            &self.proof_requests,
         );
         g(
             "quorate_witness_cosigned_total",

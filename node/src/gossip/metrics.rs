@@ -41,8 +41,12 @@ counters! {
     gossip_rejected_decode,
     /// Gossip messages dropped because the event channel was full; ignored, not penalised.
     gossip_dropped_channel_full,
-    /// Gossip messages dropped by the per-peer rate limit; ignored, not penalised.
+    /// Gossip messages dropped by the per-peer rate limit after gossipsub cached their id;
+    /// ignored, not penalised. Stays 0 while pausing works (see `gossip_peer_paused`).
     gossip_dropped_rate_limited,
+    /// Times a peer ran out of gossip tokens and was paused (its messages dropped before
+    /// deduplication, not penalised) until a token was back.
+    gossip_peer_paused,
     /// Validation results reported by the node.
     gossip_validation_accept,
     gossip_validation_reject,
@@ -115,6 +119,24 @@ impl Bucket {
     }
 }
 
+impl Bucket {
+    /// How long until a token is available (zero if one is); at most an hour, so a zero
+    /// refill rate still ends a pause.
+    pub(crate) fn until_next(&self, limit: &RateLimit, now: Instant) -> Duration {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        let have = (self.tokens + elapsed * limit.per_second).min(f64::from(limit.burst));
+        if have >= 1.0 {
+            return Duration::ZERO;
+        }
+        let secs = if limit.per_second > 0.0 {
+            ((1.0 - have) / limit.per_second).min(3600.0)
+        } else {
+            3600.0
+        };
+        Duration::from_secs_f64(secs)
+    }
+}
+
 /// Exponential redial backoff for one configured peer.
 #[derive(Debug)]
 pub(crate) struct Backoff {
@@ -158,6 +180,10 @@ mod tests {
         assert!(!b.take(&l, t0));
         assert!(b.take(&l, t0 + Duration::from_millis(110)));
         assert!(!b.take(&l, t0 + Duration::from_millis(110)));
+        let t1 = t0 + Duration::from_millis(110);
+        let wait = b.until_next(&l, t1);
+        assert!(wait > Duration::from_millis(80) && wait <= Duration::from_millis(100));
+        assert!(b.until_next(&l, t1 + wait).is_zero());
     }
 
     #[test]

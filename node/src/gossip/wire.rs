@@ -28,8 +28,26 @@
 //!
 //! These are shapes only: nothing here checks a signature. The node glue verifies the
 //! contents with `quorate_proto` before acting on or relaying them.
+//!
+//! # Message ids
+//!
+//! [`message_id`] names a gossip message by what the node's verdict depends on, so that a
+//! copy differing only in bytes the verdict ignores is a duplicate, not a new message:
+//!
+//! ```text
+//! checkpoint: SHA-256("quorate/gossip-id/checkpoint/v1\n" || author || 0x00
+//!                     || body || "\n" || sorted distinct lines signed under the origin's name, each + "\n")
+//! anything else: SHA-256("quorate/gossip-id/bytes/v1\n" || payload)
+//! ```
+//!
+//! `body` is the checkpoint text up to the first blank line ([`split_checkpoint_note`]);
+//! cosignature lines and anything else after it are left out, so appending, dropping or
+//! reordering them cannot mint a new id. The libp2p author is included because the
+//! verdict depends on it (only a log's own node publishes its checkpoints): otherwise a
+//! rejected copy by another author would share the log's id and block the honest one.
 
 use quorate_proto::equivocation;
+use sha2::{Digest, Sha256};
 
 /// Version byte that starts every encoding.
 pub const WIRE_VERSION: u8 = 1;
@@ -160,6 +178,68 @@ impl Response {
         }
         Response::Error { code, message }
     }
+}
+
+/// A checkpoint note split for gossip: its text (through the first blank line's first
+/// newline), the distinct signature lines under the origin's own name, sorted, and every
+/// other non-empty line after the blank line, in order (cosignatures and anything else).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitNote<'a> {
+    pub body: &'a str,
+    pub log_lines: Vec<&'a str>,
+    pub other_lines: Vec<&'a str>,
+}
+
+/// Splits `note` at its first blank line. A checkpoint text has no empty line, so the
+/// first blank line is where its signatures start, whatever was appended after it.
+/// `None` if the note is not UTF-8 or has no blank line.
+pub fn split_checkpoint_note<'a>(origin: &str, note: &'a [u8]) -> Option<SplitNote<'a>> {
+    let s = std::str::from_utf8(note).ok()?;
+    let sep = s.find("\n\n")?;
+    let (body, rest) = (s.get(..sep + 1)?, s.get(sep + 2..)?);
+    let mut log_lines = Vec::new();
+    let mut other_lines = Vec::new();
+    for line in rest.split('\n').filter(|l| !l.is_empty()) {
+        let named = line
+            .strip_prefix("\u{2014} ")
+            .and_then(|r| r.strip_prefix(origin))
+            .is_some_and(|r| r.starts_with(' '));
+        if named {
+            log_lines.push(line);
+        } else {
+            other_lines.push(line);
+        }
+    }
+    log_lines.sort_unstable();
+    log_lines.dedup();
+    Some(SplitNote {
+        body,
+        log_lines,
+        other_lines,
+    })
+}
+
+/// The gossipsub message id of `data` published by `author` (see the module docs).
+pub fn message_id(author: Option<&[u8]>, data: &[u8], limits: &WireLimits) -> [u8; 32] {
+    if let Ok(GossipMessage::Checkpoint { origin, note }) = GossipMessage::decode(data, limits)
+        && let Some(split) = split_checkpoint_note(&origin, &note)
+    {
+        let mut h = Sha256::new();
+        h.update(b"quorate/gossip-id/checkpoint/v1\n");
+        h.update(author.unwrap_or_default());
+        h.update([0]);
+        h.update(split.body.as_bytes());
+        h.update(b"\n");
+        for line in &split.log_lines {
+            h.update(line.as_bytes());
+            h.update(b"\n");
+        }
+        return h.finalize().into();
+    }
+    let mut h = Sha256::new();
+    h.update(b"quorate/gossip-id/bytes/v1\n");
+    h.update(data);
+    h.finalize().into()
 }
 
 // ---- writer helpers ----
@@ -563,6 +643,40 @@ mod tests {
             evidence: b"garbage".to_vec(),
         };
         assert!(bad.encode(&l).is_err());
+    }
+
+    #[test]
+    fn message_id_ignores_lines_outside_the_log_signature_but_not_the_author() {
+        let l = WireLimits::default();
+        let o = "example.org/log";
+        let enc = |note: String| {
+            GossipMessage::Checkpoint {
+                origin: o.into(),
+                note: note.into_bytes(),
+            }
+            .encode(&l)
+            .unwrap()
+        };
+        let base = format!("{o}\n5\nAAAA\n\n\u{2014} {o} c2ln\n");
+        let id = message_id(Some(b"a"), &enc(base.clone()), &l);
+        let junk = [
+            format!("{base}\u{2014} witness.example/w Z2FyYmFnZQ==\n"),
+            format!("{base}garbage without a dash\n"),
+            format!("{base}\n\n\u{2014} other x\n"),
+            format!("{o}\n5\nAAAA\n\n\u{2014} w y\n\u{2014} {o} c2ln\n\u{2014} {o} c2ln\n"),
+            format!("{base}\u{2014} {o}x c2ln\n"),
+        ];
+        for j in junk {
+            assert_eq!(message_id(Some(b"a"), &enc(j.clone()), &l), id, "{j}");
+        }
+        // What the verdict depends on changes the id: the body, the log's lines, the author.
+        let other_sig = format!("{base}\u{2014} {o} b3RoZXI=\n");
+        assert_ne!(message_id(Some(b"a"), &enc(other_sig), &l), id);
+        let other_body = format!("{o}\n6\nAAAA\n\n\u{2014} {o} c2ln\n");
+        assert_ne!(message_id(Some(b"a"), &enc(other_body), &l), id);
+        assert_ne!(message_id(Some(b"b"), &enc(base.clone()), &l), id);
+        // Evidence and undecodable payloads: the bytes.
+        assert_ne!(message_id(None, b"x", &l), message_id(None, b"y", &l));
     }
 
     #[test]

@@ -146,3 +146,75 @@ pub fn dump_logs(dir: &Path) {
         }
     }
 }
+
+/// Plays node `spec`'s gossip identity from the test process (a scripted, possibly
+/// hostile peer): a transport connected to `peers` that answers every request with 404
+/// and delivers nothing to the test. It forgets what it published after 50 ms, so it may
+/// publish variants that its own ids would call duplicates. Shut it down with
+/// `shutdown()`.
+pub async fn play_peer(spec: &NodeSpec, peers: &[&NodeSpec]) -> quorate_node::gossip::GossipHandle {
+    use quorate_node::gossip::{
+        Gossip, GossipConfig, GossipEvent, GossipLimits, PeerInfo, Response, identity_from_skey,
+    };
+    let key = identity_from_skey(
+        &quorate_node::datadir::DataDir::new(&spec.dir)
+            .log_skey()
+            .unwrap(),
+    )
+    .unwrap();
+    let limits = GossipLimits {
+        heartbeat: Duration::from_millis(200),
+        redial_min: Duration::from_millis(100),
+        redial_max: Duration::from_millis(800),
+        request_timeout: Duration::from_secs(5),
+        duplicate_cache_time: Duration::from_millis(50),
+        ..GossipLimits::default()
+    };
+    let peers = peers
+        .iter()
+        .map(|p| PeerInfo::parse(&p.peer_id, &p.gossip_addr(), &p.origin).unwrap())
+        .collect();
+    let (h, mut events) = Gossip::start(
+        GossipConfig {
+            listen: spec.gossip_addr().parse().unwrap(),
+            peers,
+            limits,
+        },
+        key,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(async move {
+        while let Some(ev) = events.recv().await {
+            if let GossipEvent::Request { reply, .. } = ev {
+                let _ = reply.send(Response::error(404, "nothing here"));
+            }
+        }
+    });
+    h
+}
+
+/// Publishes from a played peer, retrying while its mesh forms.
+pub async fn publish_retrying(
+    h: &quorate_node::gossip::GossipHandle,
+    msg: &quorate_node::gossip::GossipMessage,
+) {
+    for _ in 0..200 {
+        if h.publish(msg).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("could not publish");
+}
+
+/// A counter from the node's /metrics (0 if absent).
+pub fn metric(p: &Proc, name: &str) -> u64 {
+    let (_, m) = p.get("/metrics").unwrap();
+    String::from_utf8(m)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
