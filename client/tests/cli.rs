@@ -299,11 +299,129 @@ fn signed_note_vectors_through_the_cli() {
     let key = &v["keys"][0];
     let case = &v["cases"][0];
     let skey = d.join("go.key");
-    std::fs::write(&skey, key["skey"].as_str().unwrap()).unwrap();
+    write_secret(&skey, key["skey"].as_str().unwrap());
     let ours = ok(&quorate(
         &["note", "sign", "--key", s(&skey)],
         Some(case["text"].as_str().unwrap().as_bytes()),
     ));
     assert_eq!(ours, case["note"].as_str().unwrap());
     std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Secret keys readable by group or others are refused by every command that signs
+/// (as ssh does), with the file, its mode and the `chmod 600` fix; 0600 works.
+#[test]
+fn group_or_world_readable_secret_keys_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tmp("keymode");
+    ok(&quorate(
+        &["key", "generate", "--name", "bob", "--out", s(&d)],
+        None,
+    ));
+    ok(&quorate(
+        &[
+            "key",
+            "generate",
+            "--witness",
+            "--name",
+            "w.example",
+            "--out",
+            s(&d),
+        ],
+        None,
+    ));
+    let rkey = d.join("bob.key");
+    let wkey = d.join("w.example.key");
+    let chmod =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    chmod(&rkey, 0o644);
+    chmod(&wkey, 0o604);
+    let refused = |out: &Output, key: &Path, mode: &str| {
+        fails(out, &format!("{} has mode {mode}", key.display()));
+        fails(out, &format!("chmod 600 {}", key.display()));
+    };
+    refused(
+        &quorate(&["note", "sign", "--key", s(&rkey)], Some(b"x\n")),
+        &rkey,
+        "0644",
+    );
+    let att = d.join("x.att");
+    refused(
+        &quorate(
+            &[
+                "review",
+                "--key",
+                s(&rkey),
+                "--package",
+                "crates.io/x@1.0.0",
+                "--digest",
+                "unknown",
+                "--criteria",
+                "safe-to-deploy",
+                "--out",
+                s(&att),
+            ],
+            None,
+        ),
+        &rkey,
+        "0644",
+    );
+    assert!(!att.exists(), "nothing may be signed with a refused key");
+    let audits = d.join("audits.toml");
+    std::fs::write(&audits, "[audits]\n").unwrap();
+    refused(
+        &quorate(
+            &[
+                "import",
+                "cargo-vet",
+                s(&audits),
+                "--key",
+                s(&rkey),
+                "--org",
+                "o",
+                "--out",
+                s(&d.join("out")),
+                "--offline",
+            ],
+            None,
+        ),
+        &rkey,
+        "0644",
+    );
+    let cp = d.join("cp.note");
+    std::fs::write(&cp, "unused\n").unwrap();
+    refused(
+        &quorate(
+            &[
+                "checkpoint",
+                "cosign",
+                "--key",
+                s(&wkey),
+                "--log",
+                s(&d.join("bob.pub")),
+                s(&cp),
+            ],
+            None,
+        ),
+        &wkey,
+        "0604",
+    );
+    // The fix the message names works.
+    chmod(&rkey, 0o600);
+    let signed = ok(&quorate(&["note", "sign", "--key", s(&rkey)], Some(b"x\n")));
+    assert!(signed.starts_with("x\n\n\u{2014} bob "), "{signed}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Writes a secret key file as the tools do: mode 0600 (`fs::write` would leave it 0644
+/// under the usual umask, and every tool refuses such a key).
+fn write_secret(path: &Path, text: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
 }

@@ -41,6 +41,7 @@
 
 mod client;
 mod http;
+pub mod keyfile;
 mod request;
 mod store;
 mod witness;

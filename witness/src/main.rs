@@ -188,12 +188,13 @@ async fn serve(
     config: Option<&Path>,
 ) -> anyhow::Result<()> {
     let key_path = data.join(KEY_FILE);
-    let skey = std::fs::read_to_string(&key_path).with_context(|| {
-        format!(
-            "reading {} (run `quorate-witness init` first)",
+    if !key_path.exists() {
+        bail!(
+            "no witness key at {} (run `quorate-witness init` first)",
             key_path.display()
-        )
-    })?;
+        );
+    }
+    let skey = quorate_witness::keyfile::read_secret_key(&key_path)?;
     let signer = CosignatureSigner::from_skey(skey.trim()).context("witness key")?;
     let logs = load_logs(log_args, config)?;
     if logs.is_empty() {
