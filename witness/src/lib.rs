@@ -43,6 +43,7 @@ mod client;
 mod http;
 pub mod keyfile;
 mod request;
+pub mod server;
 mod store;
 mod witness;
 

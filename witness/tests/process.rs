@@ -322,3 +322,35 @@ fn serve_refuses_a_group_or_world_readable_key() {
     let r = http(p.addr, "GET", "/healthz", b"");
     assert_eq!(r.status, 200);
 }
+
+/// Half-open connections are closed after `--header-read-timeout-ms` (the witness serves
+/// with the same bounded accept loop as the node), and a normal request still works.
+#[test]
+fn half_open_connections_are_closed() {
+    use std::io::{Read, Write};
+    let dir = TempDir::new("slowloris");
+    let data = dir.path().join("w");
+    init(&data, "witness.example/s1");
+    let p = serve(&data, &["--header-read-timeout-ms", "500"]);
+    let mut held: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(p.addr).unwrap();
+            s.write_all(b"POST /add-checkpoint HTTP/1.1\r\nHost: w\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    assert_eq!(http(p.addr, "GET", "/healthz", b"").status, 200);
+    for (i, s) in held.iter_mut().enumerate() {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = [0u8; 1024];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("connection {i} still open: {e}"),
+            }
+        }
+    }
+}
