@@ -1,7 +1,7 @@
 //! The review, submit, mirror, check, bundle, gaps, import, export and bench-check
 //! commands.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,7 +11,7 @@ use base64::Engine as _;
 use clap::{Args, Subcommand};
 use quorate_client::cargo_vet::{self, AuditsFile, ImportOptions};
 use quorate_client::check::{self, Queries, Report};
-use quorate_client::crates_index::CratesIndex;
+use quorate_client::crates_index::{self, CratesIndex};
 use quorate_client::lockfile::Lockfile;
 use quorate_client::mirror::{self, MirrorOptions};
 use quorate_client::net::Node;
@@ -579,8 +579,12 @@ pub struct ImportArgs {
     /// Organisation recorded in every attestation
     #[arg(long)]
     org: String,
-    /// Lockfile to take archive digests from
-    #[arg(long)]
+    /// Lockfile to take archive digests from. Each digest an audit uses is first
+    /// cross-checked against the crates.io index (--index) and the import refuses, signing
+    /// nothing, if the index records a different digest. When the index cannot be reached
+    /// (or, with --offline, has nothing cached), the lockfile's digest is what gets
+    /// certified, unchecked, and the import says so
+    #[arg(long, verbatim_doc_comment)]
     lock: Option<PathBuf>,
     /// Submit to this node
     #[arg(long, required_unless_present = "out")]
@@ -599,6 +603,9 @@ pub struct ImportArgs {
     /// crates.io index cache (default: ~/.cache/quorate/crates-index)
     #[arg(long)]
     index_cache: Option<PathBuf>,
+    /// Sparse index to read digests from (a crates.io mirror)
+    #[arg(long, value_name = "URL", default_value = crates_index::CRATES_IO_SPARSE)]
+    index: String,
     #[arg(long, hide = true)]
     time: Option<u64>,
 }
@@ -612,37 +619,35 @@ pub fn import(c: &ImportCommand) -> Result<ExitCode> {
         Some(l) => load_lockfile(l)?.crates_io_digests(),
         None => BTreeMap::new(),
     };
-    // Versions the audits name that the lockfile does not: ask the crates.io index.
-    let mut index = CratesIndex::new(
+    let mut index = CratesIndex::with_base(
+        &a.index,
         a.index_cache
             .clone()
             .or_else(CratesIndex::default_cache_dir),
     )
     .offline(a.offline);
+    let named = audited_versions(&audits);
+    let mut index_down = false;
+    if let Some(lock) = &a.lock {
+        index_down = cross_check_lockfile(&mut index, lock, &named, &digests, a.offline)?;
+    }
+    // Versions the audits name that the lockfile does not: ask the crates.io index.
     let mut unknown = 0usize;
     let mut index_errors = 0usize;
-    for (pkg, entries) in &audits.audits {
-        for e in entries {
-            let mut vs: Vec<String> = e.version.iter().cloned().collect();
-            if let Some(d) = &e.delta
-                && let Some((f, t)) = d.split_once("->")
-            {
-                vs.push(f.trim().to_owned());
-                vs.push(t.trim().to_owned());
+    for k in named {
+        if digests.contains_key(&k) {
+            continue;
+        }
+        if index_down {
+            index_errors += 1;
+            continue;
+        }
+        match index.digest(&k.0, &k.1) {
+            Ok(Some(d)) => {
+                digests.insert(k, Digest::Sha256(d));
             }
-            for v in vs {
-                let k = (pkg.clone(), v.trim().to_owned());
-                if digests.contains_key(&k) {
-                    continue;
-                }
-                match index.digest(&k.0, &k.1) {
-                    Ok(Some(d)) => {
-                        digests.insert(k, Digest::Sha256(d));
-                    }
-                    Ok(None) => unknown += 1,
-                    Err(_) => index_errors += 1,
-                }
-            }
+            Ok(None) => unknown += 1,
+            Err(_) => index_errors += 1,
         }
     }
     let opts = ImportOptions {
@@ -714,6 +719,93 @@ pub fn import(c: &ImportCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every (crate, version) an audits file names, delta endpoints included.
+fn audited_versions(audits: &AuditsFile) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for (pkg, entries) in &audits.audits {
+        for e in entries {
+            let mut vs: Vec<String> = e.version.iter().cloned().collect();
+            if let Some(d) = &e.delta
+                && let Some((f, t)) = d.split_once("->")
+            {
+                vs.push(f.trim().to_owned());
+                vs.push(t.trim().to_owned());
+            }
+            for v in vs {
+                out.insert((pkg.clone(), v.trim().to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// Holds the lockfile digests the audits use against the index. A mismatch refuses the
+/// import (nothing signed); an index that cannot be read is a warning, and the lockfile's
+/// digests are certified as they stand. Returns whether the index was unreachable.
+fn cross_check_lockfile(
+    index: &mut CratesIndex,
+    lock: &Path,
+    named: &BTreeSet<(String, String)>,
+    digests: &BTreeMap<(String, String), Digest>,
+    offline: bool,
+) -> Result<bool> {
+    let to_check: Vec<(&str, &str, &[u8; 32])> = named
+        .iter()
+        .filter_map(|k| match digests.get(k) {
+            Some(Digest::Sha256(d)) => Some((k.0.as_str(), k.1.as_str(), d)),
+            _ => None,
+        })
+        .collect();
+    let total = to_check.len();
+    let cc = index.cross_check(to_check);
+    if !cc.mismatches.is_empty() {
+        let mut msg = format!(
+            "the crates.io index at {} contradicts {}; nothing was signed:",
+            index.base(),
+            lock.display()
+        );
+        for m in &cc.mismatches {
+            msg.push_str(&format!(
+                "\n  {} {}: lockfile sha256 {}, index sha256 {}",
+                m.name,
+                m.version,
+                hex(&m.lockfile),
+                hex(&m.index)
+            ));
+        }
+        bail!(msg);
+    }
+    let unchecked = total - cc.agreed - cc.absent.len();
+    if let Some(e) = &cc.unreachable {
+        eprintln!(
+            "warning: cannot read the crates.io index ({e}); {unchecked} of {total} lockfile \
+             digests were not cross-checked: what gets certified is {} as it stands",
+            lock.display()
+        );
+        return Ok(true);
+    }
+    eprintln!(
+        "cross-checked {} lockfile digests against {}{}: all agree{}",
+        cc.agreed,
+        index.base(),
+        if offline {
+            " (cached copy, --offline)"
+        } else {
+            ""
+        },
+        if cc.absent.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} not in the index{}, certified from the lockfile unchecked",
+                cc.absent.len(),
+                if offline { " cache" } else { "" }
+            )
+        }
+    );
+    Ok(false)
 }
 
 #[derive(Subcommand)]

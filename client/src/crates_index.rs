@@ -212,6 +212,71 @@ impl CratesIndex {
     }
 }
 
+/// A lockfile digest the index contradicts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// Crate name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// SHA-256 the lockfile records.
+    pub lockfile: [u8; 32],
+    /// SHA-256 the index records.
+    pub index: [u8; 32],
+}
+
+/// What [`CratesIndex::cross_check`] found.
+#[derive(Debug, Default)]
+pub struct CrossCheck {
+    /// Digests the index confirmed.
+    pub agreed: usize,
+    /// (name, version) pairs the index does not list (or, offline, has nothing cached for).
+    pub absent: Vec<(String, String)>,
+    /// Digests the index contradicts.
+    pub mismatches: Vec<Mismatch>,
+    /// Set when the index could not be read: checking stopped at the first failure, so
+    /// the remaining digests are unchecked.
+    pub unreachable: Option<IndexError>,
+}
+
+impl CratesIndex {
+    /// The index base URL (for messages).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Compares each `(name, version, sha256)` with the index. A lockfile can be edited by
+    /// anyone who touches the repository, so before its digests are signed into
+    /// attestations they are held against the registry's own record. Stops at the first
+    /// lookup that fails (an unreachable index would otherwise cost a timeout per crate).
+    pub fn cross_check<'a>(
+        &mut self,
+        digests: impl IntoIterator<Item = (&'a str, &'a str, &'a [u8; 32])>,
+    ) -> CrossCheck {
+        let mut out = CrossCheck::default();
+        for (name, version, lock) in digests {
+            match self.digest(name, version) {
+                Ok(Some(d)) if d == *lock => out.agreed += 1,
+                Ok(Some(d)) => out.mismatches.push(Mismatch {
+                    name: name.to_owned(),
+                    version: version.to_owned(),
+                    lockfile: *lock,
+                    index: d,
+                }),
+                Ok(None) => out.absent.push((name.to_owned(), version.to_owned())),
+                Err(IndexError::BadName(_)) => {
+                    out.absent.push((name.to_owned(), version.to_owned()))
+                }
+                Err(e) => {
+                    out.unreachable = Some(e);
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
 fn write_cache(path: &Path, data: &[u8]) -> Result<(), IndexError> {
     let err = |source| IndexError::Cache {
         path: path.to_path_buf(),

@@ -7,6 +7,8 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use zeroize::Zeroizing;
+
 /// Inputs larger than this are refused before parsing: every format Quorate reads from a
 /// file on the command line is far smaller, and a bounded read keeps a wrong path (a disk
 /// image, `/dev/zero`) from exhausting memory.
@@ -25,6 +27,8 @@ pub enum FileError {
     Write { path: PathBuf, source: io::Error },
     #[error("{path} is not valid UTF-8")]
     NotUtf8 { path: String },
+    #[error(transparent)]
+    SecretKey(#[from] quorate_proto::keyfile::KeyFileError),
 }
 
 /// Reads a file, or standard input when `path` is `-` or absent, with the size limit.
@@ -61,6 +65,25 @@ pub fn read_input(path: Option<&Path>) -> Result<(String, Vec<u8>), FileError> {
 pub fn read_text(path: &Path) -> Result<String, FileError> {
     let (label, bytes) = read_input(Some(path))?;
     String::from_utf8(bytes).map_err(|_| FileError::NotUtf8 { path: label })
+}
+
+/// Reads a secret key file: refused when group or others can access it (checked on the
+/// opened file, as ssh does), read in one allocation into memory zeroed on drop.
+pub fn read_secret(path: &Path) -> Result<Zeroizing<String>, FileError> {
+    let label = path.display().to_string();
+    let read_err = |source| FileError::Read {
+        path: label.clone(),
+        source,
+    };
+    let f = fs::File::open(path).map_err(read_err)?;
+    #[cfg(unix)]
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        Some(f.metadata().map_err(read_err)?.permissions().mode())
+    };
+    #[cfg(not(unix))]
+    let mode = None;
+    Ok(quorate_proto::keyfile::read_secret_key(f, mode, &label)?)
 }
 
 /// Creates `path` with `contents`, failing if it exists. `secret` files get mode 0600 from

@@ -8,6 +8,8 @@ use quorate_proto::note::{
     self, ED25519_TYPE, Ed25519Verifier, KeyError, NoteVerifier, Signer, VerifierKey,
 };
 
+use zeroize::Zeroizing;
+
 use crate::files::{self, FileError};
 
 /// Signature type byte of C2SP cosignature/v1 witness keys.
@@ -112,7 +114,7 @@ pub fn load_witness_verifier(arg: &str) -> Result<CosignatureVerifier, KeyLoadEr
 
 /// Reads an Ed25519 signed-note secret key file.
 pub fn load_signer(path: &Path) -> Result<Signer, KeyLoadError> {
-    let text = files::read_text(path)?;
+    let text = files::read_secret(path)?;
     Signer::from_skey(text.trim()).map_err(|err| KeyLoadError::Key {
         source_name: path.display().to_string(),
         err,
@@ -124,7 +126,7 @@ pub fn load_signer(path: &Path) -> Result<Signer, KeyLoadError> {
 /// proto first (format and key ID), then its seed is taken from the last field.
 pub fn load_reviewer_key(path: &Path) -> Result<(String, ed25519_dalek::SigningKey), KeyLoadError> {
     use base64::Engine as _;
-    let text = files::read_text(path)?;
+    let text = files::read_secret(path)?;
     let text = text.trim();
     let wrap = |err| KeyLoadError::Key {
         source_name: path.display().to_string(),
@@ -138,13 +140,17 @@ pub fn load_reviewer_key(path: &Path) -> Result<(String, ed25519_dalek::SigningK
         .and_then(|(_, r)| r.split_once('+'))
         .map(|(_, b)| b)
         .unwrap_or("");
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|_| wrap(KeyError::Malformed("secret key is not base64")))?;
-    let seed: [u8; 32] = raw
+    let raw = Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| wrap(KeyError::Malformed("secret key is not base64")))?,
+    );
+    let seed: Zeroizing<[u8; 32]> = raw
         .get(1..)
         .and_then(|s| <[u8; 32]>::try_from(s).ok())
+        .map(Zeroizing::new)
         .ok_or_else(|| wrap(KeyError::Malformed("secret key has the wrong length")))?;
+    // The SigningKey zeroes itself on drop (ed25519-dalek's `zeroize` feature).
     let key = ed25519_dalek::SigningKey::from_bytes(&seed);
     if key.verifying_key().to_bytes() != signer.public_key_bytes() {
         return Err(wrap(KeyError::Malformed(
@@ -156,7 +162,7 @@ pub fn load_reviewer_key(path: &Path) -> Result<(String, ed25519_dalek::SigningK
 
 /// Reads a witness (cosignature/v1) secret key file.
 pub fn load_witness_signer(path: &Path) -> Result<CosignatureSigner, KeyLoadError> {
-    let text = files::read_text(path)?;
+    let text = files::read_secret(path)?;
     CosignatureSigner::from_skey(text.trim()).map_err(|err| KeyLoadError::Key {
         source_name: path.display().to_string(),
         err,

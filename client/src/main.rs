@@ -240,12 +240,14 @@ fn run(command: Command) -> Result<()> {
 }
 
 fn key_generate(g: &KeyGenerate) -> Result<()> {
-    let seed = keys::random_seed().context("reading randomness from the operating system")?;
+    let seed = zeroize::Zeroizing::new(
+        keys::random_seed().context("reading randomness from the operating system")?,
+    );
     let (vkey, skey) = if g.witness {
-        let s = CosignatureSigner::generate(&g.name, seed)?;
+        let s = CosignatureSigner::generate(&g.name, *seed)?;
         (s.vkey(), s.skey())
     } else {
-        let s = Signer::generate(&g.name, seed)?;
+        let s = Signer::generate(&g.name, *seed)?;
         (s.vkey(), s.skey())
     };
     let stem = keys::file_stem_for(&g.name);
@@ -257,7 +259,8 @@ fn key_generate(g: &KeyGenerate) -> Result<()> {
             bail!("{} already exists; refusing to overwrite it", p.display());
         }
     }
-    files::create_new(&key_path, format!("{}\n", skey.as_str()).as_bytes(), true)?;
+    let line = zeroize::Zeroizing::new(format!("{}\n", skey.as_str()));
+    files::create_new(&key_path, line.as_bytes(), true)?;
     files::create_new(&pub_path, format!("{vkey}\n").as_bytes(), false)?;
     eprintln!("wrote {} (secret, mode 0600)", key_path.display());
     eprintln!("wrote {}", pub_path.display());

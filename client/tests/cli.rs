@@ -299,11 +299,286 @@ fn signed_note_vectors_through_the_cli() {
     let key = &v["keys"][0];
     let case = &v["cases"][0];
     let skey = d.join("go.key");
-    std::fs::write(&skey, key["skey"].as_str().unwrap()).unwrap();
+    write_secret(&skey, key["skey"].as_str().unwrap());
     let ours = ok(&quorate(
         &["note", "sign", "--key", s(&skey)],
         Some(case["text"].as_str().unwrap().as_bytes()),
     ));
     assert_eq!(ours, case["note"].as_str().unwrap());
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Secret keys readable by group or others are refused by every command that signs
+/// (as ssh does), with the file, its mode and the `chmod 600` fix; 0600 works.
+#[test]
+fn group_or_world_readable_secret_keys_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tmp("keymode");
+    ok(&quorate(
+        &["key", "generate", "--name", "bob", "--out", s(&d)],
+        None,
+    ));
+    ok(&quorate(
+        &[
+            "key",
+            "generate",
+            "--witness",
+            "--name",
+            "w.example",
+            "--out",
+            s(&d),
+        ],
+        None,
+    ));
+    let rkey = d.join("bob.key");
+    let wkey = d.join("w.example.key");
+    let chmod =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    chmod(&rkey, 0o644);
+    chmod(&wkey, 0o604);
+    let refused = |out: &Output, key: &Path, mode: &str| {
+        fails(out, &format!("{} has mode {mode}", key.display()));
+        fails(out, &format!("chmod 600 {}", key.display()));
+    };
+    refused(
+        &quorate(&["note", "sign", "--key", s(&rkey)], Some(b"x\n")),
+        &rkey,
+        "0644",
+    );
+    let att = d.join("x.att");
+    refused(
+        &quorate(
+            &[
+                "review",
+                "--key",
+                s(&rkey),
+                "--package",
+                "crates.io/x@1.0.0",
+                "--digest",
+                "unknown",
+                "--criteria",
+                "safe-to-deploy",
+                "--out",
+                s(&att),
+            ],
+            None,
+        ),
+        &rkey,
+        "0644",
+    );
+    assert!(!att.exists(), "nothing may be signed with a refused key");
+    let audits = d.join("audits.toml");
+    std::fs::write(&audits, "[audits]\n").unwrap();
+    refused(
+        &quorate(
+            &[
+                "import",
+                "cargo-vet",
+                s(&audits),
+                "--key",
+                s(&rkey),
+                "--org",
+                "o",
+                "--out",
+                s(&d.join("out")),
+                "--offline",
+            ],
+            None,
+        ),
+        &rkey,
+        "0644",
+    );
+    let cp = d.join("cp.note");
+    std::fs::write(&cp, "unused\n").unwrap();
+    refused(
+        &quorate(
+            &[
+                "checkpoint",
+                "cosign",
+                "--key",
+                s(&wkey),
+                "--log",
+                s(&d.join("bob.pub")),
+                s(&cp),
+            ],
+            None,
+        ),
+        &wkey,
+        "0604",
+    );
+    // The fix the message names works.
+    chmod(&rkey, 0o600);
+    let signed = ok(&quorate(&["note", "sign", "--key", s(&rkey)], Some(b"x\n")));
+    assert!(signed.starts_with("x\n\n\u{2014} bob "), "{signed}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Writes a secret key file as the tools do: mode 0600 (`fs::write` would leave it 0644
+/// under the usual umask, and every tool refuses such a key).
+fn write_secret(path: &Path, text: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// A stand-in for a cargo sparse index on 127.0.0.1: serves `files` (index path -> the
+/// file's JSON lines, as index.crates.io serves them), 404 for anything else, one request
+/// per connection. Runs until the test process exits.
+fn sparse_index(
+    files: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+) -> String {
+    use std::io::Read;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let req = String::from_utf8_lossy(&req);
+            let path = req
+                .strip_prefix("GET /")
+                .and_then(|r| r.split(' ').next())
+                .unwrap_or("");
+            let resp = match files.lock().unwrap().get(path) {
+                Some(body) => format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                ),
+                None => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    .into(),
+            };
+            let _ = c.write_all(resp.as_bytes());
+        }
+    });
+    url
+}
+
+fn index_line(name: &str, vers: &str, cksum: &str) -> String {
+    format!(
+        r#"{{"name":"{name}","vers":"{vers}","deps":[{{"name":"serde","req":"^1","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal"}}],"cksum":"{cksum}","features":{{}},"yanked":false,"rust_version":"1.60"}}"#
+    ) + "\n"
+}
+
+/// `import cargo-vet --lock` holds each lockfile digest an audit uses against the index:
+/// a digest the index contradicts refuses the import (naming crate, version and both
+/// digests, nothing signed); an unreachable index is a warning and the lockfile's digests
+/// are certified as they stand.
+#[test]
+fn import_cargo_vet_cross_checks_the_lockfile_against_the_index() {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    let d = tmp("vetindex");
+    ok(&quorate(
+        &["key", "generate", "--name", "carol", "--out", s(&d)],
+        None,
+    ));
+    let (itoa_sum, serde_sum, forged) = ("11".repeat(32), "22".repeat(32), "33".repeat(32));
+    let lock = d.join("Cargo.lock");
+    let reg = "registry+https://github.com/rust-lang/crates.io-index";
+    std::fs::write(
+        &lock,
+        format!(
+            "version = 3\n\n[[package]]\nname = \"itoa\"\nversion = \"1.0.11\"\nsource = \"{reg}\"\nchecksum = \"{itoa_sum}\"\n\n\
+             [[package]]\nname = \"serde\"\nversion = \"1.0.200\"\nsource = \"{reg}\"\nchecksum = \"{forged}\"\n"
+        ),
+    )
+    .unwrap();
+    let audits = d.join("audits.toml");
+    std::fs::write(
+        &audits,
+        "[[audits.itoa]]\nwho = \"Carol\"\ncriteria = \"safe-to-deploy\"\nversion = \"1.0.11\"\n\n\
+         [[audits.serde]]\nwho = \"Carol\"\ncriteria = \"safe-to-deploy\"\nversion = \"1.0.200\"\n",
+    )
+    .unwrap();
+    let files = Arc::new(Mutex::new(HashMap::new()));
+    files.lock().unwrap().insert(
+        "it/oa/itoa".to_string(),
+        index_line("itoa", "1.0.10", &"00".repeat(32)) + &index_line("itoa", "1.0.11", &itoa_sum),
+    );
+    files.lock().unwrap().insert(
+        "se/rd/serde".to_string(),
+        index_line("serde", "1.0.200", &serde_sum),
+    );
+    let index = sparse_index(files.clone());
+    let import = |index: &str, cache: &str, out: &Path| {
+        quorate(
+            &[
+                "import",
+                "cargo-vet",
+                s(&audits),
+                "--key",
+                s(&d.join("carol.key")),
+                "--org",
+                "Example",
+                "--lock",
+                s(&lock),
+                "--out",
+                s(out),
+                "--index",
+                index,
+                "--index-cache",
+                cache,
+            ],
+            None,
+        )
+    };
+    // The lockfile's serde digest is not the registry's: refused, nothing written.
+    let out1 = d.join("out1");
+    let r = import(&index, s(&d.join("cache1")), &out1);
+    fails(&r, "serde 1.0.200");
+    fails(
+        &r,
+        &format!("lockfile sha256 {forged}, index sha256 {serde_sum}"),
+    );
+    fails(&r, "nothing was signed");
+    assert!(
+        !out1.exists(),
+        "attestations were written despite the mismatch"
+    );
+
+    // The index agrees once the lockfile does: both certified.
+    std::fs::write(
+        &lock,
+        std::fs::read_to_string(&lock)
+            .unwrap()
+            .replace(&forged, &serde_sum),
+    )
+    .unwrap();
+    let out2 = d.join("out2");
+    let r = import(&index, s(&d.join("cache2")), &out2);
+    ok(&r);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("cross-checked 2 lockfile digests"), "{err}");
+    assert_eq!(std::fs::read_dir(&out2).unwrap().count(), 2);
+
+    // No index reachable (a closed port): a warning, and the lockfile is certified.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out3 = d.join("out3");
+    let r = import(&dead, s(&d.join("cache3")), &out3);
+    ok(&r);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("warning: cannot read the crates.io index")
+            && err.contains(&format!(
+                "what gets certified is {} as it stands",
+                lock.display()
+            )),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&out3).unwrap().count(), 2);
     std::fs::remove_dir_all(&d).unwrap();
 }

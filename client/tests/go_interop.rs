@@ -61,7 +61,19 @@ fn notes_and_keys_interoperate_with_go_in_both_directions() {
     );
     assert_eq!(verified.as_bytes(), text);
     let skey_file = dir.join("go.key");
-    std::fs::write(&skey_file, go_skey).unwrap();
+    {
+        // Secret key files must be 0600: every tool refuses one that others can read.
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::remove_file(&skey_file);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&skey_file)
+            .unwrap();
+        f.write_all(go_skey.as_bytes()).unwrap();
+    }
     let our_note = stdout_ok(
         "quorate sign with Go's key",
         run(

@@ -159,8 +159,7 @@ async fn count_requests(State(st): State<St>, req: Request, next: Next) -> Respo
         .unwrap_or_else(|| "unmatched".into());
     let method = req.method().clone();
     let resp = next.run(req).await;
-    st.metrics
-        .request(method.as_str(), &route, resp.status().as_u16());
+    st.metrics.request(&method, &route, resp.status().as_u16());
     resp
 }
 
@@ -320,50 +319,99 @@ async fn tile_get(State(st): State<St>, Path(path): Path<String>) -> Result<Resp
     let full = format!("tile/{path}");
     let (kind, t) =
         Tile::parse_path(&full).map_err(|e| ApiError::bad("bad_tile_path", e.to_string()))?;
-    let data = read(&st, move |s| tile_data(&s, kind, &t)).await?;
     let cache = if t.is_full() { IMMUTABLE } else { PARTIAL };
+    let body = match kind {
+        TileKind::Hash => Body::from(read(&st, move |s| hash_tile(&s, &t)).await?),
+        TileKind::Entries => {
+            let (start, end) = read(&st, move |s| entry_tile_range(&s, &t)).await?;
+            entry_bundle_stream(st.store.clone(), start, end)
+        }
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream"),
             (header::CACHE_CONTROL, cache),
         ],
-        data,
+        body,
     )
         .into_response())
 }
 
-fn tile_data(s: &Snapshot, kind: TileKind, t: &Tile) -> Result<Vec<u8>, ApiError> {
+/// Entries read (and held) at a time while streaming an entry bundle.
+pub const ENTRY_STREAM_CHUNK: u64 = 8;
+
+/// An entry bundle can reach 256 × 64 KiB = 16 MiB; built whole for every request, a few
+/// hundred concurrent (or slowly read) requests would hold gigabytes. So it is streamed:
+/// [`ENTRY_STREAM_CHUNK`] entries are read on a blocking thread only when the connection
+/// asks for more body, and no thread waits on a slow reader. Entries never change once
+/// logged, so each chunk may come from a fresh snapshot; `end` was checked against the
+/// tree size before the response started.
+fn entry_bundle_stream(store: Arc<Store>, start: u64, end: u64) -> Body {
+    let chunks = futures::stream::unfold(start, move |next| {
+        let store = store.clone();
+        async move {
+            if next >= end {
+                return None;
+            }
+            let upto = end.min(next + ENTRY_STREAM_CHUNK);
+            let chunk = tokio::task::spawn_blocking(move || {
+                let entries = store
+                    .snapshot()
+                    .and_then(|s| s.entries(next, upto))
+                    .map_err(|e| e.to_string())?;
+                let refs: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+                tile::encode_entry_bundle(&refs).map_err(|e| e.to_string())
+            })
+            .await;
+            let item = match chunk {
+                Ok(Ok(bytes)) => Ok(axum::body::Bytes::from(bytes)),
+                Ok(Err(e)) => Err(std::io::Error::other(format!(
+                    "entries {next}..{upto}: {e}"
+                ))),
+                Err(e) => Err(std::io::Error::other(e)),
+            };
+            if let Err(e) = &item {
+                // The status line has gone out; aborting the body is all that is left, and
+                // a client sees a truncated bundle that cannot verify.
+                tracing::error!("entry bundle stream failed: {e}");
+            }
+            // After an error the stream ends (next = end).
+            let next = if item.is_ok() { upto } else { end };
+            Some((item, next))
+        }
+    });
+    Body::from_stream(chunks)
+}
+
+/// The entry range of entry tile `t`, or 404 when it reaches beyond the tree.
+fn entry_tile_range(s: &Snapshot, t: &Tile) -> Result<(u64, u64), ApiError> {
     let beyond = || {
         ApiError::not_found(format!(
             "{} is beyond the tree of size {}",
-            match kind {
-                TileKind::Hash => t.path(),
-                TileKind::Entries => t.entries_path(),
-            },
+            t.entries_path(),
             s.size()
         ))
     };
-    match kind {
-        TileKind::Hash => {
-            let hashes = s
-                .tile_hashes(t.level(), t.index(), t.width())
-                .map_err(|e| match e {
-                    StoreError::OutOfRange { .. } => beyond(),
-                    e => store_err(e),
-                })?;
-            Ok(hashes.concat())
-        }
-        TileKind::Entries => {
-            let start = t.index().checked_mul(256).ok_or_else(beyond)?;
-            let end = start.checked_add(u64::from(t.width())).ok_or_else(beyond)?;
-            if end > s.size() {
-                return Err(beyond());
-            }
-            let entries = s.entries(start, end).map_err(store_err)?;
-            let refs: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
-            tile::encode_entry_bundle(&refs).map_err(ApiError::internal)
-        }
+    let start = t.index().checked_mul(256).ok_or_else(beyond)?;
+    let end = start.checked_add(u64::from(t.width())).ok_or_else(beyond)?;
+    if end > s.size() {
+        return Err(beyond());
     }
+    Ok((start, end))
+}
+
+fn hash_tile(s: &Snapshot, t: &Tile) -> Result<Vec<u8>, ApiError> {
+    let hashes = s
+        .tile_hashes(t.level(), t.index(), t.width())
+        .map_err(|e| match e {
+            StoreError::OutOfRange { .. } => ApiError::not_found(format!(
+                "{} is beyond the tree of size {}",
+                t.path(),
+                s.size()
+            )),
+            e => store_err(e),
+        })?;
+    Ok(hashes.concat())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -721,22 +769,63 @@ pub struct ReviewsResponse {
     pub size: u64,
     /// The signed checkpoint every proof is relative to.
     pub checkpoint: String,
-    /// Matching entries, ascending by index.
+    /// Matching entries, ascending by index: one page of at most `limit`.
     pub entries: Vec<ReviewEntry>,
+    /// Present when more entries match: pass it as `from` to get the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
+}
+
+/// Entries per `/v1/reviews` or `/v1/bundle` page unless `limit` says otherwise.
+pub const DEFAULT_PAGE: usize = 100;
+/// Largest `limit`: an envelope is at most 64 KiB, so a page stays within ~25 MiB of JSON.
+pub const MAX_PAGE: usize = 256;
+
+/// `?from=INDEX&limit=N`: entries with log index >= `from` (default 0), at most `limit`
+/// (default [`DEFAULT_PAGE`], at most [`MAX_PAGE`]).
+fn page_params(q: &std::collections::HashMap<String, String>) -> Result<(u64, usize), ApiError> {
+    let from = if q.contains_key("from") {
+        param(q, "from")?
+    } else {
+        0
+    };
+    let limit = if q.contains_key("limit") {
+        param(q, "limit")?
+    } else {
+        DEFAULT_PAGE as u64
+    };
+    if limit == 0 || limit > MAX_PAGE as u64 {
+        return Err(ApiError::bad(
+            "bad_parameter",
+            format!("limit={limit} is not in 1..={MAX_PAGE}"),
+        ));
+    }
+    Ok((from, limit as usize))
+}
+
+/// One page of `indexes` (ascending): those >= `from`, at most `limit`, and the index to
+/// continue from when more remain.
+fn page_of(indexes: Vec<u64>, from: u64, limit: usize) -> (Vec<u64>, Option<u64>) {
+    let mut rest = indexes.into_iter().filter(|&i| i >= from);
+    let page: Vec<u64> = rest.by_ref().take(limit).collect();
+    (page, rest.next())
 }
 
 async fn reviews(
     State(st): State<St>,
     Path((ecosystem, rest)): Path<(String, String)>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let (package, version) = split_package(&rest)?;
+    let (from, limit) = page_params(&q)?;
     let resp = read(&st, move |s| {
         let (size, cp) = s.latest_checkpoint().map_err(store_err)?;
         let mut entries = Vec::new();
-        for index in s
+        let all = s
             .lookup_package(&ecosystem, &package, &version)
-            .map_err(store_err)?
-        {
+            .map_err(store_err)?;
+        let (page, next) = page_of(all, from, limit);
+        for index in page {
             let data = s.entry(index).map_err(store_err)?;
             let proof = merkle::prove_record(size, index, &s).map_err(ApiError::internal)?;
             entries.push(ReviewEntry {
@@ -753,6 +842,7 @@ async fn reviews(
             size,
             checkpoint: note_text(cp)?,
             entries,
+            next,
         })
     })
     .await?;
@@ -775,8 +865,11 @@ pub struct BundleEntry {
 pub struct BundleResponse {
     /// The signed checkpoint every proof embeds.
     pub checkpoint: String,
-    /// One per entry, ascending by index.
+    /// One per entry, ascending by index: one page of at most `limit`.
     pub entries: Vec<BundleEntry>,
+    /// Present when more entries match: pass it as `from` to get the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
 }
 
 /// Formats a C2SP tlog-proof (no `extra` line).
@@ -796,16 +889,19 @@ pub fn format_tlog_proof(index: u64, proof: &[Hash], checkpoint: &str) -> String
 async fn bundle(
     State(st): State<St>,
     Path((ecosystem, rest)): Path<(String, String)>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let (package, version) = split_package(&rest)?;
+    let (from, limit) = page_params(&q)?;
     let resp = read(&st, move |s| {
         let (size, cp) = s.latest_checkpoint().map_err(store_err)?;
         let cp = note_text(cp)?;
         let mut entries = Vec::new();
-        for index in s
+        let all = s
             .lookup_package(&ecosystem, &package, &version)
-            .map_err(store_err)?
-        {
+            .map_err(store_err)?;
+        let (page, next) = page_of(all, from, limit);
+        for index in page {
             let data = s.entry(index).map_err(store_err)?;
             let proof = merkle::prove_record(size, index, &s).map_err(ApiError::internal)?;
             entries.push(BundleEntry {
@@ -817,6 +913,7 @@ async fn bundle(
         Ok(BundleResponse {
             checkpoint: cp,
             entries,
+            next,
         })
     })
     .await?;

@@ -32,6 +32,12 @@ pub struct Config {
     pub request_timeout_ms: u64,
     /// How long (ms) shutdown waits for in-flight requests before closing anyway.
     pub shutdown_grace_ms: u64,
+    /// Time (ms) a connection has to send a complete request head; also the longest a
+    /// keep-alive connection may sit idle. Half-open ("slowloris") connections are closed.
+    pub header_read_timeout_ms: u64,
+    /// HTTP connections served at once; more wait in the listen backlog until one closes.
+    /// Keep it below the process's open-file limit (`ulimit -n`).
+    pub max_connections: usize,
     /// Optional per-reviewer rate limit (token bucket); absent = unlimited.
     pub rate_limit: Option<RateLimitConfig>,
     /// `tracing` filter directive (e.g. "info", "quorate_node=debug,tower_http=info");
@@ -141,6 +147,8 @@ impl Default for Config {
             max_batch_envelopes: 1024,
             request_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
+            header_read_timeout_ms: 10_000,
+            max_connections: 1024,
             rate_limit: None,
             log_level: "info".into(),
             log_format: LogFormat::Text,
@@ -156,6 +164,14 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The HTTP accept loop's connection limits.
+    pub fn conn_limits(&self) -> quorate_witness::server::ConnLimits {
+        quorate_witness::server::ConnLimits {
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            max_connections: self.max_connections,
+        }
+    }
+
     /// Reads and validates a TOML config file.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
@@ -196,6 +212,14 @@ impl Config {
         anyhow::ensure!(
             self.request_timeout_ms >= 1,
             "request_timeout_ms must be positive"
+        );
+        anyhow::ensure!(
+            self.header_read_timeout_ms >= 1,
+            "header_read_timeout_ms must be positive"
+        );
+        anyhow::ensure!(
+            self.max_connections >= 1,
+            "max_connections must be at least 1"
         );
         anyhow::ensure!(
             self.recosign_interval_ms >= 100,

@@ -2,7 +2,7 @@
 //!
 //! | file            | contents                                              |
 //! |-----------------|-------------------------------------------------------|
-//! | `log.key`       | the log's note skey (mode 0600, never overwritten)     |
+//! | `log.key`       | the log's note skey (mode 0600, never overwritten; any group/other bit refuses start) |
 //! | `log.pub`       | the log's vkey (what verifiers configure)              |
 //! | `log.redb`      | the store (entries, hashes, checkpoints, indexes)      |
 //! | `reviewers.txt` | registered reviewer vkeys, one per line                |
@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use quorate_proto::cosignature::CosignatureSigner;
 use quorate_proto::note::Signer;
+use quorate_witness::keyfile::read_secret_key;
+use zeroize::Zeroizing;
 
 use crate::sequencer::{LogKey, init_log};
 use crate::store::Store;
@@ -92,11 +94,8 @@ impl DataDir {
         std::hint::black_box(&seed);
         let signer = signer.map_err(|e| anyhow::anyhow!("witness name: {e}"))?;
         let vkey = signer.vkey();
-        write_new(
-            &self.witness_key_path(),
-            format!("{}\n", signer.skey().as_str()).as_bytes(),
-            0o600,
-        )?;
+        let line = Zeroizing::new(format!("{}\n", signer.skey().as_str()));
+        write_new(&self.witness_key_path(), line.as_bytes(), 0o600)?;
         // The pub file is derived; (re)write it atomically.
         let tmp = self.root.join("witness.pub.tmp");
         let _ = std::fs::remove_file(&tmp);
@@ -117,19 +116,17 @@ impl DataDir {
                 path.display()
             );
         }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading witness key {}", path.display()))?;
+        let text = read_secret_key(&path)?;
         CosignatureSigner::from_skey(text.trim_end())
             .map_err(|e| anyhow::anyhow!("witness key {}: {e}", path.display()))
     }
 
-    /// The log skey text (for deriving the libp2p identity).
-    pub fn log_skey(&self) -> anyhow::Result<String> {
-        let path = self.key_path();
-        Ok(std::fs::read_to_string(&path)
-            .with_context(|| format!("reading log key {}", path.display()))?
-            .trim_end()
-            .to_owned())
+    /// The log skey text (for deriving the libp2p identity), zeroed when dropped.
+    pub fn log_skey(&self) -> anyhow::Result<Zeroizing<String>> {
+        let mut text = read_secret_key(&self.key_path())?;
+        let len = text.trim_end().len();
+        text.truncate(len);
+        Ok(text)
     }
 
     /// Creates a new log: key (from 32 random bytes), vkey file, empty store with its
@@ -198,22 +195,13 @@ impl DataDir {
         Ok(vkey)
     }
 
-    /// Loads the log key (checking the skey file is not readable by others).
+    /// Loads the log key, refusing a key file that group or others can access.
     pub fn load_key(&self) -> anyhow::Result<LogKey> {
         let path = self.key_path();
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading log key {} (run init first?)", path.display()))?;
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path)?.permissions().mode();
-            if mode & 0o077 != 0 {
-                tracing::warn!(
-                    "log key {} has mode {:o}; it should be 0600",
-                    path.display(),
-                    mode & 0o777
-                );
-            }
+        if !path.exists() {
+            bail!("no log key at {} (run init first)", path.display());
         }
+        let text = read_secret_key(&path)?;
         let signer = Signer::from_skey(text.trim_end())
             .map_err(|e| anyhow::anyhow!("log key {}: {e}", path.display()))?;
         let origin = signer.name().to_owned();

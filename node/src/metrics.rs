@@ -57,6 +57,25 @@ impl Histogram {
     }
 }
 
+/// The metrics label of an HTTP method: the standard methods by name, every other
+/// method (HTTP allows any token, and hyper accepts ones of hundreds of kilobytes) as
+/// `OTHER`, so clients cannot mint new label values.
+pub fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
 const LATENCY_BOUNDS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
@@ -72,7 +91,10 @@ pub struct Metrics {
     /// Submissions answered with an existing entry.
     pub duplicates: AtomicU64,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Keyed by (method label, route template, status): every part comes from a fixed set
+    /// (see [`method_label`]; routes are the router's templates or "unmatched"; hyper
+    /// only produces 3-digit statuses), so a client cannot grow this map.
+    requests: Mutex<BTreeMap<(&'static str, String, u16), u64>>,
     /// Seconds from admission to durable ack, per envelope.
     pub ack_latency: Histogram,
     /// Envelopes per submission request.
@@ -105,10 +127,11 @@ impl Metrics {
         }
     }
 
-    /// Counts an HTTP request.
-    pub fn request(&self, method: &str, route: &str, status: u16) {
+    /// Counts an HTTP request. `route` must be a route template (a fixed set), never the
+    /// request path.
+    pub fn request(&self, method: &axum::http::Method, route: &str, status: u16) {
         if let Ok(mut m) = self.requests.lock() {
-            *m.entry((method.to_owned(), route.to_owned(), status))
+            *m.entry((method_label(method), route.to_owned(), status))
                 .or_default() += 1;
         }
     }

@@ -87,14 +87,14 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
 
     let stop = Arc::new(Notify::new());
     let stop2 = stop.clone();
+    let limits = config.conn_limits();
     let mut server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop2.notified().await })
+        quorate_witness::server::serve(listener, app, limits, async move { stop2.notified().await })
             .await
     });
     tokio::select! {
         r = &mut server => {
-            r.context("server task")?.context("server")?;
+            r.context("server task")?;
         }
         sig = wait_for_signal() => {
             tracing::info!("received {sig}: shutting down");
@@ -102,7 +102,7 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
             stop.notify_one();
             let grace = Duration::from_millis(config.shutdown_grace_ms);
             match tokio::time::timeout(grace, &mut server).await {
-                Ok(r) => r.context("server task")?.context("server")?,
+                Ok(r) => r.context("server task")?,
                 Err(_) => {
                     tracing::warn!("in-flight requests did not finish within {grace:?}; closing");
                     server.abort();

@@ -9,6 +9,7 @@ pub mod attestation;
 pub mod checkpoint;
 pub mod cosignature;
 pub mod equivocation;
+pub mod keyfile;
 pub mod merkle;
 pub mod note;
 pub mod tile;

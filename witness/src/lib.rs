@@ -45,7 +45,9 @@
 
 mod client;
 mod http;
+pub mod keyfile;
 mod request;
+pub mod server;
 mod store;
 mod witness;
 

@@ -60,6 +60,13 @@ enum Cmd {
         /// TOML file with `[[log]] origin = "...", vkey = "..."` entries.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Milliseconds a connection has to send a complete request head (also the
+        /// keep-alive idle timeout); slower connections are closed.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+        header_read_timeout_ms: u64,
+        /// Connections served at once; more wait in the listen backlog.
+        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+        max_connections: u64,
     },
     /// Measure add-checkpoint throughput and latency (in-process and over loopback HTTP).
     Bench {
@@ -95,6 +102,8 @@ fn main() -> anyhow::Result<()> {
             listen,
             logs,
             config,
+            header_read_timeout_ms,
+            max_connections,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -104,7 +113,11 @@ fn main() -> anyhow::Result<()> {
                 .with_writer(std::io::stderr)
                 .init();
             let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(serve(&data, listen, &logs, config.as_deref()))
+            let limits = quorate_witness::server::ConnLimits {
+                header_read_timeout: std::time::Duration::from_millis(header_read_timeout_ms),
+                max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            };
+            rt.block_on(serve(&data, listen, &logs, config.as_deref(), limits))
         }
         Cmd::Bench { requests, dir } => bench::run(requests, dir),
     }
@@ -186,14 +199,16 @@ async fn serve(
     listen: SocketAddr,
     log_args: &[String],
     config: Option<&Path>,
+    limits: quorate_witness::server::ConnLimits,
 ) -> anyhow::Result<()> {
     let key_path = data.join(KEY_FILE);
-    let skey = std::fs::read_to_string(&key_path).with_context(|| {
-        format!(
-            "reading {} (run `quorate-witness init` first)",
+    if !key_path.exists() {
+        bail!(
+            "no witness key at {} (run `quorate-witness init` first)",
             key_path.display()
-        )
-    })?;
+        );
+    }
+    let skey = quorate_witness::keyfile::read_secret_key(&key_path)?;
     let signer = CosignatureSigner::from_skey(skey.trim()).context("witness key")?;
     let logs = load_logs(log_args, config)?;
     if logs.is_empty() {
@@ -219,9 +234,7 @@ async fn serve(
     // Tests and scripts read the bound address (the port may have been 0) from stdout.
     println!("listening on {addr}");
     std::io::stdout().flush()?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    quorate_witness::server::serve(listener, app, limits, shutdown_signal()).await;
     tracing::info!("shut down");
     Ok(())
 }

@@ -282,3 +282,75 @@ fn sigterm_shuts_down_gracefully() {
     let status = wait_exit(&mut p.child, Duration::from_secs(20)).expect("exited after SIGTERM");
     assert!(status.success(), "{status:?}");
 }
+
+/// A witness key that group or others can read is refused at start (as ssh does), with
+/// the file, its mode and the fix in the message; 0600 starts.
+#[test]
+fn serve_refuses_a_group_or_world_readable_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("keymode");
+    let data = dir.path().join("w");
+    init(&data, "witness.example/k1");
+    let key = data.join("witness.key");
+    for mode in [0o644, 0o640] {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--data"])
+            .arg(&data)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let Some(status) = wait_exit(&mut child, Duration::from_secs(30)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("quorate-witness served with a {mode:04o} key");
+        };
+        assert!(!status.success());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        let k = key.display().to_string();
+        assert!(
+            err.contains(&format!("{k} has mode {mode:04o}"))
+                && err.contains(&format!("chmod 600 {k}")),
+            "{err}"
+        );
+    }
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let p = serve(&data, &[]);
+    let r = http(p.addr, "GET", "/healthz", b"");
+    assert_eq!(r.status, 200);
+}
+
+/// Half-open connections are closed after `--header-read-timeout-ms` (the witness serves
+/// with the same bounded accept loop as the node), and a normal request still works.
+#[test]
+fn half_open_connections_are_closed() {
+    use std::io::{Read, Write};
+    let dir = TempDir::new("slowloris");
+    let data = dir.path().join("w");
+    init(&data, "witness.example/s1");
+    let p = serve(&data, &["--header-read-timeout-ms", "500"]);
+    let mut held: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(p.addr).unwrap();
+            s.write_all(b"POST /add-checkpoint HTTP/1.1\r\nHost: w\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    assert_eq!(http(p.addr, "GET", "/healthz", b"").status, 200);
+    for (i, s) in held.iter_mut().enumerate() {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = [0u8; 1024];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("connection {i} still open: {e}"),
+            }
+        }
+    }
+}
