@@ -116,16 +116,6 @@ fn parse_lines(text: &str) -> Vec<note::NoteSignature> {
         .collect()
 }
 
-fn metric(pn: &quorate_node::fedbench::Proc, name: &str) -> u64 {
-    let (_, m) = pn.get("/metrics").unwrap();
-    String::from_utf8(m)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrongly_signed_gossip_does_not_change_state() {
     let fed = Fed::init(3, "bad");
