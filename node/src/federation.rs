@@ -40,14 +40,13 @@ mod peer_http;
 mod relay;
 mod shared;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use quorate_proto::cosignature::CosignatureVerifier;
-use quorate_proto::merkle::Hash;
 use quorate_proto::note::{Ed25519Verifier, NoteVerifier};
 use quorate_witness::{SystemClock, Witness, WitnessClient};
 use tokio::sync::Notify;
@@ -61,14 +60,14 @@ use crate::gossip::{
 use crate::store::Store;
 use cosign::{External, Target, load_cosigned};
 use detect::{Seen, load_seen};
-use evidence::witness_router;
+use evidence::evidence_channel;
 pub use shared::FedShared;
 
 /// How often the log side looks for a new checkpoint when not notified by the sequencer.
 pub const POLL: Duration = Duration::from_millis(200);
 /// Most gossip events handled at once.
 pub const WORKERS: usize = 64;
-/// How often evidence that could not be published yet is tried again.
+/// How often evidence that could not be published yet (no gossip mesh) is tried again.
 pub const EVIDENCE_RETRY: Duration = Duration::from_secs(2);
 
 /// A configured peer.
@@ -100,11 +99,8 @@ struct Inner {
     origin_locks: HashMap<String, tokio::sync::Mutex<()>>,
     seen: Mutex<BTreeMap<String, Seen>>,
     seen_write: tokio::sync::Mutex<()>,
-    published: Mutex<HashSet<Hash>>,
     shared: Arc<FedShared>,
     kick: Notify,
-    /// Something may have stored evidence through the witness's HTTP routes.
-    flush: Notify,
     quorum_wait: Duration,
     recosign: Duration,
     cosign_timeout: Duration,
@@ -217,10 +213,10 @@ impl Federation {
         {
             shared.set_served(size, note);
         }
-        shared.equivocations.store(
-            witness.equivocations().map(|v| v.len() as u64).unwrap_or(0),
-            Ordering::Relaxed,
-        );
+        shared
+            .equivocations
+            .store(witness.evidence_count().unwrap_or(0), Ordering::Relaxed);
+        let new_evidence = evidence_channel(&witness);
 
         let skey = data.log_skey()?;
         let keypair = identity_from_skey(&skey).context("deriving the libp2p identity")?;
@@ -245,10 +241,6 @@ impl Federation {
         .await
         .context("starting the gossip transport")?;
 
-        let published = witness
-            .equivocations()
-            .map(|v| v.into_iter().map(|e| e.id).collect())
-            .unwrap_or_default();
         let origin_locks = logs
             .keys()
             .map(|o| (o.clone(), tokio::sync::Mutex::new(())))
@@ -267,10 +259,8 @@ impl Federation {
             origin_locks,
             seen: Mutex::new(seen),
             seen_write: tokio::sync::Mutex::new(()),
-            published: Mutex::new(published),
             shared: shared.clone(),
             kick: Notify::new(),
-            flush: Notify::new(),
             quorum_wait: Duration::from_millis(config.witness_quorum_wait_ms),
             recosign: Duration::from_millis(config.recosign_interval_ms),
             cosign_timeout: Duration::from_millis(config.cosign_timeout_ms),
@@ -278,9 +268,9 @@ impl Federation {
         let tasks = vec![
             tokio::spawn(inner.clone().event_loop(events)),
             tokio::spawn(inner.clone().cosign_loop(committed)),
-            tokio::spawn(inner.clone().flush_loop()),
+            tokio::spawn(inner.clone().publish_loop(new_evidence)),
         ];
-        let witness_router = witness_router(witness, inner.clone());
+        let witness_router = quorate_witness::router(witness);
         Ok(Started {
             federation: Federation { inner, tasks },
             witness_router,

@@ -89,6 +89,7 @@ pub struct Equivocation {
 #[derive(Debug, Clone)]
 pub struct VerifiedEquivocation {
     evidence: Equivocation,
+    canonical: Equivocation,
     a: VerifiedCheckpoint,
     b: VerifiedCheckpoint,
 }
@@ -106,10 +107,32 @@ impl VerifiedEquivocation {
     pub fn second(&self) -> &VerifiedCheckpoint {
         &self.b
     }
-    /// The evidence itself, to store and relay.
+    /// The evidence itself, as received.
     pub fn evidence(&self) -> &Equivocation {
         &self.evidence
     }
+    /// The canonical form of this evidence, to store, deduplicate and relay: each
+    /// checkpoint reduced to its body and the log's own signature lines (every other line
+    /// stripped, since only the log's signatures make it evidence), same-size notes in
+    /// canonical order. Copies that differ only in other signature lines have one
+    /// canonical form, so one [`Equivocation::id`].
+    pub fn canonical(&self) -> &Equivocation {
+        &self.canonical
+    }
+}
+
+/// `note` with only the lines that verify under `log`.
+fn log_lines_only(
+    note: &[u8],
+    log: &dyn NoteVerifier,
+    which: char,
+) -> Result<Vec<u8>, EquivocationError> {
+    crate::note::open(note, &[log])
+        .map(|n| n.verified_note().into_bytes())
+        .map_err(|e| EquivocationError::Checkpoint {
+            which,
+            source: e.into(),
+        })
 }
 
 fn malformed(line: usize, reason: impl Into<String>) -> EquivocationError {
@@ -263,8 +286,17 @@ impl Equivocation {
                     .map_err(EquivocationError::BadProof)?;
             }
         }
+        let (sa, sb) = (
+            log_lines_only(&self.a, log, 'A')?,
+            log_lines_only(&self.b, log, 'B')?,
+        );
+        let canonical = match self.prefix {
+            None => Equivocation::same_size(&sa, &sb),
+            Some(prefix) => Equivocation::with_prefix(&sa, &sb, prefix, self.proof.clone()),
+        };
         Ok(VerifiedEquivocation {
             evidence: self.clone(),
+            canonical,
             a,
             b,
         })
@@ -411,6 +443,31 @@ mod tests {
 
     fn verified(note: &[u8], k: &Signer) -> VerifiedCheckpoint {
         verify_checkpoint(note, &k.verifier(), &[]).unwrap()
+    }
+
+    #[test]
+    fn junk_signature_lines_do_not_change_the_canonical_evidence() {
+        let k = key();
+        let a = signed(&log_of("left", 7, 3), &k);
+        let b = signed(&log_of("right", 7, 3), &k);
+        let clean = Equivocation::same_size(&a, &b)
+            .verify(&k.verifier())
+            .unwrap();
+        assert_eq!(clean.canonical(), clean.evidence());
+        let mut ids = std::collections::HashSet::new();
+        for i in 0..5u8 {
+            let junk = format!("\u{2014} FR/witness {}\n", B64.encode([i; 72]));
+            let a2 = [a.as_slice(), junk.as_bytes()].concat();
+            let ev = Equivocation::same_size(&b, &a2);
+            let v = ev.verify(&k.verifier()).unwrap();
+            assert_ne!(v.evidence().id(), clean.evidence().id());
+            ids.insert(v.canonical().id());
+            assert!(v.canonical().verify(&k.verifier()).is_ok());
+        }
+        assert_eq!(
+            ids.into_iter().collect::<Vec<_>>(),
+            vec![clean.evidence().id()]
+        );
     }
 
     #[test]

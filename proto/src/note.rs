@@ -576,6 +576,19 @@ impl Note {
     pub fn unverified_signatures(&self) -> &[NoteSignature] {
         &self.unverified
     }
+
+    /// The signed note with only its verified signature lines, in note order: what is
+    /// left once every line nobody here could check is stripped. Junk lines appended by
+    /// whoever relayed a note cannot make two copies of it differ after this.
+    pub fn verified_note(&self) -> String {
+        let mut out = String::with_capacity(self.text.len() + 1 + 128 * self.verified.len());
+        out.push_str(&self.text);
+        out.push('\n');
+        for sig in &self.verified {
+            out.push_str(&sig.to_line());
+        }
+        out
+    }
 }
 
 /// Checks UTF-8 and control characters over the whole message, as the spec requires of

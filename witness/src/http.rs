@@ -1,21 +1,34 @@
 //! The witness's HTTP interface (axum).
 //!
 //! - `POST /add-checkpoint`: C2SP `tlog-witness` (statuses in the crate documentation).
-//! - `GET /v1/equivocations`: JSON array of stored `quorate-equivocation/v1` evidence texts.
-//! - `POST /v1/equivocations`: submit evidence; 200 `new\n` or `known\n`, 422 if it does
-//!   not verify against a configured log key.
+//! - `GET /v1/equivocations[?after=<hex id>][&limit=<n>]`: JSON array of stored
+//!   `quorate-equivocation/v1` evidence texts (canonical form), ordered by id (the
+//!   SHA-256 of the text); at most `limit` (default and maximum [`PAGE_MAX`]) items and
+//!   about [`PAGE_BYTES`] bytes. When more follow, a `Link: <...?after=<id of the last
+//!   item>&limit=<n>>; rel="next"` header gives the next page; without parameters this is
+//!   the first page.
+//! - `POST /v1/equivocations`: submit evidence; 200 `new\n` (stored), `known\n` (its
+//!   canonical form is already stored) or `enough\n` (not stored: the origin already has
+//!   [`crate::MAX_EVIDENCE_PER_ORIGIN`] items), 422 if it does not verify against a
+//!   configured log key.
 //! - `GET /healthz`: `ok\n`.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::{MAX_REQUEST_BYTES, Witness, WitnessError};
+use crate::{MAX_REQUEST_BYTES, Recorded, Witness, WitnessError};
+
+/// Most evidence items in one `GET /v1/equivocations` page.
+pub const PAGE_MAX: usize = 64;
+/// A page stops adding items once it holds this many bytes of evidence (it always holds
+/// at least one when any follows).
+pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Content type of a 409 body carrying the latest cosigned size.
 pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
@@ -107,11 +120,71 @@ async fn add_checkpoint(State(w): State<Arc<Witness>>, body: Body) -> Response {
     }
 }
 
-async fn list_equivocations(State(w): State<Arc<Witness>>) -> Response {
-    match blocking(move || w.equivocations()).await {
-        Ok(list) => {
-            let texts: Vec<String> = list.into_iter().map(|e| e.evidence).collect();
-            axum::Json(texts).into_response()
+/// `after` and `limit` from a `GET /v1/equivocations` query.
+fn page_params(
+    query: Option<&str>,
+) -> Result<(Option<quorate_proto::merkle::Hash>, usize), String> {
+    let (mut after, mut limit) = (None, PAGE_MAX);
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("after", v)) => after = Some(parse_id(v).ok_or("after must be 64 hex digits")?),
+            Some(("limit", v)) => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=PAGE_MAX).contains(n))
+                    .ok_or(format!("limit must be in 1..={PAGE_MAX}"))?;
+            }
+            _ => return Err(format!("unknown query parameter {pair:?} (after, limit)")),
+        }
+    }
+    Ok((after, limit))
+}
+
+fn parse_id(hex: &str) -> Option<quorate_proto::merkle::Hash> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut id = [0u8; 32];
+    for (i, b) in id.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(id)
+}
+
+fn hex_id(id: &quorate_proto::merkle::Hash) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn list_equivocations(State(w): State<Arc<Witness>>, RawQuery(q): RawQuery) -> Response {
+    let (after, limit) = match page_params(q.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return error_response(&WitnessError::Malformed(e)),
+    };
+    match blocking(move || w.equivocations_page(after.as_ref(), limit)).await {
+        Ok((list, mut more)) => {
+            let mut texts = Vec::with_capacity(list.len());
+            let (mut bytes, mut last) = (0usize, None);
+            for e in list {
+                if bytes >= PAGE_BYTES {
+                    more = true;
+                    break;
+                }
+                bytes += e.evidence.len();
+                last = Some(e.id);
+                texts.push(e.evidence);
+            }
+            let mut resp = axum::Json(texts).into_response();
+            if more && let Some(id) = last {
+                let link = format!(
+                    "</v1/equivocations?after={}&limit={limit}>; rel=\"next\"",
+                    hex_id(&id)
+                );
+                if let Ok(v) = header::HeaderValue::from_str(&link) {
+                    resp.headers_mut().insert(header::LINK, v);
+                }
+            }
+            resp
         }
         Err(e) => error_response(&e),
     }
@@ -124,10 +197,14 @@ async fn post_equivocation(State(w): State<Arc<Witness>>, body: Body) -> Respons
         Err(r) => return r,
     };
     match blocking(move || w.record_equivocation(&bytes)).await {
-        Ok(new) => (
+        Ok(outcome) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, TEXT)],
-            if new { "new\n" } else { "known\n" },
+            match outcome {
+                Recorded::New => "new\n",
+                Recorded::Known => "known\n",
+                Recorded::Enough => "enough\n",
+            },
         )
             .into_response(),
         Err(e) => error_response(&e),

@@ -52,9 +52,13 @@ mod store;
 mod witness;
 
 pub use client::{ClientError, CosignOutcome, WitnessClient, request_cosignature};
-pub use http::{EQUIVOCATING_CONTENT_TYPE, EQUIVOCATING_PREFIX, SIZE_CONTENT_TYPE, router};
+pub use http::{
+    EQUIVOCATING_CONTENT_TYPE, EQUIVOCATING_PREFIX, PAGE_BYTES, PAGE_MAX, SIZE_CONTENT_TYPE, router,
+};
 pub use request::{AddCheckpointRequest, MAX_PROOF_LINES, MAX_REQUEST_BYTES};
-pub use store::{Store, StoreError, StoredCheckpoint, StoredEquivocation};
+pub use store::{
+    MAX_EVIDENCE_PER_ORIGIN, Recorded, Store, StoreError, StoredCheckpoint, StoredEquivocation,
+};
 pub use witness::{Clock, SystemClock, Witness};
 
 /// Why an `add-checkpoint` (or evidence) request was refused. [`WitnessError::status`]

@@ -2,22 +2,45 @@
 //!
 //! - `checkpoints`: origin -> (size, root hash, signed note bytes) of the latest
 //!   checkpoint cosigned for that origin.
-//! - `equivocations`: evidence id (SHA-256 of the encoded evidence) -> (origin, encoded
-//!   `quorate-equivocation/v1` evidence).
+//! - `equivocations`: evidence id (SHA-256 of the canonical encoded evidence) -> (origin,
+//!   canonical `quorate-equivocation/v1` evidence).
+//! - `equivocation_counts`: origin -> number of evidence rows for it, kept in the same
+//!   transaction as every insert, so counting and the per-origin bound
+//!   ([`MAX_EVIDENCE_PER_ORIGIN`]) never read the evidence table.
 //!
 //! Every write transaction commits with redb's default `Durability::Immediate`, so a
 //! commit returns only once the data is on disk (fsync'd). redb allows one write
 //! transaction at a time; [`crate::Witness`] does its compare-and-swap inside one.
 
+use std::ops::Bound;
 use std::path::Path;
 
 use quorate_proto::merkle::Hash;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 pub(crate) const CHECKPOINTS: TableDefinition<&str, (u64, [u8; 32], &[u8])> =
     TableDefinition::new("checkpoints");
 pub(crate) const EQUIVOCATIONS: TableDefinition<&[u8], (&str, &[u8])> =
     TableDefinition::new("equivocations");
+pub(crate) const EQUIVOCATION_COUNTS: TableDefinition<&str, u64> =
+    TableDefinition::new("equivocation_counts");
+
+/// Most evidence items stored per origin. One verified item already makes the witness
+/// refuse that log for good; a few more keep distinct forks visible. A log that signs
+/// many forks (or re-signs one: Ed25519 lets the key holder make many valid signatures
+/// of one note) cannot grow the table past this.
+pub const MAX_EVIDENCE_PER_ORIGIN: u64 = 4;
+
+/// What storing a piece of evidence did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored: not held before, and the origin was under its bound.
+    New,
+    /// The same canonical evidence is already stored.
+    Known,
+    /// Not stored: the origin already has [`MAX_EVIDENCE_PER_ORIGIN`] items.
+    Enough,
+}
 
 /// The latest checkpoint cosigned for one origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +96,19 @@ impl Store {
         let db = Database::create(path)?;
         let tx = db.begin_write()?;
         tx.open_table(CHECKPOINTS)?;
-        tx.open_table(EQUIVOCATIONS)?;
+        {
+            let evidence = tx.open_table(EQUIVOCATIONS)?;
+            let mut counts = tx.open_table(EQUIVOCATION_COUNTS)?;
+            // A state file from before the counts table: count its evidence once.
+            if counts.is_empty()? && !evidence.is_empty()? {
+                for row in evidence.iter()? {
+                    let (_, v) = row?;
+                    let origin = v.value().0;
+                    let n = counts.get(origin)?.map_or(0, |g| g.value());
+                    counts.insert(origin, n + 1)?;
+                }
+            }
+        }
         tx.commit()?;
         Ok(Store { db })
     }
@@ -112,12 +147,27 @@ impl Store {
         Ok(out)
     }
 
-    /// All stored evidence, ordered by id.
+    /// All stored evidence, ordered by id. At most [`MAX_EVIDENCE_PER_ORIGIN`] items per
+    /// origin the witness follows (plus what an older version stored).
     pub fn equivocations(&self) -> Result<Vec<StoredEquivocation>, StoreError> {
+        Ok(self.equivocations_page(None, usize::MAX)?.0)
+    }
+
+    /// Up to `limit` items of evidence with ids after `after` (all when `None`), ordered by
+    /// id, and whether more follow.
+    pub fn equivocations_page(
+        &self,
+        after: Option<&Hash>,
+        limit: usize,
+    ) -> Result<(Vec<StoredEquivocation>, bool), StoreError> {
         let tx = self.db.begin_read()?;
         let t = tx.open_table(EQUIVOCATIONS)?;
+        let start = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.as_slice()));
         let mut out = Vec::new();
-        for row in t.iter()? {
+        for row in t.range::<&[u8]>((start, Bound::Unbounded))? {
+            if out.len() == limit {
+                return Ok((out, true));
+            }
             let (k, v) = row?;
             let (origin, text) = v.value();
             let Ok(id) = <Hash>::try_from(k.value()) else {
@@ -129,31 +179,48 @@ impl Store {
                 evidence: String::from_utf8_lossy(text).into_owned(),
             });
         }
+        Ok((out, false))
+    }
+
+    /// Evidence items per origin, from the counts table (one row per origin).
+    pub fn equivocation_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(EQUIVOCATION_COUNTS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_owned(), v.value()));
+        }
         Ok(out)
     }
 
-    /// Stores evidence durably; returns whether it was new.
+    /// Stores evidence durably unless it is known or its origin is at its bound.
     pub(crate) fn insert_equivocation(
         &self,
         id: &Hash,
         origin: &str,
         text: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Recorded, StoreError> {
         let tx = self.db.begin_write()?;
-        let new = {
+        let outcome = {
             let mut t = tx.open_table(EQUIVOCATIONS)?;
+            let mut counts = tx.open_table(EQUIVOCATION_COUNTS)?;
+            let n = counts.get(origin)?.map_or(0, |g| g.value());
             if t.get(id.as_slice())?.is_some() {
-                false
+                Recorded::Known
+            } else if n >= MAX_EVIDENCE_PER_ORIGIN {
+                Recorded::Enough
             } else {
                 t.insert(id.as_slice(), (origin, text.as_bytes()))?;
-                true
+                counts.insert(origin, n + 1)?;
+                Recorded::New
             }
         };
-        if new {
+        if outcome == Recorded::New {
             tx.commit()?;
         } else {
             tx.abort()?;
         }
-        Ok(new)
+        Ok(outcome)
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 
 use quorate_proto::checkpoint::{Checkpoint, CheckpointError, verify_checkpoint};
 use quorate_proto::cosignature::{CosignatureSigner, CosignatureVerifier};
@@ -12,7 +12,7 @@ use quorate_proto::note::{Ed25519Verifier, NoteError, NoteSignature, NoteVerifie
 use redb::ReadableTable;
 
 use crate::request::AddCheckpointRequest;
-use crate::store::{CHECKPOINTS, StoreError};
+use crate::store::{CHECKPOINTS, Recorded, StoreError};
 use crate::{Store, StoredCheckpoint, StoredEquivocation, WitnessError};
 
 /// Source of cosignature timestamps (POSIX seconds). Closures `Fn() -> u64` implement it,
@@ -52,7 +52,12 @@ pub struct Witness {
     clock: Box<dyn Clock>,
     /// Origins with verified evidence in the store (cache of the equivocation table).
     equivocating: RwLock<HashSet<String>>,
+    /// Called with every piece of evidence newly stored (see [`Witness::on_new_evidence`]).
+    on_new: OnceLock<EvidenceHook>,
 }
+
+/// A callback for newly stored evidence.
+type EvidenceHook = Box<dyn Fn(&StoredEquivocation) + Send + Sync>;
 
 impl std::fmt::Debug for Witness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -98,8 +103,9 @@ impl Witness {
             store,
             clock: Box::new(clock),
             equivocating: RwLock::new(HashSet::new()),
+            on_new: OnceLock::new(),
         };
-        let flagged = w.store.equivocations()?.into_iter().map(|e| e.origin);
+        let flagged = w.store.equivocation_counts()?.into_iter().map(|(o, _)| o);
         w.equivocating
             .write()
             .map_err(|_| WitnessError::Internal("lock poisoned".into()))?
@@ -255,9 +261,9 @@ impl Witness {
 
     fn try_record(&self, log: &Ed25519Verifier, e: Equivocation) {
         match self.record_verified(log, &e) {
-            Ok(new) => tracing::error!(
+            Ok(outcome) => tracing::error!(
                 origin = log.name(),
-                new,
+                ?outcome,
                 "log equivocation: stored evidence; refusing to cosign this log from now on"
             ),
             Err(err) => {
@@ -270,25 +276,38 @@ impl Witness {
         &self,
         log: &Ed25519Verifier,
         e: &Equivocation,
-    ) -> Result<bool, WitnessError> {
+    ) -> Result<Recorded, WitnessError> {
         let v = e
             .verify(log)
             .map_err(|err| WitnessError::InvalidEvidence(err.to_string()))?;
         let origin = v.origin().to_owned();
-        let new = self
-            .store
-            .insert_equivocation(&e.id(), &origin, &e.to_text())?;
+        // Stored and deduplicated in canonical form: copies that differ only in lines
+        // the log did not sign are one piece of evidence.
+        let canonical = v.canonical();
+        let id = canonical.id();
+        let text = canonical.to_text();
+        let outcome = self.store.insert_equivocation(&id, &origin, &text)?;
         self.equivocating
             .write()
             .map_err(|_| WitnessError::Internal("lock poisoned".into()))?
-            .insert(origin);
-        Ok(new)
+            .insert(origin.clone());
+        if outcome == Recorded::New
+            && let Some(hook) = self.on_new.get()
+        {
+            hook(&StoredEquivocation {
+                id,
+                origin,
+                evidence: text,
+            });
+        }
+        Ok(outcome)
     }
 
     /// Verifies equivocation evidence from elsewhere (e.g. gossip) against the configured
-    /// key of its log and stores it durably. Returns whether it was new. Afterwards the log
-    /// is [`Witness::is_equivocating`] and no longer cosigned.
-    pub fn record_equivocation(&self, bytes: &[u8]) -> Result<bool, WitnessError> {
+    /// key of its log and stores its canonical form durably (at most
+    /// [`crate::MAX_EVIDENCE_PER_ORIGIN`] items per origin). Afterwards the log is
+    /// [`Witness::is_equivocating`] and no longer cosigned.
+    pub fn record_equivocation(&self, bytes: &[u8]) -> Result<Recorded, WitnessError> {
         let e = Equivocation::parse(bytes)
             .map_err(|err| WitnessError::InvalidEvidence(err.to_string()))?;
         let mut last = None;
@@ -304,9 +323,41 @@ impl Witness {
         )))
     }
 
-    /// All stored evidence.
+    /// Registers `hook`, called (in the storing thread, after the commit) with every piece
+    /// of evidence newly stored, whether it came from [`Witness::record_equivocation`] or
+    /// from a refused add-checkpoint that proved a fork. Set once; later calls return
+    /// false and change nothing.
+    pub fn on_new_evidence(
+        &self,
+        hook: impl Fn(&StoredEquivocation) + Send + Sync + 'static,
+    ) -> bool {
+        self.on_new.set(Box::new(hook)).is_ok()
+    }
+
+    /// All stored evidence (bounded: a few items per followed origin).
     pub fn equivocations(&self) -> Result<Vec<StoredEquivocation>, WitnessError> {
         Ok(self.store.equivocations()?)
+    }
+
+    /// Up to `limit` items of evidence with ids after `after`, ordered by id, and whether
+    /// more follow.
+    pub fn equivocations_page(
+        &self,
+        after: Option<&Hash>,
+        limit: usize,
+    ) -> Result<(Vec<StoredEquivocation>, bool), WitnessError> {
+        Ok(self.store.equivocations_page(after, limit)?)
+    }
+
+    /// How many evidence items are stored, read from the per-origin counts (not the
+    /// evidence table).
+    pub fn evidence_count(&self) -> Result<u64, WitnessError> {
+        Ok(self
+            .store
+            .equivocation_counts()?
+            .into_iter()
+            .map(|(_, n)| n)
+            .sum())
     }
 
     /// Whether verified evidence that `origin` signed two histories is stored.

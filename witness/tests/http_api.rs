@@ -12,7 +12,10 @@ use quorate_proto::cosignature::{CosignatureSigner, CosignatureVerifier};
 use quorate_proto::equivocation::Equivocation;
 use quorate_proto::merkle::tree_hash;
 use quorate_proto::note::{self, Signer};
-use quorate_witness::{CosignOutcome, MAX_REQUEST_BYTES, Witness, WitnessClient, router};
+use quorate_witness::{
+    CosignOutcome, MAX_EVIDENCE_PER_ORIGIN, MAX_REQUEST_BYTES, Recorded, Witness, WitnessClient,
+    router,
+};
 
 struct Server {
     addr: SocketAddr,
@@ -346,15 +349,17 @@ fn outside_evidence_is_verified_and_deduplicated() {
     let prefix = tree_hash(6, &fork.tree).unwrap();
     let proof = fork.proof_from(6);
     let e = Equivocation::with_prefix(&a, &b, prefix, proof);
-    assert!(
+    assert_eq!(
         s.witness
             .record_equivocation(e.to_text().as_bytes())
-            .unwrap()
+            .unwrap(),
+        Recorded::New
     );
-    assert!(
-        !s.witness
+    assert_eq!(
+        s.witness
             .record_equivocation(e.to_text().as_bytes())
-            .unwrap()
+            .unwrap(),
+        Recorded::Known
     );
     assert!(s.witness.is_equivocating(log.origin()));
     assert!(!s.witness.is_equivocating(unrelated.origin()));
@@ -501,4 +506,94 @@ async fn equivocating_log_refusal_names_the_log_and_the_client_reports_it() {
     );
     drop(client);
     tokio::task::spawn_blocking(move || drop(s)).await.unwrap();
+}
+
+/// `note` with a junk signature line appended (a name no one here has a key for).
+fn with_junk(note: &[u8], i: u32) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut raw = i.to_be_bytes().to_vec();
+    raw.extend_from_slice(&[7u8; 64]);
+    let line = format!(
+        "\u{2014} junk.example/w{i} {}\n",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    );
+    [note, line.as_bytes()].concat()
+}
+
+#[test]
+fn evidence_is_stored_once_per_canonical_form_and_a_few_times_per_origin() {
+    let mut log = TestLog::new("log.example/flood", 9);
+    let s = server(&[&log]);
+    log.grow(4, "shared");
+    // Forks of size 6 under the log's key, each with its own content.
+    let forks: Vec<Vec<u8>> = (0..MAX_EVIDENCE_PER_ORIGIN + 2)
+        .map(|k| {
+            let mut f = TestLog::fork_of(&log, 9);
+            f.grow(2, &format!("evil{k}"));
+            f.checkpoint()
+        })
+        .collect();
+    log.grow(2, "honest");
+    let a = log.checkpoint();
+
+    // 40 copies of one piece of evidence, each with its own junk line: one is new.
+    let mut answers = std::collections::BTreeMap::new();
+    for i in 0..40 {
+        let e = Equivocation::same_size(&a, &with_junk(&forks[0], i));
+        let r = http(s.addr, "POST", "/v1/equivocations", e.to_text().as_bytes());
+        assert_eq!(r.status, 200, "{}", r.text());
+        *answers.entry(r.text()).or_insert(0) += 1;
+    }
+    assert_eq!(
+        answers,
+        [("known\n".to_string(), 39), ("new\n".to_string(), 1)].into()
+    );
+    let stored = s.witness.equivocations().unwrap();
+    assert_eq!(stored.len(), 1);
+    // What is stored is the canonical form: no junk line.
+    assert_eq!(
+        stored[0].evidence,
+        Equivocation::same_size(&a, &forks[0]).to_text()
+    );
+    assert_eq!(s.witness.evidence_count().unwrap(), 1);
+
+    // Distinct forks: stored up to the per-origin bound, then "enough".
+    let mut answers = Vec::new();
+    for f in &forks[1..] {
+        let e = Equivocation::same_size(&a, f);
+        let r = http(s.addr, "POST", "/v1/equivocations", e.to_text().as_bytes());
+        answers.push(r.text());
+    }
+    let news = answers.iter().filter(|a| *a == "new\n").count() as u64;
+    assert_eq!(news, MAX_EVIDENCE_PER_ORIGIN - 1, "{answers:?}");
+    assert!(answers.ends_with(&["enough\n".to_string(), "enough\n".to_string()]));
+    assert_eq!(s.witness.evidence_count().unwrap(), MAX_EVIDENCE_PER_ORIGIN);
+
+    // Paging: one item per page, following the Link header, yields each item once.
+    let all: Vec<String> = {
+        let r = http(s.addr, "GET", "/v1/equivocations", b"");
+        assert!(r.header("link").is_none());
+        serde_json::from_slice(&r.body).unwrap()
+    };
+    assert_eq!(all.len() as u64, MAX_EVIDENCE_PER_ORIGIN);
+    let (mut paged, mut next) = (Vec::new(), Some("/v1/equivocations?limit=1".to_string()));
+    while let Some(path) = next.take() {
+        let r = http(s.addr, "GET", &path, b"");
+        assert_eq!(r.status, 200, "{}", r.text());
+        let page: Vec<String> = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(page.len(), 1);
+        paged.extend(page);
+        next = r.header("link").map(|l| {
+            l.strip_prefix('<')
+                .and_then(|l| l.split_once('>'))
+                .unwrap()
+                .0
+                .to_string()
+        });
+    }
+    assert_eq!(paged, all);
+    for bad in ["limit=0", "limit=65", "after=zz", "page=2"] {
+        let r = http(s.addr, "GET", &format!("/v1/equivocations?{bad}"), b"");
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
 }

@@ -102,7 +102,7 @@ impl Inner {
         {
             for e in items {
                 if evidence_origin(&e).is_some_and(|o| self.logs.contains_key(&o)) {
-                    let _ = self.record_evidence(e, false).await;
+                    let _ = self.record_evidence(e).await;
                 }
             }
         }
@@ -195,7 +195,6 @@ impl Inner {
                     Ok(Err(e)) => {
                         self.shared.cosign_refused.fetch_add(1, Ordering::Relaxed);
                         tracing::info!(origin, status = e.status(), "refused to cosign: {e}");
-                        self.flush_witness_evidence().await;
                         (Response::error(e.status(), e.to_string()), None)
                     }
                     Err(e) => (Response::error(500, e.to_string()), None),
@@ -203,8 +202,11 @@ impl Inner {
             }
             Request::Equivocations => {
                 let w = self.witness.clone();
-                match tokio::task::spawn_blocking(move || w.equivocations()).await {
-                    Ok(Ok(list)) => {
+                // The first page: what a peer that just connected must not miss (the
+                // witness holds a few items per followed log at most).
+                let page = move || w.equivocations_page(None, quorate_witness::PAGE_MAX);
+                match tokio::task::spawn_blocking(page).await {
+                    Ok(Ok((list, _))) => {
                         let mut total = 0usize;
                         let items = list
                             .into_iter()

@@ -7,31 +7,10 @@ use std::sync::atomic::Ordering;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use quorate_proto::equivocation::Equivocation;
-use quorate_proto::merkle::Hash;
-use quorate_witness::{Witness, WitnessError};
+use quorate_witness::{Recorded, Witness, WitnessError};
 
 use super::{EVIDENCE_RETRY, Inner};
 use crate::gossip::{GossipError, GossipMessage, Validation};
-
-/// The witness's routes; after every POST (add-checkpoint, evidence) the federation
-/// looks for new evidence to gossip (a refused add-checkpoint may have proven a fork).
-pub(super) fn witness_router(witness: Arc<Witness>, inner: Arc<Inner>) -> axum::Router {
-    let weak = Arc::downgrade(&inner);
-    drop(inner);
-    quorate_witness::router(witness).layer(axum::middleware::from_fn(
-        move |req: axum::extract::Request, next: axum::middleware::Next| {
-            let weak = weak.clone();
-            async move {
-                let post = req.method() == axum::http::Method::POST;
-                let resp = next.run(req).await;
-                if post && let Some(inner) = weak.upgrade() {
-                    inner.flush.notify_one();
-                }
-                resp
-            }
-        },
-    ))
-}
 
 /// The origin named by a piece of evidence (first line of its first checkpoint).
 pub(super) fn evidence_origin(bytes: &[u8]) -> Option<String> {
@@ -42,6 +21,20 @@ pub(super) fn evidence_origin(bytes: &[u8]) -> Option<String> {
     note.lines().next().map(str::to_owned)
 }
 
+/// Newly stored evidence, sent by the witness's hook to [`Inner::publish_loop`]. Unbounded
+/// on purpose: the witness stores (and so sends) at most `MAX_EVIDENCE_PER_ORIGIN` items
+/// per followed log, so the channel cannot hold more than that.
+pub(super) type NewEvidence = tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>;
+
+/// Connects the witness's new-evidence hook to a channel for [`Inner::publish_loop`].
+pub(super) fn evidence_channel(witness: &Witness) -> NewEvidence {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    witness.on_new_evidence(move |e| {
+        let _ = tx.send(e.evidence.clone().into_bytes());
+    });
+    rx
+}
+
 impl Inner {
     pub(super) async fn on_gossip_evidence(self: &Arc<Self>, evidence: &[u8]) -> Validation {
         let Some(origin) = evidence_origin(evidence) else {
@@ -50,8 +43,11 @@ impl Inner {
         if !self.logs.contains_key(&origin) {
             return Validation::Ignore;
         }
-        match self.record_evidence(evidence.to_vec(), false).await {
-            Ok(_) => Validation::Accept,
+        match self.record_evidence(evidence.to_vec()).await {
+            // Relayed only when new here: copies of known evidence (junk lines or not)
+            // and evidence beyond the per-origin bound go no further.
+            Ok(Recorded::New) => Validation::Accept,
+            Ok(Recorded::Known | Recorded::Enough) => Validation::Ignore,
             Err(WitnessError::InvalidEvidence(e)) => {
                 tracing::warn!(origin, "invalid equivocation evidence from gossip: {e}");
                 Validation::Reject
@@ -60,95 +56,59 @@ impl Inner {
         }
     }
 
-    /// Verifies and stores evidence (the witness then refuses its log); publishes it if
-    /// `publish` and not yet published.
+    /// Verifies and stores evidence (the witness then refuses its log). Evidence new to
+    /// the witness is published by [`Inner::publish_loop`], through the witness's hook.
     pub(super) async fn record_evidence(
         self: &Arc<Self>,
         evidence: Vec<u8>,
-        publish: bool,
-    ) -> Result<bool, WitnessError> {
+    ) -> Result<Recorded, WitnessError> {
         let w = self.witness.clone();
-        let bytes = evidence.clone();
-        let new = tokio::task::spawn_blocking(move || w.record_equivocation(&bytes))
+        tokio::task::spawn_blocking(move || w.record_equivocation(&evidence))
             .await
-            .map_err(|e| WitnessError::Internal(e.to_string()))??;
-        if new {
-            tracing::error!(
-                origin = evidence_origin(&evidence).unwrap_or_default(),
-                "EQUIVOCATION: stored evidence that a log signed two histories"
-            );
-        }
-        self.refresh_equivocation_count();
-        let id: Hash = sha2::Digest::finalize(sha2::Digest::chain_update(
-            sha2::Sha256::default(),
-            &evidence,
-        ))
-        .into();
-        let first = self
-            .published
-            .lock()
-            .map(|mut p| p.insert(id))
-            .unwrap_or(false);
-        if publish && first && !self.publish(GossipMessage::Equivocation { evidence }).await {
-            // Not sent (no mesh yet): forget it was published so the flush loop retries.
-            self.unmark_published(&id);
-        }
-        Ok(new)
+            .map_err(|e| WitnessError::Internal(e.to_string()))?
     }
 
-    fn refresh_equivocation_count(&self) {
-        if let Ok(list) = self.witness.equivocations() {
-            self.shared
-                .equivocations
-                .store(list.len() as u64, Ordering::Relaxed);
-        }
-    }
-
-    fn unmark_published(&self, id: &Hash) {
-        if let Ok(mut p) = self.published.lock() {
-            p.remove(id);
-        }
-    }
-
-    /// Publishes new witness evidence when notified, and retries every few seconds what
-    /// could not be sent (a publish fails while the gossip mesh is still forming): evidence
-    /// must reach every peer, not only those connected at the instant it was found.
-    pub(super) async fn flush_loop(self: Arc<Self>) {
-        let mut retry = tokio::time::interval(EVIDENCE_RETRY);
-        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    /// Publishes every piece of evidence the witness newly stores (from gossip, from
+    /// detection, from its HTTP routes, from a refused cosign request): each exactly once,
+    /// in canonical form. A publish fails while the gossip mesh is still forming, so what
+    /// could not be sent is kept in memory and tried again every [`EVIDENCE_RETRY`] until
+    /// it is out; nothing rereads the evidence table. Peers that connect later fetch the
+    /// evidence on catch-up.
+    pub(super) async fn publish_loop(self: Arc<Self>, mut new: NewEvidence) {
+        let mut pending: Vec<Vec<u8>> = Vec::new();
         loop {
             tokio::select! {
-                _ = self.flush.notified() => {}
-                _ = retry.tick() => {}
+                e = new.recv() => {
+                    let Some(e) = e else { return };
+                    self.refresh_equivocation_count().await;
+                    tracing::error!(
+                        origin = evidence_origin(&e).unwrap_or_default(),
+                        "EQUIVOCATION: stored evidence that a log signed two histories; publishing"
+                    );
+                    pending.push(e);
+                }
+                _ = tokio::time::sleep(EVIDENCE_RETRY), if !pending.is_empty() => {}
             }
-            self.flush_witness_evidence().await;
+            let mut unsent = Vec::new();
+            for e in pending.drain(..) {
+                if !self
+                    .publish(GossipMessage::Equivocation {
+                        evidence: e.clone(),
+                    })
+                    .await
+                {
+                    unsent.push(e);
+                }
+            }
+            pending = unsent;
         }
     }
 
-    /// Publishes evidence the witness built by itself (from a refused cosign request).
-    pub(super) async fn flush_witness_evidence(self: &Arc<Self>) {
+    /// Sets the evidence gauge from the witness's per-origin counts.
+    async fn refresh_equivocation_count(&self) {
         let w = self.witness.clone();
-        let Ok(Ok(list)) = tokio::task::spawn_blocking(move || w.equivocations()).await else {
-            return;
-        };
-        self.refresh_equivocation_count();
-        for e in list {
-            let first = self
-                .published
-                .lock()
-                .map(|mut p| p.insert(e.id))
-                .unwrap_or(false);
-            if first {
-                tracing::error!(origin = e.origin, "EQUIVOCATION evidence held; publishing");
-                let sent = self
-                    .publish(GossipMessage::Equivocation {
-                        evidence: e.evidence.into_bytes(),
-                    })
-                    .await;
-                if !sent {
-                    self.unmark_published(&e.id);
-                }
-            }
+        if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || w.evidence_count()).await {
+            self.shared.equivocations.store(n, Ordering::Relaxed);
         }
     }
 
@@ -168,7 +128,7 @@ impl Inner {
             tracing::warn!(origin, "built evidence does not verify: {err}");
             return;
         }
-        if let Err(err) = self.record_evidence(e.to_text().into_bytes(), true).await {
+        if let Err(err) = self.record_evidence(e.to_text().into_bytes()).await {
             tracing::warn!(origin, "could not store evidence: {err}");
         }
     }

@@ -107,6 +107,17 @@ pub fn has_cosig(p: &Proc, spec: &NodeSpec, w: &CosignatureVerifier, min_size: u
         .is_ok_and(|v| v.checkpoint().size() >= min_size && v.cosignatures().len() == 1)
 }
 
+/// The value of metric `name` on `p`'s `/metrics` (0 when absent).
+pub fn metric(p: &Proc, name: &str) -> u64 {
+    let (_, m) = p.get("/metrics").unwrap();
+    String::from_utf8(m)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// GET /v1/equivocations as evidence texts.
 pub fn equivocations(p: &Proc) -> Vec<String> {
     let (status, body) = p.get("/v1/equivocations").unwrap();
