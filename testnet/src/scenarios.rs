@@ -1,12 +1,15 @@
 //! Attacks on a real federation: each starts its own nodes in a temp dir, attacks them,
 //! and reports what happened, how fast it was detected, and whether the client refused.
 
+mod busy_log;
+mod evidence_flood;
+
 use crate::fed::{Bins, Fed, lockfile, parse_lock};
 use anyhow::{Result, bail};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 9] = [
     "forged-review",
     "minority-collusion",
     "crash",
@@ -14,6 +17,8 @@ pub const NAMES: [&str; 7] = [
     "replay",
     "partition",
     "rewrite",
+    "busy-log",
+    "evidence-flood",
 ];
 
 pub struct Outcome {
@@ -54,6 +59,8 @@ pub fn run_one(name: &str, bins: &Bins) -> bool {
         "replay" => replay(bins),
         "partition" => partition(bins),
         "rewrite" => rewrite(bins),
+        "busy-log" => busy_log::busy_log(bins),
+        "evidence-flood" => evidence_flood::evidence_flood(bins),
         _ => unreachable!(),
     };
     match r {
@@ -288,10 +295,14 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-fn replay(bins: &Bins) -> Result<Outcome> {
-    let fed = federation(bins, &["DE", "FR", "JP"])?;
-    let (name, ver, sum) = own_packages().remove(2);
-    let dir = files_dir(&fed, "att")?;
+/// Every institute of a 3-node `fed` certifies `own_packages()[k]` in its own log; waits
+/// until each of those checkpoints is cosigned by both peers. Returns the package.
+fn certified_by_all(
+    fed: &Fed,
+    k: usize,
+    dir: &std::path::Path,
+) -> Result<(String, String, String)> {
+    let (name, ver, sum) = own_packages().remove(k);
     for i in 0..3 {
         let f = fed.review(
             &fed.nodes[i].inst.reviewer_key,
@@ -299,13 +310,20 @@ fn replay(bins: &Bins) -> Result<Outcome> {
             &ver,
             &sum,
             NOTE,
-            &dir,
+            dir,
         )?;
         crate::fed::ok(fed.submit(i, &[f])?, "submit")?;
     }
     for i in 0..3 {
         fed.wait_cosigned(i, 2, 1, 30)?;
     }
+    Ok((name, ver, sum))
+}
+
+fn replay(bins: &Bins) -> Result<Outcome> {
+    let fed = federation(bins, &["DE", "FR", "JP"])?;
+    let dir = files_dir(&fed, "att")?;
+    let (name, ver, sum) = certified_by_all(&fed, 2, &dir)?;
     let policy = fed.root.join("fresh.policy");
     fed.policy(&[0, 1, 2], 2, 2, &policy)?;
     let mut p = std::fs::read_to_string(&policy)?;
