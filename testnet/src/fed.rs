@@ -158,6 +158,21 @@ pub fn http_get(url: &str) -> Result<(u16, String)> {
     Ok((status, r.body_mut().read_to_string()?))
 }
 
+/// POSTs `body` as `text/plain`; returns the status and the response text.
+pub fn http_post(url: &str, body: &[u8]) -> Result<(u16, String)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .post(url)
+        .header("content-type", "text/plain")
+        .send(body)?;
+    let status = r.status().as_u16();
+    Ok((status, r.body_mut().read_to_string()?))
+}
+
 /// Polls `f` every 50 ms until it yields `Some`, or fails after `secs`.
 pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> Result<T> {
     let end = Instant::now() + Duration::from_secs(secs);

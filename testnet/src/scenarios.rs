@@ -3,7 +3,9 @@
 
 use crate::fed::{Bins, Fed, lockfile, parse_lock};
 
+mod busy_log;
 mod delta_bomb;
+mod evidence_flood;
 mod gossip_framing;
 mod shared_reviewer_key;
 use anyhow::{Result, bail};
@@ -21,6 +23,8 @@ pub const NAMES: &[&str] = &[
     "shared-reviewer-key",
     "delta-bomb",
     "gossip-framing",
+    "busy-log",
+    "evidence-flood",
 ];
 
 pub struct Outcome {
@@ -64,6 +68,8 @@ pub fn run_one(name: &str, bins: &Bins) -> bool {
         "shared-reviewer-key" => shared_reviewer_key::run(bins),
         "delta-bomb" => delta_bomb::run(bins),
         "gossip-framing" => gossip_framing::run(bins),
+        "busy-log" => busy_log::busy_log(bins),
+        "evidence-flood" => evidence_flood::evidence_flood(bins),
         _ => unreachable!(),
     };
     match r {
@@ -298,10 +304,14 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-fn replay(bins: &Bins) -> Result<Outcome> {
-    let fed = federation(bins, &["DE", "FR", "JP"])?;
-    let (name, ver, sum) = own_packages().remove(2);
-    let dir = files_dir(&fed, "att")?;
+/// Every institute of a 3-node `fed` certifies `own_packages()[k]` in its own log; waits
+/// until each of those checkpoints is cosigned by both peers. Returns the package.
+fn certified_by_all(
+    fed: &Fed,
+    k: usize,
+    dir: &std::path::Path,
+) -> Result<(String, String, String)> {
+    let (name, ver, sum) = own_packages().remove(k);
     for i in 0..3 {
         let f = fed.review(
             &fed.nodes[i].inst.reviewer_key,
@@ -309,13 +319,20 @@ fn replay(bins: &Bins) -> Result<Outcome> {
             &ver,
             &sum,
             NOTE,
-            &dir,
+            dir,
         )?;
         crate::fed::ok(fed.submit(i, &[f])?, "submit")?;
     }
     for i in 0..3 {
         fed.wait_cosigned(i, 2, 1, 30)?;
     }
+    Ok((name, ver, sum))
+}
+
+fn replay(bins: &Bins) -> Result<Outcome> {
+    let fed = federation(bins, &["DE", "FR", "JP"])?;
+    let dir = files_dir(&fed, "att")?;
+    let (name, ver, sum) = certified_by_all(&fed, 2, &dir)?;
     let policy = fed.root.join("fresh.policy");
     fed.policy(&[0, 1, 2], 2, 2, &policy)?;
     let mut p = std::fs::read_to_string(&policy)?;
