@@ -543,3 +543,74 @@ async fn slow_consumer_drops_and_counts() {
     .await
     .expect("test timed out");
 }
+
+/// R's rate limit for A is spent on junk, then A relays O's message M before D (a slow
+/// but honest relayer) does. Before, A's copy was dropped as rate-limited after
+/// gossipsub had cached M's id, so D's copy was a "duplicate" and R never saw M for the
+/// whole duplicate-cache period. Now A is paused as soon as its bucket runs dry, its
+/// copy is dropped before the cache, and D's copy gets through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_copy_does_not_block_the_honest_copy() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let (ir, ia, io, id) = (0, 1, 2, 3);
+        let ports = [free_port(), free_port(), free_port(), free_port()];
+        let tight = quorate_node::gossip::GossipLimits {
+            inbound_gossip: RateLimit {
+                burst: 2,
+                per_second: 0.2,
+            },
+            ..test_limits()
+        };
+        let p = |i: usize| peer_info(i, ports[i]);
+        let mut r = start_node(ir, ports[ir], vec![p(ia), p(id)], tight, Policy::Verify).await;
+        let a = start_node(
+            ia,
+            ports[ia],
+            vec![p(ir), p(io)],
+            test_limits(),
+            Policy::Verify,
+        )
+        .await;
+        let o = start_node(
+            io,
+            ports[io],
+            vec![p(ia), p(id)],
+            test_limits(),
+            Policy::Verify,
+        )
+        .await;
+        let slow = Policy::SlowVerify(Duration::from_millis(600));
+        let d = start_node(id, ports[id], vec![p(io), p(ir)], test_limits(), slow).await;
+        wait_topic_peers(&[&r.handle, &a.handle, &o.handle, &d.handle], 2).await;
+
+        // A spends its two tokens at R on messages R ignores.
+        for k in 0..2 {
+            let origin = format!("unknown.example/{k}");
+            let junk = GossipMessage::Checkpoint {
+                note: format!("{origin}\n1\n").into_bytes(),
+                origin,
+            };
+            publish_when_meshed(&a.handle, &junk).await.unwrap();
+            let got = r.next_delivered(T).await.expect("junk delivered");
+            assert_eq!(got.verdict, Validation::Ignore);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        // O publishes M; A relays it at once, D only after 600 ms.
+        let m = checkpoint_msg(io, 7);
+        publish_when_meshed(&o.handle, &m).await.unwrap();
+        let got = r
+            .next_delivered(Duration::from_secs(10))
+            .await
+            .expect("M reached R through the honest relayer");
+        assert_eq!((got.msg, got.source), (m, d.peer_id()));
+        let metrics = r.handle.metrics();
+        assert_eq!(metrics.gossip_dropped_rate_limited, 0, "{metrics:?}");
+        assert!(metrics.gossip_peer_paused >= 1, "{metrics:?}");
+        for n in [r, a, o, d] {
+            n.shutdown().await;
+        }
+    })
+    .await
+    .expect("test timed out");
+}

@@ -106,6 +106,8 @@ pub enum Policy {
     Verify,
     /// Ignore everything (deliver but never forward).
     IgnoreAll,
+    /// As `Verify`, but each verdict is reported only after this long (a slow relayer).
+    SlowVerify(Duration),
 }
 
 pub struct TestNode {
@@ -227,18 +229,22 @@ async fn glue(
             GossipEvent::Message {
                 id, source, msg, ..
             } => {
+                if let Policy::SlowVerify(d) = policy {
+                    tokio::time::sleep(d).await;
+                }
                 let verdict = match (&msg, policy) {
                     (_, Policy::IgnoreAll) => Validation::Ignore,
-                    (GossipMessage::Checkpoint { origin, note }, Policy::Verify) => {
-                        match verifiers.get(origin) {
-                            None => Validation::Ignore,
-                            Some(v) => match verify_checkpoint(note, v, &[]) {
-                                Ok(_) => Validation::Accept,
-                                Err(_) => Validation::Reject,
-                            },
-                        }
-                    }
-                    (GossipMessage::Equivocation { .. }, Policy::Verify) => Validation::Accept,
+                    (
+                        GossipMessage::Checkpoint { origin, note },
+                        Policy::Verify | Policy::SlowVerify(_),
+                    ) => match verifiers.get(origin) {
+                        None => Validation::Ignore,
+                        Some(v) => match verify_checkpoint(note, v, &[]) {
+                            Ok(_) => Validation::Accept,
+                            Err(_) => Validation::Reject,
+                        },
+                    },
+                    (GossipMessage::Equivocation { .. }, _) => Validation::Accept,
                 };
                 let _ = handle.report_validation(id.clone(), source, verdict).await;
                 let _ = out.try_send(Delivered {
