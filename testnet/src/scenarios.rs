@@ -6,7 +6,11 @@ use anyhow::{Result, bail};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const NAMES: [&str; 7] = [
+mod forged_witness_line;
+mod hostile_size;
+mod proxy;
+
+pub const NAMES: [&str; 9] = [
     "forged-review",
     "minority-collusion",
     "crash",
@@ -14,6 +18,8 @@ pub const NAMES: [&str; 7] = [
     "replay",
     "partition",
     "rewrite",
+    "hostile-size",
+    "forged-witness-line",
 ];
 
 pub struct Outcome {
@@ -54,6 +60,8 @@ pub fn run_one(name: &str, bins: &Bins) -> bool {
         "replay" => replay(bins),
         "partition" => partition(bins),
         "rewrite" => rewrite(bins),
+        "hostile-size" => hostile_size::run(bins),
+        "forged-witness-line" => forged_witness_line::run(bins),
         _ => unreachable!(),
     };
     match r {

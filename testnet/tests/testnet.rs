@@ -105,6 +105,8 @@ fn every_scenario_passes_and_leaves_nothing_running() {
         "partition",
         "equivocation",
         "rewrite",
+        "hostile-size",
+        "forged-witness-line",
     ] {
         let o = run(&["scenario", name]);
         let out = String::from_utf8_lossy(&o.stdout);
