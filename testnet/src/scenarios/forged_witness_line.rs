@@ -62,7 +62,8 @@ pub fn run(bins: &Bins) -> Result<Outcome> {
             && dropped
             && !cached_forged,
         format!(
-            "forged witness line dropped, never cached; check decided {with_fr}/{n} packages with FR's vote in {took:.1} s (exit {}), and {with_fr_off}/{n} offline (exit {})",
+            "forged witness line dropped, never cached; check decided {with_fr}/{n} packages with FR's vote in {:.0} ms (exit {}), and {with_fr_off}/{n} offline (exit {})",
+            took * 1000.0,
             online.status.code().unwrap_or(-1),
             offline.status.code().unwrap_or(-1)
         ),

@@ -53,8 +53,8 @@ pub fn run(bins: &Bins) -> Result<Outcome> {
             && reason.contains("cosigned by too few")
             && !out.contains("panicked"),
         format!(
-            "check decided {by_others}/{n} packages from 2 other jurisdictions in {:.1} s (exit {}); FR reported unproven: {}",
-            took,
+            "check decided {by_others}/{n} packages from 2 other jurisdictions in {:.0} ms (exit {}); FR reported unproven: {}",
+            took * 1000.0,
             o.status.code().unwrap_or(-1),
             reason.split(';').next().unwrap_or_default()
         ),
