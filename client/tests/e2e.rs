@@ -381,12 +381,14 @@ fn three_jurisdictions_mirror_bundle_offline_gaps_export() {
 
     // A corrupted mirror cache is not believed: tiles are re-authenticated, and the
     // mirror recovers from the node; offline, the log is reported unreadable instead.
-    let tile0 = cache.join("de.test_quorate_log/tile/0/000.p/8");
+    let de_dir = origin_dir(&f.insts[de].origin);
+    assert_eq!(de_dir, "de.test%2Fquorate%2Flog");
+    let tile0 = cache.join(&de_dir).join("tile/0/000.p/8");
     assert!(tile0.is_file(), "cached level-0 tile missing");
     let mut bytes = std::fs::read(&tile0).unwrap();
     bytes[0] ^= 0xff;
     std::fs::write(&tile0, &bytes).unwrap();
-    let bundle_entries = cache.join("de.test_quorate_log/tile/entries/000.p/8");
+    let bundle_entries = cache.join(&de_dir).join("tile/entries/000.p/8");
     let saved_entries = std::fs::read(&bundle_entries).unwrap();
     std::fs::write(&bundle_entries, b"\x00\x01x").unwrap();
     let o = run(&["--json", "--offline"]);
@@ -420,7 +422,7 @@ fn three_jurisdictions_mirror_bundle_offline_gaps_export() {
     ]);
     ok(&o);
     assert!(bundle.join("quorate-bundle").is_file());
-    assert!(bundle.join("de.test_quorate_log/checkpoint").is_file());
+    assert!(bundle.join(&de_dir).join("checkpoint").is_file());
     let online = verdicts(&json(&run(&["--json"])));
     let o = q(&[
         "check",
