@@ -103,3 +103,90 @@ pub(super) fn fetch(
     }
     judge(policy, log, &r.body).map_err(|e| format!("node's checkpoint does not verify: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quorate_proto::checkpoint::Checkpoint;
+    use quorate_proto::cosignature::CosignatureSigner;
+    use quorate_proto::note::{NoteSignature, Signer};
+
+    struct Fx {
+        log: Signer,
+        w: Vec<CosignatureSigner>,
+        policy: Policy,
+    }
+
+    /// Logs FR and DE, witnesses w0 (operated by DE) and w1; `quorum` is the quorum line.
+    fn fx(quorum: &str) -> Fx {
+        let log = Signer::generate("fr.example/log", [1; 32]).unwrap();
+        let de = Signer::generate("de.example/log", [2; 32]).unwrap();
+        let w: Vec<CosignatureSigner> = (0..2)
+            .map(|i| CosignatureSigner::generate(&format!("w{i}.example"), [10 + i; 32]).unwrap())
+            .collect();
+        let text = format!(
+            "witness w0 {}\nwitness w1 {}\n{quorum}\nreview-log FR {} http://fr\nreview-log DE {} http://de\nreview-witness FR w1\nreview-quorum 1\n",
+            w[0].vkey(),
+            w[1].vkey(),
+            log.vkey(),
+            de.vkey()
+        );
+        Fx {
+            log,
+            w,
+            policy: Policy::parse(&text).unwrap(),
+        }
+    }
+
+    fn note(f: &Fx, size: u64, cosigners: &[usize], extra: &str) -> Vec<u8> {
+        let cp = Checkpoint::new("fr.example/log", size, [3; 32], vec![]).unwrap();
+        let signed = note::sign(&cp.to_text(), &[&f.log]).unwrap();
+        let cs: Vec<_> = cosigners
+            .iter()
+            .map(|&i| f.w[i].cosign(&cp.to_text(), 1_700_000_000).unwrap())
+            .collect();
+        format!("{}{extra}", note::add_signatures(&signed, &cs).unwrap()).into_bytes()
+    }
+
+    fn judge_fr(f: &Fx, n: &[u8]) -> Result<Candidate, String> {
+        judge(&f.policy, f.policy.log("fr.example/log").unwrap(), n)
+    }
+
+    #[test]
+    fn a_size_counts_only_once_the_policy_quorum_cosigned_it() {
+        let f = fx("group g 1 w0 w1\nquorum g");
+        let c = judge_fr(&f, &note(&f, 1 << 62, &[], "")).unwrap();
+        assert!(!c.quorate);
+        assert!(
+            c.too_few().contains("size 4611686018427387904"),
+            "{}",
+            c.too_few()
+        );
+        assert!(judge_fr(&f, &note(&f, 5, &[0], "")).unwrap().quorate);
+        // w1 is FR's own jurisdiction's witness: it cannot vouch for FR's log.
+        let own = judge_fr(&f, &note(&f, 5, &[1], "")).unwrap();
+        assert!(!own.quorate && own.cosigners.is_empty());
+        // `quorum none`: the log's signature is all the policy asks.
+        let g = fx("quorum none");
+        assert!(judge_fr(&g, &note(&g, 5, &[], "")).unwrap().quorate);
+    }
+
+    #[test]
+    fn forged_cosignature_lines_are_dropped_before_judging() {
+        let f = fx("quorum w0");
+        let forged = NoteSignature::new("w0.example", f.w[0].verifier().key_id(), vec![7; 72])
+            .unwrap()
+            .to_line();
+        // A forged line beside the real cosignature, or instead of it.
+        let c = judge_fr(&f, &note(&f, 5, &[0], &forged)).unwrap();
+        assert!(c.quorate && c.dropped == 1);
+        assert!(!String::from_utf8_lossy(c.vc.note_bytes()).contains(forged.trim_end()));
+        let c = judge_fr(&f, &note(&f, 5, &[], &forged)).unwrap();
+        assert!(!c.quorate && c.dropped == 1);
+        // Not signed by the log's policy key at all: an error, never a candidate.
+        let other = Signer::generate("fr.example/log", [9; 32]).unwrap();
+        let cp = Checkpoint::new("fr.example/log", 5, [3; 32], vec![]).unwrap();
+        let bad = note::sign(&cp.to_text(), &[&other]).unwrap();
+        assert!(judge_fr(&f, bad.as_bytes()).is_err());
+    }
+}
