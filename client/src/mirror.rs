@@ -140,11 +140,14 @@ pub fn sync(policy: &Policy, opts: &MirrorOptions) -> Mirror {
     }
     let mut m = Mirror::default();
     let synced = std::thread::scope(|s| {
+        // Evidence sources are asked meanwhile: a stalled one delays nothing else.
+        let ev = (!opts.offline).then(|| s.spawn(|| fetch_evidence(policy, opts)));
         let hs: Vec<_> = logs
             .iter()
             .map(|l| s.spawn(move || sync_log(policy, l, opts)))
             .collect();
-        hs.into_iter()
+        let out: Vec<_> = hs
+            .into_iter()
             .zip(&logs)
             .map(|(h, l)| {
                 h.join().unwrap_or_else(|_| {
@@ -153,7 +156,12 @@ pub fn sync(policy: &Policy, opts: &MirrorOptions) -> Mirror {
                     (lm, Vec::new())
                 })
             })
-            .collect::<Vec<_>>()
+            .collect();
+        // Joined (not left to the scope) so that a failure there cannot abort the sync.
+        if let Some(h) = ev {
+            let _ = h.join();
+        }
+        out
     });
     for (lm, evs) in synced {
         if !evs.is_empty() {
@@ -163,9 +171,6 @@ pub fn sync(policy: &Policy, opts: &MirrorOptions) -> Mirror {
                 .extend(evs);
         }
         m.logs.push(lm);
-    }
-    if !opts.offline {
-        fetch_evidence(policy, opts);
     }
     evidence::load_evidence(policy, &opts.cache, &mut m.equivocations);
     m
