@@ -213,6 +213,7 @@ pub fn run(
             entries,
             tree,
             warnings: vec![],
+            unproven: None,
             fetched: 0,
         });
     }

@@ -3,9 +3,9 @@
 //!
 //! ```text
 //! DIR/quorate-bundle                                  marker: "quorate-bundle v1"
-//! DIR/<origin-stem>/checkpoint                        the log's checkpoint the proofs use
-//! DIR/<origin-stem>/<eco>/<pkg>/<ver>/<leaf-hex>.att        envelope bytes
-//! DIR/<origin-stem>/<eco>/<pkg>/<ver>/<leaf-hex>.tlog-proof C2SP tlog-proof (index,
+//! DIR/<origin-dir>/checkpoint                        the log's checkpoint the proofs use
+//! DIR/<origin-dir>/<eco>/<pkg>/<ver>/<leaf-hex>.att        envelope bytes
+//! DIR/<origin-dir>/<eco>/<pkg>/<ver>/<leaf-hex>.tlog-proof C2SP tlog-proof (index,
 //!                                                     inclusion proof, cosigned checkpoint)
 //! DIR/equivocations/<id-hex>                          equivocation evidence
 //! DIR/manifest                                        optional: the maker's signed manifest
@@ -16,10 +16,13 @@
 //! ([`crate::bundle_manifest`]) is its maker's signed statement of what was copied from
 //! which checkpoints, for users who choose to trust that maker for completeness.
 //!
-//! `<origin-stem>` is the log origin with `/` and other awkward characters as `_`
-//! ([`file_stem_for`]); the directory only says which policy log an entry was fetched
-//! from, the proof's checkpoint (verified under that log's policy key) proves it. Path
-//! components are percent-encoded outside `[A-Za-z0-9._+-]`. A bundle holds every entry
+//! `<origin-dir>` is the log origin encoded by [`origin_dir`] (injective and path-safe:
+//! `a/b` and `a_b` differ, `..` cannot climb; the mirror cache uses the same names); the
+//! directory only says which policy log an entry was fetched from, the proof's checkpoint
+//! (verified under that log's policy key) proves it. Bundles written before this encoding
+//! used `_` for `/`; such a directory is still read when the new one is absent, and an
+//! entry whose proof is for another log is set aside with a warning. Path components are
+//! percent-encoded outside `[A-Za-z0-9._+-]` ([`encode_component`]). A bundle holds every entry
 //! of each package in the lockfile (all versions: delta chains need their bases).
 //! Freshness comes from the checkpoints' witness cosignature timestamps, judged against
 //! the policy's `max-checkpoint-age` at check time: an old bundle replayed later fails.
@@ -33,7 +36,8 @@ use quorate_proto::equivocation::Equivocation;
 use quorate_proto::merkle;
 use quorate_proto::tlog_proof::TlogProof;
 
-use crate::keys::file_stem_for;
+pub use crate::dirnames::encode_component;
+use crate::dirnames::{legacy_origin_dir, origin_dir};
 use crate::mirror::{Mirror, Wanted, par_map, peek, verify_evidence};
 use crate::quorum::{Evaluator, Inclusion, NotProven, TrustedCheckpoint};
 
@@ -58,25 +62,6 @@ pub enum BundleError {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Percent-encodes a path component (never `.` or `..`, never empty).
-pub fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'+')
-            || (b == b'.' && !out.is_empty())
-        {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    if out.is_empty() {
-        out.push_str("%00");
-    }
-    out
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
@@ -112,7 +97,7 @@ pub fn write_from_mirror(m: &Mirror, wanted: &Wanted, dir: &Path) -> Result<Writ
     let mut w = Written::default();
     for lm in &m.logs {
         let Some(note) = &lm.checkpoint else { continue };
-        let ld = dir.join(file_stem_for(&lm.origin));
+        let ld = dir.join(origin_dir(&lm.origin));
         write(&ld.join("checkpoint"), note)?;
         w.logs += 1;
         let mut leaves = Vec::new();
@@ -244,7 +229,15 @@ pub fn load_into(
     // checks run on all cores; adding to the evaluator stays in order on this thread.
     let mut work: Vec<(String, PathBuf)> = Vec::new();
     for log in policy.logs().iter().filter(|l| l.jurisdiction.is_some()) {
-        let ld = dir.join(file_stem_for(log.origin()));
+        let mut ld = dir.join(origin_dir(log.origin()));
+        let legacy = legacy_origin_dir(log.origin());
+        let taken = policy
+            .logs()
+            .iter()
+            .any(|l| origin_dir(l.origin()) == legacy);
+        if !ld.exists() && !taken && dir.join(&legacy).is_dir() {
+            ld = dir.join(legacy); // written by an earlier version
+        }
         match wanted {
             None => work.push((log.origin().to_owned(), ld)),
             Some(ws) => {
@@ -303,10 +296,14 @@ pub fn load_into(
             Ok(tc) => tc.inclusion(&v, proof.index, &proof.proof),
             Err(e) => Inclusion::NotProven(e.clone()),
         };
-        ev.add(&origin, v, inc).map_err(|e| BundleError::Bad {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        // An entry proven in another log than the directory it was filed under (a legacy
+        // directory shared by two origins, or a hostile bundle) costs that entry only.
+        if let Err(e) = ev.add(&origin, v, inc) {
+            loaded
+                .warnings
+                .push(format!("{}: {e}; ignored", path.display()));
+            continue;
+        }
         loaded.entries += 1;
     }
     if let Ok(rd) = fs::read_dir(dir.join("equivocations")) {
@@ -335,20 +332,5 @@ fn add_evidence(ev: &mut Evaluator<'_>, e: &Equivocation) {
             let _ = ev.add_equivocation(&v);
             return;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::encode_component;
-
-    #[test]
-    fn path_components_are_safe() {
-        assert_eq!(encode_component("serde"), "serde");
-        assert_eq!(encode_component("1.0.0+build"), "1.0.0+build");
-        assert_eq!(encode_component(".."), "%2E.");
-        assert_eq!(encode_component("@scope/pkg"), "%40scope%2Fpkg");
-        assert_eq!(encode_component(""), "%00");
-        assert_eq!(encode_component("."), "%2E");
     }
 }

@@ -99,11 +99,15 @@ pub enum Detail {
     Verbose,
 }
 
-/// The cargo-style table: one status line per package (which jurisdictions certify it,
-/// which are missing), then why each missing jurisdiction does not count; then a
-/// summary line.
+/// The cargo-style table: the warnings first (unproven logs and why), then one status
+/// line per package (which jurisdictions certify it, which are missing), then why each
+/// missing jurisdiction does not count; then a summary line.
 pub fn render_table(r: &Report, policy: &Policy, detail: Detail) -> String {
     let mut out = String::new();
+    // Before the table: a log that is unproven explains every row it is missing from.
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
     let width = r
         .verdicts
         .iter()
@@ -163,9 +167,6 @@ pub fn render_table(r: &Report, policy: &Policy, detail: Detail) -> String {
         if detail == Detail::Verbose {
             let _ = writeln!(out, "{:>6} {} {}: {n}", "skip", p.name, p.version);
         }
-    }
-    for w in &r.warnings {
-        let _ = writeln!(out, "warning: {w}");
     }
     for b in &r.bundle {
         let _ = writeln!(out, "bundle: {b}");

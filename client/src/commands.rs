@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
@@ -14,7 +14,7 @@ use quorate_client::check::{self, Queries, Report};
 use quorate_client::crates_index::{self, CratesIndex};
 use quorate_client::lockfile::Lockfile;
 use quorate_client::mirror::{self, MirrorOptions};
-use quorate_client::net::Node;
+use quorate_client::net::{self, Node};
 use quorate_client::policy::Policy;
 use quorate_client::quorum::Evaluator;
 use quorate_client::submit::{self, Logged};
@@ -310,6 +310,11 @@ pub struct SourceArgs {
     /// Use the mirror cache only; fetch nothing
     #[arg(long)]
     offline: bool,
+    /// Time budget per log, in seconds: a log (or the path to it) that has not delivered
+    /// a verified view by then is reported unproven and the others decide
+    #[arg(long, value_name = "SECS", default_value_t = net::DEFAULT_LOG_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    log_timeout: u64,
     /// Evaluate at this time (POSIX seconds) instead of now
     #[arg(long, hide = true)]
     now: Option<u64>,
@@ -336,6 +341,7 @@ impl SourceArgs {
                 cache: self.cache()?,
                 offline: self.offline,
                 progress: !quiet,
+                limits: net::Limits::with_budget(Duration::from_secs(self.log_timeout)),
             },
         );
         Ok(m)
@@ -348,8 +354,21 @@ pub struct MirrorArgs {
     src: SourceArgs,
 }
 
-fn mirror_warnings(m: &mirror::Mirror) -> Vec<String> {
+/// What went wrong per log: unproven logs first (their jurisdiction's vote is missing,
+/// the other jurisdictions decide), then lesser problems, then equivocation evidence.
+fn mirror_warnings(policy: &Policy, m: &mirror::Mirror) -> Vec<String> {
     let mut w = Vec::new();
+    for l in &m.logs {
+        if let Some(why) = &l.unproven {
+            w.push(format!(
+                "log {} ({}) is unproven, its vote is missing: {why}",
+                l.origin,
+                policy
+                    .jurisdiction_of(&l.origin)
+                    .unwrap_or("no jurisdiction")
+            ));
+        }
+    }
     for l in &m.logs {
         for x in &l.warnings {
             w.push(format!("{}: {x}", l.origin));
@@ -381,7 +400,7 @@ pub fn mirror(a: &MirrorArgs) -> Result<ExitCode> {
         );
         bad |= l.checkpoint.is_none();
     }
-    for w in mirror_warnings(&m) {
+    for w in mirror_warnings(&policy, &m) {
         eprintln!("warning: {w}");
     }
     bad |= !m.equivocations.is_empty();
@@ -445,8 +464,9 @@ fn evaluate(
         }
         None => {
             let m = src.sync(policy, quiet)?;
-            warnings.extend(mirror_warnings(&m));
-            let st = mirror::load_into(&m, &mut ev, &wanted).map_err(anyhow::Error::msg)?;
+            warnings.extend(mirror_warnings(policy, &m));
+            let st = mirror::load_into(&m, &mut ev, &wanted);
+            warnings.extend(st.warnings);
             if st.invalid > 0 {
                 warnings.push(format!(
                     "{} log entries did not verify and were ignored",
@@ -518,7 +538,7 @@ pub fn bundle(a: &BundleArgs) -> Result<ExitCode> {
     let lock = load_lockfile(&a.lockfile)?;
     let q = Queries::from_lockfile(&lock);
     let m = a.src.sync(&policy, false)?;
-    for w in mirror_warnings(&m) {
+    for w in mirror_warnings(&policy, &m) {
         eprintln!("warning: {w}");
     }
     let signer = a.sign.as_deref().map(keys::load_signer).transpose()?;

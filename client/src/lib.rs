@@ -12,6 +12,7 @@ pub mod bundle_manifest;
 pub mod cargo_vet;
 pub mod check;
 pub mod crates_index;
+pub mod dirnames;
 pub mod files;
 pub mod keys;
 pub mod lockfile;

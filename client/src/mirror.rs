@@ -3,18 +3,25 @@
 //! Privacy: the client fetches whole logs (checkpoint, hash tiles, entry bundles), never
 //! per-package queries, so a node cannot learn which packages a user installs.
 //!
-//! For each `review-log` with a URL: fetch `/checkpoint` and verify it under the policy's
-//! key for that log; read tiles through proto's [`TileHashReader`] (each tile
-//! authenticated against the checkpoint's root before use); check every entry bundle
-//! against its authenticated level-0 tile ([`check_entry_bundle`]: each entry's leaf hash
-//! is in the tree); and keep it all on disk:
+//! For each `review-log` with a URL, on its own thread and within its own time budget
+//! ([`Limits`]): fetch `/checkpoint` (at most [`MAX_CHECKPOINT_BYTES`]), keep only the
+//! signature lines that verify under the policy's keys, and believe its size only once it
+//! satisfies the policy's witness quorum ([`checkpoint`]); then read tiles through proto's
+//! [`TileHashReader`] (each tile authenticated against the checkpoint's root before use)
+//! and check every entry bundle against its authenticated level-0 tile ([`tiles`]); and
+//! keep it all on disk:
 //!
 //! ```text
-//! CACHE/<origin-stem>/checkpoint              last verified checkpoint note
-//! CACHE/<origin-stem>/tile/<L>/<N>[.p/<W>]     authenticated hash tiles
-//! CACHE/<origin-stem>/tile/entries/<N>[.p/<W>] entry bundles (checked against their tile)
+//! CACHE/<origin-dir>/checkpoint               newest checkpoint that satisfied the policy
+//!                                             (only signature lines that verified)
+//! CACHE/<origin-dir>/tile/<L>/<N>[.p/<W>]      authenticated hash tiles
+//! CACHE/<origin-dir>/tile/entries/<N>[.p/<W>]  entry bundles (checked against their tile)
 //! CACHE/equivocations/<id-hex>                 verified equivocation evidence (any log)
 //! ```
+//!
+//! `<origin-dir>` is [`origin_dir`] (injective and path-safe). A directory named the old
+//! way (`/` as `_`) is renamed to the new name when the checkpoint in it verifies under
+//! that log's key, and otherwise left alone.
 //!
 //! The cache is not trusted either: cached tiles go through the same authentication, and
 //! the cached checkpoint is re-verified. A later sync fetches only tiles it does not hold
@@ -22,25 +29,35 @@
 //! proof computed from authenticated tiles of the larger tree, checked with
 //! [`merkle::check_tree`]). An inconsistent pair is equivocation evidence
 //! ([`Equivocation`]), verified, stored, and from then on the log counts for nothing.
-//! Witness quorum and freshness are judged by the evaluator, per entry, with reasons.
+//! Whatever one log or the path to it does, only that log ends up unproven
+//! ([`LogMirror::unproven`], with the reason); witness freshness is judged by the
+//! evaluator, per entry, with reasons.
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod checkpoint;
+mod evidence;
+mod tiles;
+
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use quorate_proto::attestation::{self, VerifiedAttestation};
-use quorate_proto::checkpoint::{VerifiedCheckpoint, verify_checkpoint};
 use quorate_proto::equivocation::Equivocation;
-use quorate_proto::merkle::{self, Hash, MemoryLog, MerkleError};
-use quorate_proto::note::Ed25519Verifier;
-use quorate_proto::tile::{self, Tile, TileHashReader, TileReader};
+use quorate_proto::merkle::{self, Hash, MemoryLog};
 
-use crate::keys::file_stem_for;
-use crate::net::Node;
-use crate::policy::Policy;
+pub use checkpoint::MAX_CHECKPOINT_BYTES;
+pub use evidence::{evidence_texts, verify_evidence};
+
+use crate::dirnames::{legacy_origin_dir, origin_dir};
+use crate::net::{Deadline, Limits, Node};
+use crate::policy::{Log, Policy};
 use crate::quorum::{Evaluator, TrustedCheckpoint};
+use checkpoint::Candidate;
+use tiles::{CachedTiles, Progress, load_entries, tile_total, write_atomic};
+
+/// Largest `/v1/equivocations` response read from one node or witness.
+pub const MAX_EVIDENCE_LIST_BYTES: u64 = 16 << 20;
 
 /// Where the mirror lives by default: `$XDG_CACHE_HOME/quorate/mirror` or
 /// `$HOME/.cache/quorate/mirror`.
@@ -59,6 +76,8 @@ pub struct MirrorOptions {
     pub offline: bool,
     /// Print progress to stderr.
     pub progress: bool,
+    /// Time limits for each log (and each evidence source).
+    pub limits: Limits,
 }
 
 /// One log's mirrored state.
@@ -72,10 +91,27 @@ pub struct LogMirror {
     pub entries: Vec<Vec<u8>>,
     /// The tree of leaf hashes (root equals the checkpoint's).
     pub tree: MemoryLog,
-    /// Problems (unreachable node, rollback, bad tiles...).
+    /// Problems that left the log usable (rollback refused, lines dropped...).
     pub warnings: Vec<String>,
+    /// Why nothing from this log could be used (set exactly when `checkpoint` is `None`).
+    pub unproven: Option<String>,
     /// Tiles and bundles fetched over the network in this sync.
     pub fetched: usize,
+}
+
+impl LogMirror {
+    fn empty(log: &Log) -> LogMirror {
+        LogMirror {
+            origin: log.origin().to_owned(),
+            url: log.url.clone(),
+            checkpoint: None,
+            entries: Vec::new(),
+            tree: MemoryLog::new(),
+            warnings: Vec::new(),
+            unproven: None,
+            fetched: 0,
+        }
+    }
 }
 
 /// Everything mirrored.
@@ -86,493 +122,315 @@ pub struct Mirror {
     pub equivocations: BTreeMap<String, Vec<Equivocation>>,
 }
 
-fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    if let Some(d) = path.parent() {
-        fs::create_dir_all(d)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    fs::write(&tmp, data)?;
-    fs::rename(&tmp, path)
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Tiles from memory, then disk, then the node. Nothing here is trusted: the
-/// [`TileHashReader`] authenticates what this returns, then `save_tiles` stores it.
-struct CachedTiles {
-    dir: PathBuf,
-    node: Option<Node>,
-    read_disk: bool,
-    mem: RefCell<HashMap<Tile, Vec<u8>>>,
-    from_disk: RefCell<HashSet<Tile>>,
-    fetched: RefCell<usize>,
-    progress: Option<RefCell<Progress>>,
-}
-
-struct Progress {
-    label: String,
-    done: usize,
-    total: usize,
-    tty: bool,
-}
-
-impl Progress {
-    fn tick(&mut self) {
-        self.done += 1;
-        if self.tty && (self.done.is_multiple_of(16) || self.done == self.total) {
-            eprint!("\r{}: {}/{} tiles", self.label, self.done, self.total);
-            let _ = std::io::stderr().flush();
-        }
-    }
-}
-
-impl CachedTiles {
-    /// The same source without the disk cache or memory (after the cache failed).
-    fn network_only(&self) -> CachedTiles {
-        CachedTiles {
-            dir: self.dir.clone(),
-            node: self.node.clone(),
-            read_disk: false,
-            mem: RefCell::new(HashMap::new()),
-            from_disk: RefCell::new(HashSet::new()),
-            fetched: RefCell::new(0),
-            progress: None,
-        }
-    }
-
-    fn fetch(&self, t: &Tile) -> Result<Vec<u8>, MerkleError> {
-        let path = t.path();
-        let disk = self.dir.join(&path);
-        if self.read_disk
-            && let Ok(b) = fs::read(&disk)
-        {
-            self.from_disk.borrow_mut().insert(*t);
-            return Ok(b);
-        }
-        let Some(node) = &self.node else {
-            return Err(MerkleError::Storage(format!(
-                "{path} is not in the mirror cache (offline)"
-            )));
-        };
-        let r = node
-            .get(&path)
-            .map_err(|e| MerkleError::Storage(e.to_string()))?;
-        if r.status != 200 {
-            return Err(MerkleError::Storage(format!(
-                "{}: {}",
-                node.url(&path),
-                r.error_text()
-            )));
-        }
-        *self.fetched.borrow_mut() += 1;
-        Ok(r.body)
-    }
-
-    fn entry_bundle(&self, t: &Tile, tile_data: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-        let path = t.entries_path();
-        let disk = self.dir.join(&path);
-        if self.read_disk
-            && let Ok(b) = fs::read(&disk)
-            && let Ok(es) = tile::check_entry_bundle(t, &b, tile_data)
-        {
-            return Ok(es.into_iter().map(<[u8]>::to_vec).collect());
-        }
-        let Some(node) = &self.node else {
-            return Err(format!("{path} is not in the mirror cache (offline)"));
-        };
-        let r = node.get(&path).map_err(|e| e.to_string())?;
-        if r.status != 200 {
-            return Err(format!("{}: {}", node.url(&path), r.error_text()));
-        }
-        *self.fetched.borrow_mut() += 1;
-        let es = tile::check_entry_bundle(t, &r.body, tile_data)
-            .map_err(|e| format!("{}: {e}", node.url(&path)))?;
-        let out = es.into_iter().map(<[u8]>::to_vec).collect();
-        let _ = write_atomic(&disk, &r.body);
-        Ok(out)
-    }
-}
-
-impl TileReader for CachedTiles {
-    fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, MerkleError> {
-        let mut out = Vec::with_capacity(tiles.len());
-        for t in tiles {
-            if let Some(d) = self.mem.borrow().get(t) {
-                out.push(d.clone());
-                continue;
-            }
-            out.push(self.fetch(t)?);
-        }
-        Ok(out)
-    }
-
-    fn save_tiles(&self, tiles: &[Tile], data: &[Vec<u8>]) {
-        let mut mem = self.mem.borrow_mut();
-        for (t, d) in tiles.iter().zip(data) {
-            if mem.contains_key(t) {
-                continue;
-            }
-            // Authenticated for the tree being read: store it unless it came from there.
-            if !self.from_disk.borrow().contains(t) {
-                let _ = write_atomic(&self.dir.join(t.path()), d);
-            }
-            mem.insert(*t, d.clone());
-            if let Some(p) = &self.progress {
-                p.borrow_mut().tick();
-            }
-        }
-    }
-}
-
-fn verify_note(note: &[u8], key: &Ed25519Verifier) -> Result<VerifiedCheckpoint, String> {
-    verify_checkpoint(note, key, &[]).map_err(|e| e.to_string())
-}
-
-/// Proves `small` consistent with `big` from authenticated tiles of `big`'s tree, or
-/// returns verified-shaped evidence that they conflict.
-fn consistency(
-    small: &VerifiedCheckpoint,
-    big: &VerifiedCheckpoint,
-    tiles: &CachedTiles,
-) -> Result<Option<Equivocation>, String> {
-    let (cs, cb) = (small.checkpoint(), big.checkpoint());
-    if cs.size() == cb.size() {
-        return Ok((cs.root_hash() != cb.root_hash())
-            .then(|| Equivocation::same_size(small.note_bytes(), big.note_bytes())));
-    }
-    if cs.size() == 0 {
-        return Ok((*cs.root_hash() != merkle::empty_root()).then(|| {
-            Equivocation::with_prefix(
-                small.note_bytes(),
-                big.note_bytes(),
-                merkle::empty_root(),
-                Vec::new(),
-            )
-        }));
-    }
-    let reader = TileHashReader::new(cb.size(), *cb.root_hash(), tiles);
-    let proof = merkle::prove_tree(cb.size(), cs.size(), &reader).map_err(|e| e.to_string())?;
-    match merkle::check_tree(&proof, cb.size(), cb.root_hash(), cs.size(), cs.root_hash()) {
-        Ok(()) => Ok(None),
-        Err(_) => {
-            let prefix = merkle::tree_hash(cs.size(), &reader).map_err(|e| e.to_string())?;
-            Ok(Some(Equivocation::with_prefix(
-                small.note_bytes(),
-                big.note_bytes(),
-                prefix,
-                proof,
-            )))
-        }
-    }
-}
-
-fn store_evidence(cache: &Path, ev: &Equivocation) {
-    let p = cache.join("equivocations").join(hex(&ev.id()));
-    if !p.exists() {
-        let _ = write_atomic(&p, ev.to_text().as_bytes());
-    }
-}
-
-/// Reads stored evidence, keeping what verifies under a policy log key.
-fn load_evidence(policy: &Policy, cache: &Path, out: &mut BTreeMap<String, Vec<Equivocation>>) {
-    let Ok(rd) = fs::read_dir(cache.join("equivocations")) else {
-        return;
-    };
-    let mut seen: HashSet<Hash> = out.values().flatten().map(Equivocation::id).collect();
-    for e in rd.flatten() {
-        if let Ok(b) = fs::read(e.path())
-            && let Some((origin, ev)) = verify_evidence(policy, &b)
-            && seen.insert(ev.id())
-        {
-            out.entry(origin).or_default().push(ev);
-        }
-    }
-}
-
-/// Parses evidence and verifies it under the key of whichever policy log it names.
-pub fn verify_evidence(policy: &Policy, bytes: &[u8]) -> Option<(String, Equivocation)> {
-    let ev = Equivocation::parse(bytes).ok()?;
-    for l in policy.logs() {
-        if let Ok(v) = ev.verify(l.verifier()) {
-            return Some((v.origin().to_owned(), ev));
-        }
-    }
-    None
-}
-
-/// Texts of equivocation evidence from a `/v1/equivocations` response: a JSON array of
-/// strings, or of objects with an `evidence` string, possibly under `equivocations`.
-pub fn evidence_texts(body: &[u8]) -> Vec<String> {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return Vec::new();
-    };
-    let list = match &v {
-        serde_json::Value::Array(a) => a.clone(),
-        serde_json::Value::Object(o) => o
-            .get("equivocations")
-            .and_then(|x| x.as_array())
-            .cloned()
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    };
-    list.iter()
-        .filter_map(|x| match x {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Object(o) => o
-                .get("evidence")
-                .and_then(|e| e.as_str())
-                .map(str::to_owned),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Syncs every review log of the policy that has a URL (see the module docs).
+/// Syncs every review log of the policy that has a URL (see the module docs). Logs are
+/// synced in parallel, each within its own budget, so a stalled log costs at most its
+/// budget and never another log's vote.
 pub fn sync(policy: &Policy, opts: &MirrorOptions) -> Mirror {
+    // plain `log` lines count for no jurisdiction
+    let logs: Vec<&Log> = policy
+        .logs()
+        .iter()
+        .filter(|l| l.jurisdiction.is_some())
+        .collect();
+    if !opts.offline {
+        let _ = fs::create_dir_all(&opts.cache);
+    }
+    for l in &logs {
+        migrate_legacy_dir(policy, l, &opts.cache);
+    }
     let mut m = Mirror::default();
-    for log in policy.logs() {
-        if log.jurisdiction.is_none() {
-            continue; // plain `log` lines count for no jurisdiction
+    let synced = std::thread::scope(|s| {
+        // Evidence sources are asked meanwhile: a stalled one delays nothing else.
+        let ev = (!opts.offline).then(|| s.spawn(|| fetch_evidence(policy, opts)));
+        let hs: Vec<_> = logs
+            .iter()
+            .map(|l| s.spawn(move || sync_log(policy, l, opts)))
+            .collect();
+        let out: Vec<_> = hs
+            .into_iter()
+            .zip(&logs)
+            .map(|(h, l)| {
+                h.join().unwrap_or_else(|_| {
+                    let mut lm = LogMirror::empty(l);
+                    lm.unproven = Some("mirroring this log failed unexpectedly".into());
+                    (lm, Vec::new())
+                })
+            })
+            .collect();
+        // Joined (not left to the scope) so that a failure there cannot abort the sync.
+        if let Some(h) = ev {
+            let _ = h.join();
         }
-        let lm = sync_log(log, opts, &mut m.equivocations);
+        out
+    });
+    for (lm, evs) in synced {
+        if !evs.is_empty() {
+            m.equivocations
+                .entry(lm.origin.clone())
+                .or_default()
+                .extend(evs);
+        }
         m.logs.push(lm);
     }
-    if !opts.offline {
-        // Evidence any node or witness has gathered (about any log): verify and keep.
-        let mut urls: Vec<&str> = policy
-            .logs()
-            .iter()
-            .filter_map(|l| l.url.as_deref())
-            .chain(policy.witnesses().iter().filter_map(|w| w.url.as_deref()))
-            .collect();
-        urls.sort_unstable();
-        urls.dedup();
-        for u in urls {
-            let node = Node::new(u);
-            if let Ok(r) = node.get("v1/equivocations")
-                && r.status == 200
-            {
-                for text in evidence_texts(&r.body) {
-                    if let Some((_, ev)) = verify_evidence(policy, text.as_bytes()) {
-                        store_evidence(&opts.cache, &ev);
-                    }
-                }
-            }
-        }
-    }
-    load_evidence(policy, &opts.cache, &mut m.equivocations);
+    evidence::load_evidence(policy, &opts.cache, &mut m.equivocations);
     m
 }
 
-fn sync_log(
-    log: &crate::policy::Log,
-    opts: &MirrorOptions,
-    evidence: &mut BTreeMap<String, Vec<Equivocation>>,
-) -> LogMirror {
-    let origin = log.origin().to_owned();
-    let dir = opts.cache.join(file_stem_for(&origin));
-    let mut lm = LogMirror {
-        origin: origin.clone(),
-        url: log.url.clone(),
-        checkpoint: None,
-        entries: Vec::new(),
-        tree: MemoryLog::new(),
-        warnings: Vec::new(),
-        fetched: 0,
-    };
-    let node = if opts.offline {
-        None
-    } else {
-        log.url.as_deref().map(Node::new)
-    };
-    let tty = opts.progress && std::io::stderr().is_terminal();
-    let tiles = CachedTiles {
-        dir: dir.clone(),
-        node: node.clone(),
-        read_disk: true,
-        mem: RefCell::new(HashMap::new()),
-        from_disk: RefCell::new(HashSet::new()),
-        fetched: RefCell::new(0),
-        progress: opts.progress.then(|| {
-            RefCell::new(Progress {
-                label: origin.clone(),
-                done: 0,
-                total: 0,
-                tty,
-            })
-        }),
-    };
-    // The cached checkpoint, re-verified.
-    let cached =
-        fs::read(dir.join("checkpoint"))
-            .ok()
-            .and_then(|b| match verify_note(&b, log.verifier()) {
-                Ok(v) if v.checkpoint().origin() == origin => Some(v),
-                Ok(_) | Err(_) => {
-                    lm.warnings
-                        .push("cached checkpoint does not verify; ignoring it".into());
-                    None
+/// Evidence any node or witness has gathered (about any log): verify and keep. Each
+/// source is asked on its own thread, bounded in bytes and time.
+fn fetch_evidence(policy: &Policy, opts: &MirrorOptions) {
+    let mut urls: Vec<&str> = policy
+        .logs()
+        .iter()
+        .filter_map(|l| l.url.as_deref())
+        .chain(policy.witnesses().iter().filter_map(|w| w.url.as_deref()))
+        .collect();
+    urls.sort_unstable();
+    urls.dedup();
+    std::thread::scope(|s| {
+        for u in urls {
+            s.spawn(move || {
+                let node = Node::with_limits(u, &opts.limits);
+                let deadline = Deadline::after(opts.limits.per_log);
+                if let Ok(r) =
+                    node.get_bounded("v1/equivocations", MAX_EVIDENCE_LIST_BYTES, &deadline)
+                    && r.status == 200
+                {
+                    for text in evidence_texts(&r.body) {
+                        if let Some((_, ev)) = verify_evidence(policy, text.as_bytes()) {
+                            evidence::store_evidence(&opts.cache, &ev);
+                        }
+                    }
                 }
             });
-    let fresh = match &node {
+        }
+    });
+}
+
+/// Renames a cache directory named the old, non-injective way (`/` as `_`) to the log's
+/// [`origin_dir`], but only when its checkpoint verifies under this log's key and the old
+/// name is not another policy log's new name (old names were shared by several origins).
+fn migrate_legacy_dir(policy: &Policy, log: &Log, cache: &Path) {
+    let new = cache.join(origin_dir(log.origin()));
+    let legacy = legacy_origin_dir(log.origin());
+    let old = cache.join(&legacy);
+    if new.exists()
+        || old == new
+        || !old.is_dir()
+        || policy
+            .logs()
+            .iter()
+            .any(|l| origin_dir(l.origin()) == legacy)
+    {
+        return;
+    }
+    if let Some(Ok(_)) = checkpoint::cached(policy, log, &old) {
+        let _ = fs::rename(&old, &new);
+    }
+}
+
+/// Keeps evidence that verifies under the log's key: stored, warned about, returned.
+fn record_evidence(
+    log: &Log,
+    cache: &Path,
+    ev: Equivocation,
+    sizes: (u64, u64),
+    lm: &mut LogMirror,
+    found: &mut Vec<Equivocation>,
+) {
+    if ev.verify(log.verifier()).is_ok() {
+        evidence::store_evidence(cache, &ev);
+        lm.warnings.push(format!(
+            "EQUIVOCATION: log signed conflicting checkpoints of sizes {} and {}; evidence stored, log distrusted",
+            sizes.0, sizes.1
+        ));
+        found.push(ev);
+    }
+}
+
+/// Picks the newest checkpoint that satisfies the policy, from the cache and the node,
+/// proving them consistent. `None` (with `lm.unproven` set) when there is none.
+fn choose(
+    policy: &Policy,
+    log: &Log,
+    opts: &MirrorOptions,
+    tiles: &CachedTiles,
+    lm: &mut LogMirror,
+    found: &mut Vec<Equivocation>,
+) -> Option<Candidate> {
+    let dir = &tiles.dir;
+    let cached = match checkpoint::cached(policy, log, dir) {
         None => None,
-        Some(n) => match n.get("checkpoint") {
+        Some(Ok(c)) if c.quorate => Some(c),
+        Some(Ok(c)) => {
+            lm.warnings.push(format!(
+                "the cached checkpoint (size {}) is not cosigned enough for this policy; ignoring it",
+                c.size()
+            ));
+            None
+        }
+        Some(Err(e)) => {
+            lm.warnings.push(format!(
+                "cached checkpoint does not verify ({e}); ignoring it"
+            ));
+            None
+        }
+    };
+    let mut failure = None;
+    let fresh = match &tiles.node {
+        None => None,
+        Some(n) => match checkpoint::fetch(policy, log, n, &tiles.deadline) {
             Err(e) => {
-                lm.warnings.push(format!("cannot fetch checkpoint: {e}"));
+                failure = Some(e);
                 None
             }
-            Ok(r) if r.status != 200 => {
-                lm.warnings
-                    .push(format!("cannot fetch checkpoint: {}", r.error_text()));
-                None
-            }
-            Ok(r) => match verify_note(&r.body, log.verifier()) {
-                Ok(v) if v.checkpoint().origin() == origin => Some(v),
-                Ok(v) => {
+            Ok(f) => {
+                if f.dropped > 0 {
                     lm.warnings.push(format!(
-                        "node served a checkpoint for {:?}",
-                        v.checkpoint().origin()
+                        "dropped {} signature line(s) of the node's checkpoint that do not verify under the policy's keys",
+                        f.dropped
                     ));
+                }
+                if f.quorate {
+                    Some(f)
+                } else {
+                    // Two signed checkpoints of one size with different roots are
+                    // evidence whatever their cosignatures; nothing else is read for it.
+                    if let Some(c) = &cached
+                        && let Some(ev) = evidence::same_size(&c.vc, &f.vc)
+                    {
+                        record_evidence(log, &opts.cache, ev, (c.size(), f.size()), lm, found);
+                    }
+                    failure = Some(f.too_few());
                     None
                 }
-                Err(e) => {
-                    lm.warnings
-                        .push(format!("node's checkpoint does not verify: {e}"));
-                    None
-                }
-            },
+            }
         },
     };
-    let chosen = match (cached, fresh) {
+    match (cached, fresh) {
         (None, None) => {
-            if lm.warnings.is_empty() {
-                lm.warnings.push(if opts.offline {
+            lm.unproven = Some(failure.unwrap_or_else(|| {
+                if opts.offline {
                     "not in the mirror cache (offline)".into()
                 } else {
                     "no URL in the policy".into()
-                });
-            }
-            return lm;
+                }
+            }));
+            None
         }
-        (Some(c), None) => c,
-        (None, Some(f)) => f,
+        (Some(c), None) => {
+            if let Some(why) = failure {
+                lm.warnings.push(format!(
+                    "{why}; using the cached checkpoint of size {}",
+                    c.size()
+                ));
+            }
+            Some(c)
+        }
+        (None, Some(f)) => Some(f),
         (Some(c), Some(f)) => {
-            let (small, big) = if c.checkpoint().size() <= f.checkpoint().size() {
+            let (small, big) = if c.size() <= f.size() {
                 (&c, &f)
             } else {
                 (&f, &c)
             };
-            let proved = consistency(small, big, &tiles).or_else(|e| {
-                if node.is_some() {
-                    consistency(small, big, &tiles.network_only())
+            let proved = evidence::consistency(&small.vc, &big.vc, tiles).or_else(|e| {
+                if tiles.node.is_some() {
+                    evidence::consistency(&small.vc, &big.vc, &tiles.network_only())
                 } else {
                     Err(e)
                 }
             });
             match proved {
-                Ok(None) => {
-                    if f.checkpoint().size() < c.checkpoint().size() {
-                        lm.warnings.push(format!(
-                            "node serves size {} but the mirror holds a consistent size {}; keeping the larger",
-                            f.checkpoint().size(),
-                            c.checkpoint().size()
-                        ));
-                        c
-                    } else {
-                        f
-                    }
+                Ok(None) if f.size() < c.size() => {
+                    lm.warnings.push(format!(
+                        "node serves size {} but the mirror holds a consistent size {}; keeping the larger",
+                        f.size(),
+                        c.size()
+                    ));
+                    Some(c)
                 }
+                Ok(None) => Some(f),
                 Ok(Some(ev)) => {
-                    if ev.verify(log.verifier()).is_ok() {
-                        store_evidence(&opts.cache, &ev);
-                        lm.warnings.push(format!(
-                            "EQUIVOCATION: log signed conflicting checkpoints of sizes {} and {}; evidence stored, log distrusted",
-                            small.checkpoint().size(),
-                            big.checkpoint().size()
-                        ));
-                        evidence.entry(origin.clone()).or_default().push(ev);
-                    }
-                    f
+                    let sizes = (small.size(), big.size());
+                    record_evidence(log, &opts.cache, ev, sizes, lm, found);
+                    Some(f)
                 }
                 Err(e) => {
                     lm.warnings.push(format!(
                         "cannot prove the new checkpoint consistent with the cached one ({e}); keeping the cached one"
                     ));
-                    c
+                    Some(c)
                 }
             }
         }
-    };
-    let cp = chosen.checkpoint();
-    let (size, root) = (cp.size(), *cp.root_hash());
-    if let Some(p) = &tiles.progress {
-        let level0 = size.div_ceil(256) as usize;
-        p.borrow_mut().total = tile::tiles_for_size(size).count().max(level0);
     }
-    match load_entries(size, root, &tiles) {
+}
+
+fn sync_log(policy: &Policy, log: &Log, opts: &MirrorOptions) -> (LogMirror, Vec<Equivocation>) {
+    let origin = log.origin().to_owned();
+    let mut lm = LogMirror::empty(log);
+    let mut found = Vec::new();
+    let node = if opts.offline {
+        None
+    } else {
+        log.url
+            .as_deref()
+            .map(|u| Node::with_limits(u, &opts.limits))
+    };
+    let deadline = Deadline::after(opts.limits.per_log);
+    let dir = opts.cache.join(origin_dir(&origin));
+    let mut tiles = CachedTiles::new(dir.clone(), node.clone(), deadline, None);
+    let Some(chosen) = choose(policy, log, opts, &tiles, &mut lm, &mut found) else {
+        return (lm, found);
+    };
+    // Only now, with the size cosigned as the policy requires, does it drive any work.
+    let cp = chosen.vc.checkpoint();
+    let (size, root) = (cp.size(), *cp.root_hash());
+    let tty = opts.progress && std::io::stderr().is_terminal();
+    if opts.progress {
+        tiles.progress = Some(std::cell::RefCell::new(Progress {
+            label: origin.clone(),
+            done: 0,
+            total: tile_total(size),
+            tty,
+        }));
+    }
+    let loaded = match load_entries(size, root, &tiles) {
+        Ok(l) => Ok(l),
+        // A corrupt cache must not wedge the mirror: retry from the network alone.
+        Err(first) if node.is_some() && deadline.remaining().is_some() => {
+            let retry = tiles.network_only();
+            let r = load_entries(size, root, &retry).map_err(|_| first);
+            lm.fetched += *retry.fetched.borrow();
+            r
+        }
+        Err(first) => Err(first),
+    };
+    lm.fetched += *tiles.fetched.borrow();
+    if tty {
+        eprintln!();
+    }
+    match loaded {
         Ok((entries, tree)) => {
             lm.entries = entries;
             lm.tree = tree;
-            lm.checkpoint = Some(chosen.note_bytes().to_vec());
-            let _ = write_atomic(&dir.join("checkpoint"), chosen.note_bytes());
+            lm.checkpoint = Some(chosen.vc.note_bytes().to_vec());
+            let _ = write_atomic(&dir.join("checkpoint"), chosen.vc.note_bytes());
         }
-        Err(first) => {
-            // A corrupt cache must not wedge the mirror: retry from the network alone.
-            let retry = tiles.network_only();
-            match (node.is_some(), load_entries(size, root, &retry)) {
-                (true, Ok((entries, tree))) => {
-                    lm.entries = entries;
-                    lm.tree = tree;
-                    lm.checkpoint = Some(chosen.note_bytes().to_vec());
-                    let _ = write_atomic(&dir.join("checkpoint"), chosen.note_bytes());
-                    lm.fetched += *retry.fetched.borrow();
-                }
-                _ => lm
-                    .warnings
-                    .push(format!("cannot read the log's tiles: {first}")),
-            }
-            if opts.progress && tty {
-                eprintln!();
-            }
-            return lm;
+        Err(e) => {
+            lm.unproven = Some(format!("cannot read the log's tiles: {e}"));
+            return (lm, found);
         }
     }
-    lm.fetched += *tiles.fetched.borrow();
     if opts.progress {
-        if tty {
-            eprintln!();
-        }
         eprintln!(
             "mirror {origin}: size {size}, {} entries, {} fetched",
             lm.entries.len(),
             lm.fetched
         );
     }
-    lm
-}
-
-type Loaded = (Vec<Vec<u8>>, MemoryLog);
-
-fn load_entries(size: u64, root: Hash, tiles: &CachedTiles) -> Result<Loaded, String> {
-    let reader = TileHashReader::new(size, root, tiles);
-    let mut entries = Vec::with_capacity(size as usize);
-    let mut tree = MemoryLog::with_capacity(size as usize);
-    for t in tile::tiles_for_size(size).filter(|t| t.level() == 0) {
-        let data = tile::read_tile_data(&t, &reader).map_err(|e| e.to_string())?;
-        let es = tiles.entry_bundle(&t, &data)?;
-        for (e, h) in es.into_iter().zip(data.chunks_exact(32)) {
-            let mut leaf = [0u8; 32];
-            leaf.copy_from_slice(h);
-            tree.append_leaf_hash(leaf);
-            entries.push(e);
-        }
-    }
-    if tree.root() != root {
-        return Err("entries do not recompute the checkpoint's root".into());
-    }
-    Ok((entries, tree))
+    (lm, found)
 }
 
 /// Which entries to load: `None` = all, else only these (ecosystem, package) pairs.
@@ -651,74 +509,76 @@ pub fn verify_all(envelopes: &[&[u8]]) -> Vec<Option<VerifiedAttestation>> {
 pub struct LoadStats {
     pub entries: usize,
     pub invalid: usize,
+    /// Logs set aside while loading, with the reason (their jurisdiction's vote is missing).
+    pub warnings: Vec<String>,
 }
 
 /// Adds the mirrored entries (inclusion proven from the mirrored tree against the
-/// verified checkpoint) and evidence to `ev`.
-pub fn load_into(m: &Mirror, ev: &mut Evaluator<'_>, wanted: &Wanted) -> Result<LoadStats, String> {
+/// verified checkpoint) and evidence to `ev`. A log whose entries cannot be added is
+/// skipped with a warning: one log's failure never stops the others.
+pub fn load_into(m: &Mirror, ev: &mut Evaluator<'_>, wanted: &Wanted) -> LoadStats {
     let policy = ev.policy();
     let mut st = LoadStats::default();
     for lm in &m.logs {
-        let Some(note) = &lm.checkpoint else { continue };
-        let tc = TrustedCheckpoint::verify(policy, note).map_err(|e| e.to_string())?;
-        let size = lm.tree.size();
-        let picked: Vec<(u64, &[u8])> = lm
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| match wanted {
-                None => true,
-                // Withdrawals may be published under any package: always load them.
-                Some(w) => peek(e).is_some_and(|(k, sup)| sup.is_some() || w.contains(&k)),
-            })
-            .map(|(i, e)| (i as u64, e.as_slice()))
-            .collect();
-        let envs: Vec<&[u8]> = picked.iter().map(|(_, e)| *e).collect();
-        for ((i, _), v) in picked.iter().zip(verify_all(&envs)) {
-            let Some(v) = v else {
-                st.invalid += 1;
-                continue;
-            };
-            let proof = merkle::prove_record(size, *i, &lm.tree).map_err(|e| e.to_string())?;
-            let inc = tc.inclusion(&v, *i, &proof);
-            ev.add(&lm.origin, v, inc).map_err(|e| e.to_string())?;
-            st.entries += 1;
+        if let Err(e) = load_log(lm, ev, wanted, &mut st) {
+            st.warnings
+                .push(format!("{}: entries not loaded: {e}", lm.origin));
         }
     }
     for evs in m.equivocations.values() {
         for e in evs {
             for l in policy.logs() {
                 if let Ok(v) = e.verify(l.verifier()) {
-                    ev.add_equivocation(&v).map_err(|e| e.to_string())?;
+                    if let Err(err) = ev.add_equivocation(&v) {
+                        st.warnings.push(format!("{}: {err}", l.origin()));
+                    }
                     break;
                 }
             }
         }
     }
-    Ok(st)
+    st
+}
+
+fn load_log(
+    lm: &LogMirror,
+    ev: &mut Evaluator<'_>,
+    wanted: &Wanted,
+    st: &mut LoadStats,
+) -> Result<(), String> {
+    let Some(note) = &lm.checkpoint else {
+        return Ok(());
+    };
+    let tc = TrustedCheckpoint::verify(ev.policy(), note).map_err(|e| e.to_string())?;
+    let size = lm.tree.size();
+    let picked: Vec<(u64, &[u8])> = lm
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| match wanted {
+            None => true,
+            // Withdrawals may be published under any package: always load them.
+            Some(w) => peek(e).is_some_and(|(k, sup)| sup.is_some() || w.contains(&k)),
+        })
+        .map(|(i, e)| (i as u64, e.as_slice()))
+        .collect();
+    let envs: Vec<&[u8]> = picked.iter().map(|(_, e)| *e).collect();
+    for ((i, _), v) in picked.iter().zip(verify_all(&envs)) {
+        let Some(v) = v else {
+            st.invalid += 1;
+            continue;
+        };
+        let proof = merkle::prove_record(size, *i, &lm.tree).map_err(|e| e.to_string())?;
+        let inc = tc.inclusion(&v, *i, &proof);
+        ev.add(&lm.origin, v, inc).map_err(|e| e.to_string())?;
+        st.entries += 1;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn evidence_lists_in_every_accepted_shape() {
-        assert_eq!(evidence_texts(br#"["a", "b"]"#), vec!["a", "b"]);
-        assert_eq!(
-            evidence_texts(br#"{"equivocations": [{"evidence": "x"}, "y", 3]}"#),
-            vec!["x", "y"]
-        );
-        assert!(evidence_texts(b"not json").is_empty());
-        assert!(evidence_texts(b"{}").is_empty());
-    }
-
-    #[test]
-    fn garbage_evidence_does_not_verify() {
-        let policy = Policy::parse("quorum none\n").unwrap();
-        assert!(verify_evidence(&policy, b"quorate-equivocation/v1\n").is_none());
-        assert!(verify_evidence(&policy, &[0xff; 10]).is_none());
-    }
 
     #[test]
     fn par_map_keeps_order() {

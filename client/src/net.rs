@@ -2,7 +2,7 @@
 //! callers verify every byte with proto before using it.
 
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largest response body read from a node (a bundle or a batch result).
 pub const MAX_RESPONSE_BYTES: u64 = 64 << 20;
@@ -43,6 +43,68 @@ impl Response {
     }
 }
 
+/// How long fetching from one log may take: per connection attempt, per read (a server
+/// that sends nothing for this long is given up on), and in total for everything fetched
+/// from that log in one sync (a server that drips bytes slowly, or serves an endless
+/// stream of tiles that authenticate, is cut off there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub connect: Duration,
+    pub read: Duration,
+    pub per_log: Duration,
+}
+
+impl Limits {
+    /// Limits with a total budget of `per_log`; connect and per-read timeouts never exceed it.
+    pub fn with_budget(per_log: Duration) -> Limits {
+        Limits {
+            connect: per_log.min(Duration::from_secs(10)),
+            read: per_log.min(Duration::from_secs(15)),
+            per_log,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::with_budget(Duration::from_secs(DEFAULT_LOG_TIMEOUT_SECS))
+    }
+}
+
+/// Default total time budget for syncing one log (`--log-timeout`).
+pub const DEFAULT_LOG_TIMEOUT_SECS: u64 = 120;
+
+/// The end of a time budget shared by every request made for one log.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    end: Instant,
+    budget: Duration,
+}
+
+impl Deadline {
+    pub fn after(budget: Duration) -> Deadline {
+        Deadline {
+            end: Instant::now() + budget,
+            budget,
+        }
+    }
+
+    /// Time left, or `None` once the budget is spent.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.end
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    }
+
+    /// The error for a spent budget.
+    pub fn spent(&self) -> String {
+        format!(
+            "time budget of {:.0} s for this log used up (--log-timeout)",
+            self.budget.as_secs_f64()
+        )
+    }
+}
+
 /// A node's base URL plus an agent.
 #[derive(Clone)]
 pub struct Node {
@@ -52,8 +114,25 @@ pub struct Node {
 
 impl Node {
     pub fn new(base: &str) -> Node {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(60)))
+        Self::build(
+            base,
+            ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(60))),
+        )
+    }
+
+    /// A node whose agent gives up on a connection or a read after `limits`.
+    pub fn with_limits(base: &str, limits: &Limits) -> Node {
+        Self::build(
+            base,
+            ureq::Agent::config_builder()
+                .timeout_connect(Some(limits.connect))
+                .timeout_per_read(Some(limits.read))
+                .timeout_global(Some(limits.per_log)),
+        )
+    }
+
+    fn build(base: &str, cfg: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>) -> Node {
+        let agent: ureq::Agent = cfg
             .http_status_as_error(false)
             .tls_config(
                 ureq::tls::TlsConfig::builder()
@@ -66,6 +145,44 @@ impl Node {
             base: base.trim_end_matches('/').to_owned(),
             agent,
         }
+    }
+
+    /// GET `path`, reading at most `max_bytes` of body and finishing before `deadline`
+    /// (the request's whole-exchange timeout is the time left). A longer body is an
+    /// error, not truncated data.
+    pub fn get_bounded(
+        &self,
+        path: &str,
+        max_bytes: u64,
+        deadline: &Deadline,
+    ) -> Result<Response, NetError> {
+        let url = self.url(path);
+        let fail = |reason: String| NetError {
+            url: url.clone(),
+            reason,
+        };
+        let left = deadline.remaining().ok_or_else(|| fail(deadline.spent()))?;
+        let mut resp = self
+            .agent
+            .get(&url)
+            .config()
+            .timeout_global(Some(left))
+            .build()
+            .call()
+            .map_err(|e| fail(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(max_bytes)
+            .read_to_vec()
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => {
+                    fail(format!("response longer than {max_bytes} bytes"))
+                }
+                e => fail(e.to_string()),
+            })?;
+        Ok(Response { status, body })
     }
 
     pub fn base(&self) -> &str {

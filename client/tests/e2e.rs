@@ -9,6 +9,7 @@ mod nodes;
 use std::path::Path;
 
 use nodes::*;
+use quorate_client::dirnames::origin_dir;
 use quorate_proto::checkpoint::Checkpoint;
 use quorate_proto::cosignature::CosignatureSigner;
 use quorate_proto::merkle::MemoryLog;
@@ -380,12 +381,14 @@ fn three_jurisdictions_mirror_bundle_offline_gaps_export() {
 
     // A corrupted mirror cache is not believed: tiles are re-authenticated, and the
     // mirror recovers from the node; offline, the log is reported unreadable instead.
-    let tile0 = cache.join("de.test_quorate_log/tile/0/000.p/8");
+    let de_dir = origin_dir(&f.insts[de].origin);
+    assert_eq!(de_dir, "de.test%2Fquorate%2Flog");
+    let tile0 = cache.join(&de_dir).join("tile/0/000.p/8");
     assert!(tile0.is_file(), "cached level-0 tile missing");
     let mut bytes = std::fs::read(&tile0).unwrap();
     bytes[0] ^= 0xff;
     std::fs::write(&tile0, &bytes).unwrap();
-    let bundle_entries = cache.join("de.test_quorate_log/tile/entries/000.p/8");
+    let bundle_entries = cache.join(&de_dir).join("tile/entries/000.p/8");
     let saved_entries = std::fs::read(&bundle_entries).unwrap();
     std::fs::write(&bundle_entries, b"\x00\x01x").unwrap();
     let o = run(&["--json", "--offline"]);
@@ -419,7 +422,7 @@ fn three_jurisdictions_mirror_bundle_offline_gaps_export() {
     ]);
     ok(&o);
     assert!(bundle.join("quorate-bundle").is_file());
-    assert!(bundle.join("de.test_quorate_log/checkpoint").is_file());
+    assert!(bundle.join(&de_dir).join("checkpoint").is_file());
     let online = verdicts(&json(&run(&["--json"])));
     let o = q(&[
         "check",
@@ -527,13 +530,16 @@ fn replayed_old_bundle_is_refused_by_max_checkpoint_age() {
     std::fs::write(&lock, lockfile(&[("alpha", "1.0.0", &d(1))])).unwrap();
     let bundle = f.dir.join("bundle");
     let cache = f.dir.join("cache");
+    // The maker's policy needs no witness (a mirror under `pol` would refuse the nodes'
+    // uncosigned checkpoints); the user's `pol` judges the bundle.
+    let maker = f.policy("quorum none\n", 2, "");
     ok(&q(&[
         "bundle",
         s(&lock),
         "--out",
         s(&bundle),
         "--policy",
-        s(&pol),
+        s(&maker),
         "--cache",
         s(&cache),
     ]));
@@ -595,6 +601,7 @@ fn equivocating_log_is_detected_by_the_mirror_and_distrusted_everywhere() {
     let cp = Checkpoint::new(&de.origin, 1, fork.root(), vec![]).unwrap();
     let forged = note::sign(&cp.to_text(), &[&signer]).unwrap();
     let cache = f.dir.join("cache");
+    // Written under the name earlier versions used (`/` as `_`): the mirror migrates it.
     let stem = de.origin.replace('/', "_");
     std::fs::create_dir_all(cache.join(&stem)).unwrap();
     std::fs::write(cache.join(&stem).join("checkpoint"), &forged).unwrap();
@@ -613,6 +620,15 @@ fn equivocating_log_is_detected_by_the_mirror_and_distrusted_everywhere() {
         .unwrap()
         .collect();
     assert_eq!(stored.len(), 1);
+    // The old-named directory was this log's (its checkpoint verifies under DE's key):
+    // migrated to the injective name.
+    assert!(
+        cache
+            .join(origin_dir(&de.origin))
+            .join("checkpoint")
+            .is_file()
+    );
+    assert!(!cache.join(&stem).exists());
 
     // The evidence stays: offline, and carried in bundles to other machines.
     let o = chk(&cache, &["--offline"]);
@@ -664,7 +680,7 @@ fn equivocating_log_is_detected_by_the_mirror_and_distrusted_everywhere() {
         "--bundle",
         s(&clean_bundle),
     ]));
-    let real = std::fs::read(clean_bundle.join(&stem).join("checkpoint")).unwrap();
+    let real = std::fs::read(clean_bundle.join(origin_dir(&de.origin)).join("checkpoint")).unwrap();
     let mut fork2 = MemoryLog::new();
     fork2.append(b"x");
     fork2.append(b"y");

@@ -44,6 +44,10 @@ pub const HASH_SIZE: usize = 32;
 /// far beyond any real log). The proof *checkers* need no cap.
 pub const MAX_TREE_SIZE: u64 = 1 << 62;
 
+/// Most records [`MemoryLog::with_capacity`] reserves room for up front (64 MiB of hashes);
+/// a larger log grows as records are appended.
+pub const MAX_PREALLOC_RECORDS: usize = 1 << 20;
+
 /// Everything that can go wrong in log math, proof checking and tile handling.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MerkleError {
@@ -610,10 +614,12 @@ impl MemoryLog {
         Self::default()
     }
 
-    /// An empty log with room for `records` records without reallocating.
+    /// An empty log with room for `records` records without reallocating. The capacity is
+    /// a hint, reserved up to [`MAX_PREALLOC_RECORDS`]: a record count that came from
+    /// outside (a claimed tree size) can never abort the process on allocation.
     pub fn with_capacity(records: usize) -> Self {
         MemoryLog {
-            hashes: Vec::with_capacity(records.saturating_mul(2)),
+            hashes: Vec::with_capacity(records.min(MAX_PREALLOC_RECORDS) * 2),
             size: 0,
             frontier: Vec::with_capacity(64),
         }
@@ -757,6 +763,16 @@ mod tests {
         assert_eq!(stored_hash_index(64, 0), u64::MAX);
         assert_eq!(stored_hash_index(255, u64::MAX), u64::MAX);
         assert_eq!(stored_hash_index(0, u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn capacity_from_a_claimed_size_never_aborts() {
+        // Sizes a hostile checkpoint can claim: reserved up to the cap, then grown.
+        for claimed in [usize::MAX, 1 << 62, MAX_PREALLOC_RECORDS + 1] {
+            let mut log = MemoryLog::with_capacity(claimed);
+            log.append(b"a");
+            assert_eq!(log.size(), 1);
+        }
     }
 
     #[test]

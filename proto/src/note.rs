@@ -730,6 +730,87 @@ pub fn open(msg: &[u8], verifiers: &[&dyn NoteVerifier]) -> Result<Note, NoteErr
     })
 }
 
+/// A note reduced to the signature lines that verify, by [`keep_verified`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pruned {
+    /// The note: the original text, the blank line, and only the lines that verified.
+    pub note: String,
+    /// Signature lines dropped (unknown key, unparsable, bad signature, or a repeat).
+    pub dropped: usize,
+}
+
+/// Rebuilds a note keeping only the signature lines that verify under `verifiers`: the
+/// first valid line of each known key, in their original order. Whoever relays a note
+/// (a CDN, a proxy, anyone on an `http://` path) can append lines naming a known key
+/// with garbage bytes; [`open`] rejects such a note outright, this drops those lines
+/// instead, so a relay cannot make a note unusable by adding to it. Lines by unknown
+/// keys, lines that do not parse, lines whose signature fails, repeats of a key already
+/// kept, and a last line without its newline are all dropped and counted.
+///
+/// Errors only for what the signers are responsible for: a note over [`MAX_NOTE_SIZE`],
+/// a text that is not valid note text, no separator, or no line that verifies. The work
+/// is bounded by the note's size: at most one signature check per line.
+pub fn keep_verified(msg: &[u8], verifiers: &[&dyn NoteVerifier]) -> Result<Pruned, NoteError> {
+    if msg.len() > MAX_NOTE_SIZE {
+        return Err(NoteError::TooLarge {
+            size: msg.len(),
+            max: MAX_NOTE_SIZE,
+        });
+    }
+    let sep = msg
+        .windows(2)
+        .rposition(|w| w == b"\n\n")
+        .ok_or(NoteError::MissingSignatureSeparator)?;
+    let text = check_chars(&msg[..sep + 1])?;
+    let mut kept: Vec<(&dyn NoteVerifier, &str)> = Vec::new();
+    let mut dropped = 0usize;
+    let mut lines: Vec<&[u8]> = msg[sep + 2..].split(|&b| b == b'\n').collect();
+    // `split` yields an empty piece after the final newline; anything else there is a
+    // line that was never terminated.
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    } else if lines.pop().is_some() {
+        dropped += 1;
+    }
+    for (i, raw) in lines.into_iter().enumerate() {
+        let parsed = check_chars(raw)
+            .ok()
+            .and_then(|line| Some((line, parse_signature_line(i + 1, line).ok()?)));
+        let Some((line, sig)) = parsed else {
+            dropped += 1;
+            continue;
+        };
+        let known = verifiers
+            .iter()
+            .find(|v| v.name() == sig.name && v.key_id() == sig.key_id);
+        let good = known.filter(|v| {
+            !kept
+                .iter()
+                .any(|(k, _)| k.name() == v.name() && k.key_id() == v.key_id())
+                && v.verify(text.as_bytes(), &sig.signature)
+        });
+        match good {
+            Some(v) => kept.push((*v, line)),
+            None => dropped += 1,
+        }
+    }
+    if kept.is_empty() {
+        return Err(NoteError::NoKnownSignature {
+            unverified: dropped,
+        });
+    }
+    let mut note = String::with_capacity(
+        text.len() + 1 + kept.iter().map(|(_, l)| l.len() + 1).sum::<usize>(),
+    );
+    note.push_str(text);
+    note.push('\n');
+    for (_, l) in kept {
+        note.push_str(l);
+        note.push('\n');
+    }
+    Ok(Pruned { note, dropped })
+}
+
 /// Checks a note text before signing: it must end in a newline and be a valid note text.
 pub(crate) fn check_text(text: &str) -> Result<(), NoteError> {
     if !text.ends_with('\n') {

@@ -385,3 +385,100 @@ proptest! {
         }
     }
 }
+
+mod keep_verified {
+    use super::*;
+    use quorate_proto::cosignature::CosignatureSigner;
+
+    fn witness() -> CosignatureSigner {
+        CosignatureSigner::generate("witness.example/w1", [7; 32]).unwrap()
+    }
+
+    /// The log's note cosigned by the witness.
+    fn cosigned() -> String {
+        let sig = witness().cosign(TEXT, 1_700_000_000).unwrap();
+        note::add_signatures(&signed(), &[sig]).unwrap()
+    }
+
+    /// A line naming the witness's key with garbage signature bytes.
+    fn forged_line() -> String {
+        let w = witness();
+        NoteSignature::new(w.name(), w.key_id(), vec![0xAB; 72])
+            .unwrap()
+            .to_line()
+    }
+
+    fn keep(msg: &str) -> Result<note::Pruned, NoteError> {
+        let (l, w) = (log().verifier(), witness().verifier());
+        note::keep_verified(msg.as_bytes(), &[&l, &w])
+    }
+
+    #[test]
+    fn forged_witness_line_is_dropped_not_fatal() {
+        let good = cosigned();
+        let (l, w) = (log().verifier(), witness().verifier());
+        // Appended after the real cosignature, or put before it: open() refuses both.
+        let after = format!("{good}{}", forged_line());
+        let (head, tail) = good.rsplit_once("\u{2014} witness").unwrap();
+        let before = format!("{head}{}\u{2014} witness{tail}", forged_line());
+        for msg in [&after, &before] {
+            assert!(note::open(msg.as_bytes(), &[&l, &w]).is_err());
+            let p = keep(msg).unwrap();
+            assert_eq!(p.dropped, 1, "{msg}");
+            assert_eq!(p.note, good);
+            let n = note::open(p.note.as_bytes(), &[&l, &w]).unwrap();
+            assert_eq!(n.verified_signatures().len(), 2);
+        }
+        // A forged line alone (no real cosignature) leaves just the log's signature.
+        let only_forged = format!("{}{}", signed(), forged_line());
+        let p = keep(&only_forged).unwrap();
+        assert_eq!((p.note, p.dropped), (signed(), 1));
+    }
+
+    #[test]
+    fn unknown_garbage_unterminated_and_repeated_lines_are_dropped() {
+        let good = cosigned();
+        let other = Signer::generate("someone.else", [9; 32]).unwrap();
+        let unknown = note::sign(TEXT, &[&other]).unwrap();
+        let unknown_line = unknown.rsplit_once("\n\n").unwrap().1;
+        let w_line = good.lines().last().unwrap();
+        let msg = format!(
+            "{good}{unknown_line}not a signature line\n\u{2014} x !!!\n{w_line}\n\u{2014} trailing"
+        );
+        let p = keep(&msg).unwrap();
+        assert_eq!(p.note, good);
+        assert_eq!(p.dropped, 5);
+    }
+
+    #[test]
+    fn errors_only_for_the_signers_part() {
+        assert_eq!(keep(""), Err(NoteError::MissingSignatureSeparator));
+        let forged_only = format!("{TEXT}\n{}", forged_line());
+        assert_eq!(
+            keep(&forged_only),
+            Err(NoteError::NoKnownSignature { unverified: 1 })
+        );
+        let ctl = signed().replacen("42", "4\u{1}2", 1);
+        assert!(matches!(
+            keep(&ctl),
+            Err(NoteError::ControlCharacter { .. })
+        ));
+        let huge = format!("{}{}", signed(), "x".repeat(MAX_NOTE_SIZE));
+        assert!(matches!(keep(&huge), Err(NoteError::TooLarge { .. })));
+    }
+
+    proptest! {
+        #[test]
+        fn appended_bytes_never_panic_and_keep_the_good_lines(tail in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let good = cosigned();
+            let mut msg = good.clone().into_bytes();
+            msg.extend_from_slice(&tail);
+            let (l, w) = (log().verifier(), witness().verifier());
+            if let Ok(p) = note::keep_verified(&msg, &[&l, &w]) {
+                // Whatever was appended, what remains opens and carries the text signed.
+                let n = note::open(p.note.as_bytes(), &[&l, &w]).unwrap();
+                prop_assert_eq!(n.text(), TEXT);
+            }
+        }
+    }
+}

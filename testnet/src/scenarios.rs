@@ -6,7 +6,10 @@ use crate::fed::{Bins, Fed, lockfile, parse_lock};
 mod busy_log;
 mod delta_bomb;
 mod evidence_flood;
+mod forged_witness_line;
 mod gossip_framing;
+mod hostile_size;
+mod proxy;
 mod shared_reviewer_key;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
@@ -25,6 +28,8 @@ pub const NAMES: &[&str] = &[
     "gossip-framing",
     "busy-log",
     "evidence-flood",
+    "hostile-size",
+    "forged-witness-line",
 ];
 
 pub struct Outcome {
@@ -70,6 +75,8 @@ pub fn run_one(name: &str, bins: &Bins) -> bool {
         "gossip-framing" => gossip_framing::run(bins),
         "busy-log" => busy_log::busy_log(bins),
         "evidence-flood" => evidence_flood::evidence_flood(bins),
+        "hostile-size" => hostile_size::run(bins),
+        "forged-witness-line" => forged_witness_line::run(bins),
         _ => unreachable!(),
     };
     match r {

@@ -18,26 +18,35 @@ pub const QUORATE: &str = env!("CARGO_BIN_EXE_quorate");
 /// The `quorate-node` binary, built on first use if absent.
 pub fn node_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let dir = Path::new(QUORATE).parent().unwrap().to_path_buf();
-        let bin = dir.join("quorate-node");
-        if !bin.is_file() {
-            let target = dir.parent().unwrap();
-            let profile = dir.file_name().unwrap().to_str().unwrap().to_owned();
-            let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            cmd.args(["build", "-q", "-p", "quorate-node", "--bin", "quorate-node"])
-                .env("CARGO_TARGET_DIR", target)
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            if profile == "release" {
-                cmd.arg("--release");
-            }
-            let st = cmd.status().expect("running cargo build -p quorate-node");
-            assert!(st.success(), "cargo build -p quorate-node failed");
+    BIN.get_or_init(|| workspace_bin("quorate-node")).clone()
+}
+
+/// The `quorate-witness` binary (the standalone C2SP witness), built on first use if absent.
+pub fn witness_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| workspace_bin("quorate-witness")).clone()
+}
+
+/// Binary `name` of the workspace package of the same name, beside `quorate`; built with
+/// `cargo build -p NAME` (same profile and target directory) when missing.
+fn workspace_bin(name: &str) -> PathBuf {
+    let dir = Path::new(QUORATE).parent().unwrap().to_path_buf();
+    let bin = dir.join(name);
+    if !bin.is_file() {
+        let target = dir.parent().unwrap();
+        let profile = dir.file_name().unwrap().to_str().unwrap().to_owned();
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.args(["build", "-q", "-p", name, "--bin", name])
+            .env("CARGO_TARGET_DIR", target)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile == "release" {
+            cmd.arg("--release");
         }
-        assert!(bin.is_file(), "{} missing after build", bin.display());
-        bin
-    })
-    .clone()
+        let st = cmd.status().expect("running cargo build");
+        assert!(st.success(), "cargo build -p {name} failed");
+    }
+    assert!(bin.is_file(), "{} missing after build", bin.display());
+    bin
 }
 
 pub fn run(bin: &Path, args: &[&str], cwd: Option<&Path>) -> Output {
@@ -106,9 +115,42 @@ pub struct Institute {
     pub url: String,
 }
 
+/// An initialised (not yet serving) institute: its data dir and log key.
+pub struct Inited {
+    pub jurisdiction: String,
+    pub origin: String,
+    pub data: PathBuf,
+    pub vkey: String,
+}
+
+impl Inited {
+    /// `quorate-node serve --listen 127.0.0.1:0`, with `config` (TOML text) if given.
+    pub fn serve(self, config: Option<&str>) -> Institute {
+        let cfg = config.map(|c| {
+            let p = self.data.with_extension("toml");
+            std::fs::write(&p, c).unwrap();
+            p
+        });
+        let (child, url) = serve(&self.data, cfg.as_deref());
+        Institute {
+            jurisdiction: self.jurisdiction,
+            origin: self.origin,
+            data: self.data,
+            vkey: self.vkey,
+            child,
+            url,
+        }
+    }
+}
+
 impl Institute {
     /// `quorate-node init` + `serve --listen 127.0.0.1:0`; `reviewers` are .pub files.
     pub fn start(root: &Path, jurisdiction: &str, reviewers: &[&Path]) -> Institute {
+        Self::init(root, jurisdiction, reviewers).serve(None)
+    }
+
+    /// `quorate-node init` and the reviewers, without serving yet.
+    pub fn init(root: &Path, jurisdiction: &str, reviewers: &[&Path]) -> Inited {
         let origin = format!("{}.test/quorate/log", jurisdiction.to_lowercase());
         let data = root.join(format!("node-{jurisdiction}"));
         let bin = node_bin();
@@ -125,14 +167,11 @@ impl Institute {
                 None,
             ));
         }
-        let (child, url) = serve(&data);
-        Institute {
+        Inited {
             jurisdiction: jurisdiction.into(),
             origin,
             data,
             vkey,
-            child,
-            url,
         }
     }
 
@@ -152,15 +191,25 @@ impl Institute {
     }
 }
 
-fn serve(data: &Path) -> (Child, String) {
+fn serve(data: &Path, config: Option<&Path>) -> (Child, String) {
     let log = std::fs::File::create(data.with_extension("log")).unwrap();
-    let mut child = Command::new(node_bin())
-        .args(["serve", "--data", s(data), "--listen", "127.0.0.1:0"])
+    let mut cmd = Command::new(node_bin());
+    cmd.args(["serve", "--data", s(data), "--listen", "127.0.0.1:0"]);
+    if let Some(c) = config {
+        cmd.args(["--config", s(c)]);
+    }
+    spawn_listening(cmd, log, "quorate-node serve")
+}
+
+/// Spawns a server that prints `listening on ADDR` first on stdout; returns it and
+/// `http://ADDR`. The rest of its stdout is drained; stderr goes to `log`.
+fn spawn_listening(mut cmd: Command, log: std::fs::File, what: &str) -> (Child, String) {
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
-        .expect("spawn quorate-node serve");
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
     let out = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -176,15 +225,64 @@ fn serve(data: &Path) -> (Child, String) {
         Err(_) => {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("node did not start");
+            panic!("{what} did not start");
         }
     };
     let addr = line
         .trim()
         .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .unwrap_or_else(|| panic!("unexpected first line {line:?} from {what}"))
         .to_owned();
     (child, format!("http://{addr}"))
+}
+
+/// A standalone `quorate-witness` process witnessing the logs with `log_vkeys`.
+pub struct WitnessProc {
+    pub child: Child,
+    pub url: String,
+    pub vkey: String,
+    pub data: PathBuf,
+}
+
+impl WitnessProc {
+    pub fn start(root: &Path, name: &str, log_vkeys: &[&str]) -> WitnessProc {
+        let data = root.join(format!("witness-{}", name.replace('/', "_")));
+        let vkey = ok(&run(
+            &witness_bin(),
+            &["init", "--data", s(&data), "--name", name],
+            None,
+        ))
+        .trim()
+        .to_owned();
+        let mut cmd = Command::new(witness_bin());
+        cmd.args(["serve", "--data", s(&data), "--listen", "127.0.0.1:0"]);
+        for k in log_vkeys {
+            cmd.args(["--log", k]);
+        }
+        let log = std::fs::File::create(data.with_extension("log")).unwrap();
+        let (child, url) = spawn_listening(cmd, log, "quorate-witness serve");
+        WitnessProc {
+            child,
+            url,
+            vkey,
+            data,
+        }
+    }
+
+    /// `[[external_witness]]` configuration for a node that should ask this witness.
+    pub fn node_config(&self) -> String {
+        format!(
+            "batch_delay_ms = 5\nwitness_quorum_wait_ms = 2000\n[[external_witness]]\nurl = {:?}\nvkey = {:?}\n",
+            self.url, self.vkey
+        )
+    }
+}
+
+impl Drop for WitnessProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Institute {
