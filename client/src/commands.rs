@@ -604,7 +604,7 @@ pub struct ImportArgs {
     /// nothing, if the index records a different digest. When the index cannot be reached
     /// (or, with --offline, has nothing cached), the lockfile's digest is what gets
     /// certified, unchecked, and the import says so
-    #[arg(long, verbatim_doc_comment)]
+    #[arg(long)]
     lock: Option<PathBuf>,
     /// Submit to this node
     #[arg(long, required_unless_present = "out")]

@@ -33,7 +33,10 @@ pub struct Config {
     /// How long (ms) shutdown waits for in-flight requests before closing anyway.
     pub shutdown_grace_ms: u64,
     /// Time (ms) a connection has to send a complete request head; also the longest a
-    /// keep-alive connection may sit idle. Half-open ("slowloris") connections are closed.
+    /// keep-alive connection may sit idle, or a response may wait for the client to accept
+    /// any byte. Half-open ("slowloris") connections are closed. Keep it above peers'
+    /// `recosign_interval_ms`, so an idle witness connection is not closed just as the
+    /// next cosign request goes out.
     pub header_read_timeout_ms: u64,
     /// HTTP connections served at once; more wait in the listen backlog until one closes.
     /// Keep it below the process's open-file limit (`ulimit -n`).
@@ -147,7 +150,7 @@ impl Default for Config {
             max_batch_envelopes: 1024,
             request_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
-            header_read_timeout_ms: 10_000,
+            header_read_timeout_ms: 15_000,
             max_connections: 1024,
             rate_limit: None,
             log_level: "info".into(),

@@ -62,7 +62,7 @@ enum Cmd {
         config: Option<PathBuf>,
         /// Milliseconds a connection has to send a complete request head (also the
         /// keep-alive idle timeout); slower connections are closed.
-        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(1..))]
         header_read_timeout_ms: u64,
         /// Connections served at once; more wait in the listen backlog.
         #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]

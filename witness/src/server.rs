@@ -48,7 +48,9 @@ pub struct ConnLimits {
 impl Default for ConnLimits {
     fn default() -> Self {
         ConnLimits {
-            header_read_timeout: Duration::from_secs(10),
+            // Longer than the 10 s recosign interval, so a log's keep-alive connection to
+            // a witness is not closed just as its next request goes out.
+            header_read_timeout: Duration::from_secs(15),
             max_connections: 1024,
         }
     }
