@@ -104,7 +104,12 @@ fn every_scenario_passes_and_leaves_nothing_running() {
         .lines()
         .map(str::to_string)
         .collect();
-    for required in ["forged-review", "hostile-size", "busy-log", "gossip-framing"] {
+    for required in [
+        "forged-review",
+        "hostile-size",
+        "busy-log",
+        "gossip-framing",
+    ] {
         assert!(names.iter().any(|n| n == required), "{names:?}");
     }
     for name in names.iter().map(String::as_str) {

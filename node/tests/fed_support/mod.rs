@@ -218,14 +218,3 @@ pub async fn publish_retrying(
     }
     panic!("could not publish");
 }
-
-/// A counter from the node's /metrics (0 if absent).
-pub fn metric(p: &Proc, name: &str) -> u64 {
-    let (_, m) = p.get("/metrics").unwrap();
-    String::from_utf8(m)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
