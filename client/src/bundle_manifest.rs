@@ -31,7 +31,7 @@ use quorate_proto::checkpoint::Checkpoint;
 use quorate_proto::merkle::{self, Hash};
 use quorate_proto::note::{self, Ed25519Verifier, NoteVerifier, Signer};
 
-use crate::keys::file_stem_for;
+use crate::dirnames::origin_dir;
 use crate::policy::Policy;
 
 pub const FILE: &str = "manifest";
@@ -315,7 +315,7 @@ fn compare(dir: &Path, policy: &Policy, m: &Manifest) -> Result<Vec<String>, Man
     let mut problems = Vec::new();
     let listed: BTreeMap<&str, &LogLine> = m.logs.iter().map(|l| (l.origin.as_str(), l)).collect();
     for log in policy.logs() {
-        let ld = dir.join(file_stem_for(log.origin()));
+        let ld = dir.join(origin_dir(log.origin()));
         let cp = match fs::read(ld.join("checkpoint")) {
             Ok(b) => Some(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

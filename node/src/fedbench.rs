@@ -241,8 +241,8 @@ impl Drop for Proc {
     }
 }
 
-/// One HTTP/1.1 request on a fresh connection; returns status and body (not chunked:
-/// axum sends a Content-Length for these bodies).
+/// One HTTP/1.1 request on a fresh connection; returns status and body (a chunked body
+/// is decoded).
 pub fn http(
     addr: SocketAddr,
     method: &str,
@@ -286,7 +286,42 @@ pub fn http_full(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .context("status")?;
-    Ok((status, head.to_owned(), raw[end + 4..].to_vec()))
+    let body = &raw[end + 4..];
+    let chunked = head.lines().any(|l| {
+        l.split_once(':').is_some_and(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("transfer-encoding")
+                && v.trim().eq_ignore_ascii_case("chunked")
+        })
+    });
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_vec()
+    };
+    Ok((status, head.to_owned(), body))
+}
+
+/// Decodes an HTTP/1.1 `Transfer-Encoding: chunked` body (streamed responses such as
+/// entry bundles use it). Chunk extensions and trailers are ignored; a size that runs past
+/// the data is an error, not a panic.
+pub fn dechunk(mut rest: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let le = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .context("chunk size line without CRLF")?;
+        let line = std::str::from_utf8(&rest[..le]).context("chunk size not UTF-8")?;
+        let hex = line.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(hex, 16).context("chunk size not hex")?;
+        rest = &rest[le + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        let data = rest.get(..size).context("chunk shorter than its size")?;
+        out.extend_from_slice(data);
+        rest = rest.get(size + 2..).context("chunk without its CRLF")?;
+    }
 }
 
 /// How many of `witnesses` validly cosigned the checkpoint `note` of `log`, and its size.

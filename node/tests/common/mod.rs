@@ -103,28 +103,7 @@ fn parse_response(raw: &[u8]) -> std::io::Result<Resp> {
         k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
     });
     if chunked {
-        let mut out = Vec::new();
-        let mut rest = &body[..];
-        loop {
-            let le = rest
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .ok_or_else(|| bad("chunk size"))?;
-            let size = usize::from_str_radix(
-                std::str::from_utf8(&rest[..le])
-                    .map_err(|_| bad("chunk"))?
-                    .trim(),
-                16,
-            )
-            .map_err(|_| bad("chunk size hex"))?;
-            rest = &rest[le + 2..];
-            if size == 0 {
-                break;
-            }
-            out.extend_from_slice(&rest[..size]);
-            rest = &rest[size + 2..];
-        }
-        body = out;
+        body = quorate_node::fedbench::dechunk(&body).map_err(|e| bad(&e.to_string()))?;
     }
     Ok(Resp {
         status,
