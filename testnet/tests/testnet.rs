@@ -105,6 +105,8 @@ fn every_scenario_passes_and_leaves_nothing_running() {
         "partition",
         "equivocation",
         "rewrite",
+        "busy-log",
+        "evidence-flood",
     ] {
         let o = run(&["scenario", name]);
         let out = String::from_utf8_lossy(&o.stdout);
