@@ -45,7 +45,9 @@ mod request;
 mod store;
 mod witness;
 
-pub use client::{ClientError, CosignOutcome, WitnessClient, request_cosignature};
+pub use client::{
+    ClientError, CosignOutcome, WitnessClient, parse_cosign_response, request_cosignature,
+};
 pub use http::{SIZE_CONTENT_TYPE, router};
 pub use request::{AddCheckpointRequest, MAX_PROOF_LINES, MAX_REQUEST_BYTES};
 pub use store::{Store, StoreError, StoredCheckpoint, StoredEquivocation};
