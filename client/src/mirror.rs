@@ -555,10 +555,19 @@ fn sync_log(
 
 type Loaded = (Vec<Vec<u8>>, MemoryLog);
 
+/// Most entries reserved up front, before any of them has arrived.
+const MAX_PREALLOCATED_ENTRIES: usize = 1 << 16;
+
 fn load_entries(size: u64, root: Hash, tiles: &CachedTiles) -> Result<Loaded, String> {
     let reader = TileHashReader::new(size, root, tiles);
-    let mut entries = Vec::with_capacity(size as usize);
-    let mut tree = MemoryLog::with_capacity(size as usize);
+    // The size is only signed, not yet backed by data: reserve for what a modest log
+    // holds and let memory grow with entries that arrive and verify (found by fuzzing:
+    // a size near 2^62 aborted on "capacity overflow").
+    let reserve = usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .min(MAX_PREALLOCATED_ENTRIES);
+    let mut entries = Vec::with_capacity(reserve);
+    let mut tree = MemoryLog::with_capacity(reserve);
     for t in tile::tiles_for_size(size).filter(|t| t.level() == 0) {
         let data = tile::read_tile_data(&t, &reader).map_err(|e| e.to_string())?;
         let es = tiles.entry_bundle(&t, &data)?;
@@ -718,6 +727,48 @@ mod tests {
         let policy = Policy::parse("quorum none\n").unwrap();
         assert!(verify_evidence(&policy, b"quorate-equivocation/v1\n").is_none());
         assert!(verify_evidence(&policy, &[0xff; 10]).is_none());
+    }
+
+    /// A cached checkpoint that validly signs an absurd size must not drive an
+    /// allocation: the sync reports the missing tiles instead (fuzz target mirror_cache).
+    #[test]
+    fn huge_signed_size_in_cache_is_an_error_not_an_abort() {
+        use quorate_proto::note::{self, Signer};
+        let signer = Signer::generate("fuzz.example/log", [7; 32]).unwrap();
+        let policy = Policy::parse(&format!(
+            "quorum none\nreview-log FZ {} https://log.fuzz.example/\nreview-quorum 1\n",
+            signer.vkey()
+        ))
+        .unwrap();
+        let cache =
+            std::env::temp_dir().join(format!("quorate-mirror-huge-{}", std::process::id()));
+        let dir = cache.join(file_stem_for("fuzz.example/log"));
+        fs::create_dir_all(&dir).unwrap();
+        let text =
+            "fuzz.example/log\n4611686018427387904\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+        fs::write(
+            dir.join("checkpoint"),
+            note::sign(text, &[&signer]).unwrap(),
+        )
+        .unwrap();
+        let m = sync(
+            &policy,
+            &MirrorOptions {
+                cache: cache.clone(),
+                offline: true,
+                progress: false,
+            },
+        );
+        let _ = fs::remove_dir_all(&cache);
+        assert!(m.logs[0].checkpoint.is_none());
+        assert!(
+            m.logs[0]
+                .warnings
+                .iter()
+                .any(|w| w.contains("cannot read the log's tiles")),
+            "{:?}",
+            m.logs[0].warnings
+        );
     }
 
     #[test]
