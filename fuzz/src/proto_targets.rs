@@ -200,7 +200,10 @@ pub fn attestation(data: &[u8]) {
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = Attestation::parse_package_spec(s);
         if let Ok(d) = Digest::from_hex(s) {
-            assert_eq!(Digest::from_hex(&d.to_string()), Ok(d));
+            // Display is `sha256:HEX`; from_hex reads the bare HEX of a Cargo.lock.
+            let shown = d.to_string();
+            let hex = shown.strip_prefix("sha256:").expect("shown as sha256:HEX");
+            assert_eq!(Digest::from_hex(hex), Ok(d));
         }
     }
 }
