@@ -152,7 +152,7 @@ impl WitnessClient {
             }
         };
         drop(guard);
-        parse_response(
+        parse_cosign_response(
             parts.status.as_u16(),
             parts
                 .headers
@@ -192,7 +192,10 @@ pub async fn request_cosignature(
         .await
 }
 
-fn parse_response(
+/// Reads a witness's answer to `add-checkpoint` (status, `Content-Type`, body) as
+/// [`WitnessClient`] does. Public for the fuzz targets in `fuzz/`; clients use
+/// [`WitnessClient::add_checkpoint`].
+pub fn parse_cosign_response(
     status: u16,
     content_type: Option<&str>,
     body: &[u8],
@@ -274,31 +277,31 @@ mod tests {
     #[test]
     fn responses() {
         assert_eq!(
-            parse_response(409, Some(SIZE_CONTENT_TYPE), b"17\n").unwrap(),
+            parse_cosign_response(409, Some(SIZE_CONTENT_TYPE), b"17\n").unwrap(),
             CosignOutcome::Conflict { size: 17 }
         );
-        assert!(parse_response(409, Some("text/plain"), b"17\n").is_err());
-        assert!(parse_response(409, Some(SIZE_CONTENT_TYPE), b"017\n").is_err());
+        assert!(parse_cosign_response(409, Some("text/plain"), b"17\n").is_err());
+        assert!(parse_cosign_response(409, Some(SIZE_CONTENT_TYPE), b"017\n").is_err());
         let line = NoteSignature::new("w.example/w1", 0x01020304, vec![9; 72])
             .unwrap()
             .to_line();
-        match parse_response(200, None, line.as_bytes()).unwrap() {
+        match parse_cosign_response(200, None, line.as_bytes()).unwrap() {
             CosignOutcome::Cosigned(s) => assert_eq!(s[0].key_id(), 0x01020304),
             other => panic!("{other:?}"),
         }
-        assert!(parse_response(200, None, b"nope\n").is_err());
+        assert!(parse_cosign_response(200, None, b"nope\n").is_err());
         let body = crate::http::equivocating_body("log.example/x");
         assert!(matches!(
-            parse_response(403, Some(EQUIVOCATING_CONTENT_TYPE), body.as_bytes()),
+            parse_cosign_response(403, Some(EQUIVOCATING_CONTENT_TYPE), body.as_bytes()),
             Err(ClientError::Equivocating { origin }) if origin == "log.example/x"
         ));
         assert!(matches!(
-            parse_response(403, None, body.as_bytes()),
+            parse_cosign_response(403, None, body.as_bytes()),
             Err(ClientError::Status { status: 403, .. })
         ));
-        assert!(parse_response(403, Some(EQUIVOCATING_CONTENT_TYPE), b"nope\n").is_err());
+        assert!(parse_cosign_response(403, Some(EQUIVOCATING_CONTENT_TYPE), b"nope\n").is_err());
         assert!(matches!(
-            parse_response(422, None, b"bad proof\n"),
+            parse_cosign_response(422, None, b"bad proof\n"),
             Err(ClientError::Status { status: 422, .. })
         ));
     }

@@ -51,7 +51,9 @@ pub mod server;
 mod store;
 mod witness;
 
-pub use client::{ClientError, CosignOutcome, WitnessClient, request_cosignature};
+pub use client::{
+    ClientError, CosignOutcome, WitnessClient, parse_cosign_response, request_cosignature,
+};
 pub use http::{
     EQUIVOCATING_CONTENT_TYPE, EQUIVOCATING_PREFIX, PAGE_BYTES, PAGE_MAX, SIZE_CONTENT_TYPE, router,
 };
