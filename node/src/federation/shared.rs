@@ -3,6 +3,16 @@
 
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long `/checkpoint` may stay behind a newer signed checkpoint that has not reached
+/// its cosigning target. A witness that withholds its cosignature (a captured peer) would
+/// otherwise hold every other log's served checkpoint for good, until its cosignature
+/// timestamps age past clients' `max-checkpoint-age` and the honest log loses its vote.
+/// After this long the newest checkpoint is served with the cosignatures it has: clients
+/// whose policy needs fewer witnesses than the target keep deciding, and a mirror that
+/// needs more keeps the older cosigned checkpoint it already holds.
+pub const SERVE_STALL: Duration = Duration::from_secs(30);
 
 /// State shared with the HTTP API: the served and the newest checkpoint, and counters.
 ///
@@ -23,6 +33,9 @@ pub struct FedShared {
     served: RwLock<Option<(u64, Vec<u8>)>>,
     /// The newest checkpoint of a cosigning round, with the cosignatures gathered so far.
     latest: RwLock<Option<(u64, Vec<u8>)>>,
+    /// When `served` last changed, and how long it may lag `latest` ([`SERVE_STALL`]).
+    served_at: RwLock<Option<Instant>>,
+    stall: Duration,
     pub(super) equivocations: AtomicU64,
     cosignatures: AtomicU64,
     served_size: AtomicU64,
@@ -38,8 +51,14 @@ pub struct FedShared {
 impl FedShared {
     /// Shared state for a log whose checkpoints need `target` cosignatures to be served.
     pub fn new(target: usize) -> FedShared {
+        FedShared::with_stall(target, SERVE_STALL)
+    }
+
+    /// As [`FedShared::new`], with `stall` instead of [`SERVE_STALL`].
+    pub fn with_stall(target: usize, stall: Duration) -> FedShared {
         FedShared {
             target,
+            stall,
             ..FedShared::default()
         }
     }
@@ -52,11 +71,31 @@ impl FedShared {
     /// The newest checkpoint that reached the cosigning target, with its cosignatures:
     /// what `GET /checkpoint` serves. `None` when the target is 0 (serve the newest signed
     /// one) or no checkpoint reached it yet.
+    ///
+    /// When a newer checkpoint has waited for its target longer than the stall limit
+    /// since the served one last changed, the newer one is served from then on with the
+    /// cosignatures it has gathered ([`SERVE_STALL`]).
     pub fn served(&self) -> Option<(u64, Vec<u8>)> {
         if self.target == 0 {
             return None;
         }
-        self.served.read().ok()?.clone()
+        let served = self.served.read().ok()?.clone();
+        let stalled = self
+            .served_at
+            .read()
+            .ok()
+            .and_then(|t| *t)
+            .is_some_and(|t| t.elapsed() >= self.stall);
+        if stalled {
+            let latest = self.latest.read().ok()?.clone();
+            if let Some((size, note)) = latest
+                && served.as_ref().is_none_or(|(s, _)| size > *s)
+            {
+                self.set_served(size, note.clone());
+                return Some((size, note));
+            }
+        }
+        served
     }
 
     /// The checkpoint of tree size `size` with the cosignatures gathered so far, if a
@@ -101,6 +140,9 @@ impl FedShared {
         self.cosignatures.store(n as u64, Ordering::Relaxed);
         self.served_size.store(size, Ordering::Relaxed);
         *g = Some((size, note));
+        if let Ok(mut t) = self.served_at.write() {
+            *t = Some(Instant::now());
+        }
     }
 
     /// Prometheus text for the federation metrics.
@@ -184,5 +226,50 @@ pub(super) fn count_signature_lines(note: &[u8]) -> usize {
     match s.rfind("\n\n") {
         Some(i) => s[i + 2..].lines().count(),
         None => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(size: u64, cosigners: usize) -> Vec<u8> {
+        let mut n = format!("log.example\n{size}\nroot\n\n\u{2014} log.example sig\n");
+        for i in 0..cosigners {
+            n.push_str(&format!("\u{2014} w{i} cosig\n"));
+        }
+        n.into_bytes()
+    }
+
+    #[test]
+    fn a_withheld_cosignature_delays_the_served_checkpoint_but_does_not_freeze_it() {
+        // Target 2: size 1 reaches it; size 2 gets one cosignature (a peer withholds).
+        let patient = FedShared::new(2);
+        assert!(patient.set_gathered(1, note(1, 2)));
+        assert!(!patient.set_gathered(2, note(2, 1)));
+        assert_eq!(
+            patient.served().map(|(s, _)| s),
+            Some(1),
+            "within the stall limit"
+        );
+
+        let stalled = FedShared::with_stall(2, Duration::ZERO);
+        assert!(stalled.set_gathered(1, note(1, 2)));
+        assert!(!stalled.set_gathered(2, note(2, 1)));
+        let (size, served) = stalled.served().unwrap();
+        assert_eq!((size, served), (2, note(2, 1)), "past the stall limit");
+        // Never back to a smaller tree, even if an older round completes late.
+        stalled.set_served(1, note(1, 2));
+        assert_eq!(stalled.served().map(|(s, _)| s), Some(2));
+        // A later checkpoint that reaches the target is served as before.
+        assert!(stalled.set_gathered(3, note(3, 2)));
+        assert_eq!(stalled.served().map(|(s, _)| s), Some(3));
+    }
+
+    #[test]
+    fn target_zero_serves_the_newest_signed_checkpoint() {
+        let s = FedShared::with_stall(0, Duration::ZERO);
+        s.set_gathered(1, note(1, 0));
+        assert!(s.served().is_none());
     }
 }
