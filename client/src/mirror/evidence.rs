@@ -93,6 +93,7 @@ pub(super) fn store_evidence(cache: &Path, v: &VerifiedEquivocation) -> bool {
     let held = fs::read_dir(&dir)
         .map(|rd| {
             rd.flatten()
+                .take(MAX_EVIDENCE_LISTED)
                 .filter(|e| is_id_name(&e.file_name().to_string_lossy()))
                 .take(MAX_EVIDENCE_PER_ORIGIN)
                 .count()
@@ -108,16 +109,18 @@ fn is_id_name(n: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// The first (by name) of at most [`MAX_EVIDENCE_LISTED`] entries of `dir` that satisfy
-/// `keep`, and whether some were left unlisted.
+/// Those of the first [`MAX_EVIDENCE_LISTED`] entries of `dir` (in directory order) that
+/// satisfy `keep`, sorted by name, and whether some entries were left unlisted.
 fn listed(dir: &Path, keep: impl Fn(&fs::DirEntry) -> bool) -> (Vec<std::path::PathBuf>, bool) {
     let Ok(rd) = fs::read_dir(dir) else {
         return (Vec::new(), false);
     };
-    let mut rd = rd.flatten().filter(|e| keep(e));
+    // Bounded in entries looked at, not in entries kept: other files cannot make it long.
+    let mut rd = rd.flatten();
     let mut v: Vec<_> = rd
         .by_ref()
         .take(MAX_EVIDENCE_LISTED)
+        .filter(|e| keep(e))
         .map(|e| e.path())
         .collect();
     let more = rd.next().is_some();
