@@ -374,6 +374,7 @@ fn mirror_warnings(policy: &Policy, m: &mirror::Mirror) -> Vec<String> {
             w.push(format!("{}: {x}", l.origin));
         }
     }
+    w.extend(m.warnings.iter().cloned());
     for (o, evs) in &m.equivocations {
         w.push(format!(
             "{o}: {} piece(s) of verified equivocation evidence: nothing from this log counts",

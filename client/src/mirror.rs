@@ -16,7 +16,9 @@
 //!                                             (only signature lines that verified)
 //! CACHE/<origin-dir>/tile/<L>/<N>[.p/<W>]      authenticated hash tiles
 //! CACHE/<origin-dir>/tile/entries/<N>[.p/<W>]  entry bundles (checked against their tile)
-//! CACHE/equivocations/<id-hex>                 verified equivocation evidence (any log)
+//! CACHE/equivocations/<origin-dir>/<id-hex>    verified equivocation evidence, canonical
+//!                                             form, named by its SHA-256, at most
+//!                                             MAX_EVIDENCE_PER_ORIGIN per log
 //! ```
 //!
 //! `<origin-dir>` is [`origin_dir`] (injective and path-safe). A directory named the old
@@ -47,7 +49,10 @@ use quorate_proto::equivocation::Equivocation;
 use quorate_proto::merkle::{self, Hash, MemoryLog};
 
 pub use checkpoint::MAX_CHECKPOINT_BYTES;
-pub use evidence::{evidence_texts, verify_evidence};
+pub use evidence::{
+    MAX_EVIDENCE_FILES_READ, MAX_EVIDENCE_PER_ORIGIN, evidence_texts, verify_evidence,
+    verify_evidence_full,
+};
 
 use crate::dirnames::{legacy_origin_dir, origin_dir};
 use crate::net::{Deadline, Limits, Node};
@@ -57,7 +62,10 @@ use checkpoint::Candidate;
 use tiles::{CachedTiles, Progress, load_entries, tile_total, write_atomic};
 
 /// Largest `/v1/equivocations` response read from one node or witness.
+/// (all its pages together).
 pub const MAX_EVIDENCE_LIST_BYTES: u64 = 16 << 20;
+/// Most `/v1/equivocations` pages read from one node or witness in one sync.
+pub const MAX_EVIDENCE_PAGES: usize = 64;
 
 /// Where the mirror lives by default: `$XDG_CACHE_HOME/quorate/mirror` or
 /// `$HOME/.cache/quorate/mirror`.
@@ -118,8 +126,11 @@ impl LogMirror {
 #[derive(Debug, Default)]
 pub struct Mirror {
     pub logs: Vec<LogMirror>,
-    /// Verified evidence (text) by origin.
+    /// Verified evidence (canonical form) by origin, at most
+    /// [`evidence::MAX_EVIDENCE_PER_ORIGIN`] per log.
     pub equivocations: BTreeMap<String, Vec<Equivocation>>,
+    /// Problems with the cache as a whole (evidence files left unread).
+    pub warnings: Vec<String>,
 }
 
 /// Syncs every review log of the policy that has a URL (see the module docs). Logs are
@@ -172,12 +183,14 @@ pub fn sync(policy: &Policy, opts: &MirrorOptions) -> Mirror {
         }
         m.logs.push(lm);
     }
-    evidence::load_evidence(policy, &opts.cache, &mut m.equivocations);
+    evidence::load_evidence(policy, &opts.cache, &mut m.equivocations, &mut m.warnings);
     m
 }
 
 /// Evidence any node or witness has gathered (about any log): verify and keep. Each
-/// source is asked on its own thread, bounded in bytes and time.
+/// source is asked on its own thread, bounded in bytes and time; its pages (`Link:
+/// rel="next"`) are followed until that source's byte or time budget runs out, and at most
+/// [`MAX_EVIDENCE_PAGES`] of them.
 fn fetch_evidence(policy: &Policy, opts: &MirrorOptions) {
     let mut urls: Vec<&str> = policy
         .logs()
@@ -189,22 +202,46 @@ fn fetch_evidence(policy: &Policy, opts: &MirrorOptions) {
     urls.dedup();
     std::thread::scope(|s| {
         for u in urls {
-            s.spawn(move || {
-                let node = Node::with_limits(u, &opts.limits);
-                let deadline = Deadline::after(opts.limits.per_log);
-                if let Ok(r) =
-                    node.get_bounded("v1/equivocations", MAX_EVIDENCE_LIST_BYTES, &deadline)
-                    && r.status == 200
-                {
-                    for text in evidence_texts(&r.body) {
-                        if let Some((_, ev)) = verify_evidence(policy, text.as_bytes()) {
-                            evidence::store_evidence(&opts.cache, &ev);
-                        }
-                    }
-                }
-            });
+            s.spawn(move || fetch_evidence_from(policy, opts, u));
         }
     });
+}
+
+fn fetch_evidence_from(policy: &Policy, opts: &MirrorOptions, url: &str) {
+    let node = Node::with_limits(url, &opts.limits);
+    let deadline = Deadline::after(opts.limits.per_log);
+    let mut left = MAX_EVIDENCE_LIST_BYTES;
+    let mut path = "v1/equivocations".to_owned();
+    for _ in 0..MAX_EVIDENCE_PAGES {
+        let Ok(r) = node.get_bounded(&path, left, &deadline) else {
+            return;
+        };
+        if r.status != 200 {
+            return;
+        }
+        left = left.saturating_sub(r.body.len() as u64);
+        for text in evidence_texts(&r.body) {
+            if let Some(v) = evidence::verify_evidence_full(policy, text.as_bytes()) {
+                evidence::store_evidence(&opts.cache, &v);
+            }
+        }
+        match r.next.as_deref().and_then(evidence_next_page) {
+            Some(next) if next != path && left > 0 => path = next,
+            _ => return,
+        }
+    }
+}
+
+/// The path of the next evidence page from a `Link: rel="next"` target: only
+/// `/v1/equivocations?<query>` on the same server, with a plain query, is followed (a
+/// source cannot send the client elsewhere).
+fn evidence_next_page(target: &str) -> Option<String> {
+    let q = target.strip_prefix("/v1/equivocations?")?;
+    (!q.is_empty()
+        && q.len() <= 256
+        && q.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"=&_-.%".contains(&b)))
+    .then(|| format!("v1/equivocations?{q}"))
 }
 
 /// Renames a cache directory named the old, non-injective way (`/` as `_`) to the log's
@@ -238,13 +275,13 @@ fn record_evidence(
     lm: &mut LogMirror,
     found: &mut Vec<Equivocation>,
 ) {
-    if ev.verify(log.verifier()).is_ok() {
-        evidence::store_evidence(cache, &ev);
+    if let Ok(v) = ev.verify(log.verifier()) {
+        evidence::store_evidence(cache, &v);
         lm.warnings.push(format!(
             "EQUIVOCATION: log signed conflicting checkpoints of sizes {} and {}; evidence stored, log distrusted",
             sizes.0, sizes.1
         ));
-        found.push(ev);
+        found.push(v.canonical().clone());
     }
 }
 

@@ -20,6 +20,27 @@ pub struct NetError {
 pub struct Response {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The target of a `Link: <...>; rel="next"` header (the next page), as sent.
+    pub next: Option<String>,
+}
+
+/// The `rel="next"` target of a `Link` header value.
+fn next_link(v: &str) -> Option<String> {
+    v.split(',').find_map(|part| {
+        let (target, params) = part.trim().strip_prefix('<')?.split_once('>')?;
+        params
+            .split(';')
+            .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"))
+            .then(|| target.to_owned())
+    })
+}
+
+fn next_of(resp: &ureq::http::Response<ureq::Body>) -> Option<String> {
+    resp.headers()
+        .get_all("link")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(next_link)
 }
 
 impl Response {
@@ -171,6 +192,7 @@ impl Node {
             .call()
             .map_err(|e| fail(e.to_string()))?;
         let status = resp.status().as_u16();
+        let next = next_of(&resp);
         let body = resp
             .body_mut()
             .with_config()
@@ -182,7 +204,7 @@ impl Node {
                 }
                 e => fail(e.to_string()),
             })?;
-        Ok(Response { status, body })
+        Ok(Response { status, body, next })
     }
 
     pub fn base(&self) -> &str {
@@ -195,6 +217,7 @@ impl Node {
 
     fn read(url: &str, mut resp: ureq::http::Response<ureq::Body>) -> Result<Response, NetError> {
         let status = resp.status().as_u16();
+        let next = next_of(&resp);
         let mut body = Vec::new();
         resp.body_mut()
             .as_reader()
@@ -210,7 +233,7 @@ impl Node {
                 reason: format!("response over {MAX_RESPONSE_BYTES} bytes"),
             });
         }
-        Ok(Response { status, body })
+        Ok(Response { status, body, next })
     }
 
     /// GET `path` (relative to the base URL).
