@@ -26,6 +26,8 @@
 //! of each package in the lockfile (all versions: delta chains need their bases).
 //! Freshness comes from the checkpoints' witness cosignature timestamps, judged against
 //! the policy's `max-checkpoint-age` at check time: an old bundle replayed later fails.
+//! A file that cannot be read, is over [`MAX_FILE_BYTES`] or does not parse costs its own
+//! entry (or evidence) only, with a warning naming it; the rest of the bundle decides.
 
 use std::collections::HashMap;
 use std::fs;
@@ -253,28 +255,40 @@ pub fn load_into(
         }
     }
     type Item = (PathBuf, Option<VerifiedAttestation>, TlogProof);
-    let load_dir = |d: &Path| -> Result<Vec<Item>, BundleError> {
+    // One unreadable, oversized or malformed file costs its own entry only (with a
+    // warning naming it); a hostile or damaged file must not stop the whole check.
+    let load_dir = |d: &Path| -> Result<(Vec<Item>, Vec<String>), BundleError> {
         let mut atts = Vec::new();
         collect_att(d, &mut atts)?;
         atts.sort();
         let mut out = Vec::with_capacity(atts.len());
+        let mut warnings = Vec::new();
         for p in atts {
-            let env = read_limited(&p)?;
             let pp = p.with_extension("tlog-proof");
-            let text = read_limited(&pp)?;
-            let proof = TlogProof::parse(&text).map_err(|e| BundleError::Bad {
-                path: pp.clone(),
-                reason: e.to_string(),
-            })?;
-            let v = quorate_proto::attestation::verify(&env).ok();
-            out.push((p, v, proof));
+            let read = read_limited(&p).and_then(|env| {
+                let text = read_limited(&pp)?;
+                let proof = TlogProof::parse(&text).map_err(|e| BundleError::Bad {
+                    path: pp.clone(),
+                    reason: e.to_string(),
+                })?;
+                Ok((env, proof))
+            });
+            match read {
+                Ok((env, proof)) => {
+                    let v = quorate_proto::attestation::verify(&env).ok();
+                    out.push((p, v, proof));
+                }
+                Err(e) => warnings.push(format!("{e}; entry {} ignored", p.display())),
+            }
         }
-        Ok(out)
+        Ok((out, warnings))
     };
     let loaded_dirs = par_map(&work, |(_, d)| load_dir(d));
     let mut items: Vec<(String, Item)> = Vec::new();
     for ((origin, _), r) in work.iter().zip(loaded_dirs) {
-        for it in r? {
+        let (its, warnings) = r?;
+        loaded.warnings.extend(warnings);
+        for it in its {
             items.push((origin.clone(), it));
         }
     }
@@ -309,7 +323,13 @@ pub fn load_into(
     if let Ok(rd) = fs::read_dir(dir.join("equivocations")) {
         for e in rd.flatten() {
             let p = e.path();
-            let b = read_limited(&p)?;
+            let b = match read_limited(&p) {
+                Ok(b) => b,
+                Err(e) => {
+                    loaded.warnings.push(format!("{e}; ignored"));
+                    continue;
+                }
+            };
             match verify_evidence(policy, &b) {
                 Some((_, evd)) => {
                     add_evidence(ev, &evd);
