@@ -29,7 +29,7 @@
 //! A file that cannot be read, is over [`MAX_FILE_BYTES`] or does not parse costs its own
 //! entry (or evidence) only, with a warning naming it; the rest of the bundle decides.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -41,6 +41,7 @@ use quorate_proto::tlog_proof::TlogProof;
 pub use crate::dirnames::encode_component;
 use crate::dirnames::{legacy_origin_dir, origin_dir};
 use crate::mirror::{Mirror, Wanted, par_map, peek, verify_evidence};
+use crate::policy::Policy;
 use crate::quorum::{Evaluator, Inclusion, NotProven, TrustedCheckpoint};
 
 pub const MARKER: &str = "quorate-bundle";
@@ -89,6 +90,8 @@ pub struct Written {
     /// Per log written: (origin, its checkpoint note, the leaf hashes of its entries),
     /// for the maker's signed manifest ([`crate::bundle_manifest`]).
     pub written: Vec<(String, Vec<u8>, Vec<merkle::Hash>)>,
+    /// Evidence files written: file name -> RFC 6962 leaf hash of their bytes.
+    pub evidence: BTreeMap<String, merkle::Hash>,
 }
 
 /// Writes a bundle for `wanted` packages from a synced mirror: proofs are built from the
@@ -160,10 +163,10 @@ pub fn write_from_mirror(m: &Mirror, wanted: &Wanted, dir: &Path) -> Result<Writ
     }
     for evs in m.equivocations.values() {
         for e in evs {
-            write(
-                &dir.join("equivocations").join(hex(&e.id())),
-                e.to_text().as_bytes(),
-            )?;
+            let name = hex(&e.id());
+            let text = e.to_text();
+            write(&dir.join("equivocations").join(&name), text.as_bytes())?;
+            w.evidence.insert(name, merkle::leaf_hash(text.as_bytes()));
             w.equivocations += 1;
         }
     }
@@ -179,7 +182,7 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
-fn read_limited(path: &Path) -> Result<Vec<u8>, BundleError> {
+pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, BundleError> {
     let meta = fs::metadata(path).map_err(io(path))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(BundleError::Bad {
@@ -209,6 +212,22 @@ fn collect_att(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BundleError> {
     Ok(())
 }
 
+/// The directory [`load_into`] reads for a policy log: its injective name or, when that
+/// is absent and no policy log owns the name, the `_`-named folder earlier versions
+/// wrote. The manifest check ([`crate::bundle_manifest`]) compares exactly this folder.
+pub(crate) fn log_dir(dir: &Path, policy: &Policy, origin: &str) -> PathBuf {
+    let ld = dir.join(origin_dir(origin));
+    let legacy = legacy_origin_dir(origin);
+    let taken = policy
+        .logs()
+        .iter()
+        .any(|l| origin_dir(l.origin()) == legacy);
+    if !ld.exists() && !taken && dir.join(&legacy).is_dir() {
+        return dir.join(legacy); // written by an earlier version
+    }
+    ld
+}
+
 /// Loads a bundle's entries for `wanted` packages, and its evidence, into `ev`.
 pub fn load_into(
     dir: &Path,
@@ -231,15 +250,7 @@ pub fn load_into(
     // checks run on all cores; adding to the evaluator stays in order on this thread.
     let mut work: Vec<(String, PathBuf)> = Vec::new();
     for log in policy.logs().iter().filter(|l| l.jurisdiction.is_some()) {
-        let mut ld = dir.join(origin_dir(log.origin()));
-        let legacy = legacy_origin_dir(log.origin());
-        let taken = policy
-            .logs()
-            .iter()
-            .any(|l| origin_dir(l.origin()) == legacy);
-        if !ld.exists() && !taken && dir.join(&legacy).is_dir() {
-            ld = dir.join(legacy); // written by an earlier version
-        }
+        let ld = log_dir(dir, policy, log.origin());
         match wanted {
             None => work.push((log.origin().to_owned(), ld)),
             Some(ws) => {

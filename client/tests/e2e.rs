@@ -594,12 +594,7 @@ fn equivocating_log_is_detected_by_the_mirror_and_distrusted_everywhere() {
     // DE's log key signs a forked history: a size-1 checkpoint with another root. The
     // mirror saw it earlier (it is in the cache); the node now serves its real size-2 tree.
     let de = &f.insts[0];
-    let skey = std::fs::read_to_string(de.data.join("log.key")).unwrap();
-    let signer = Signer::from_skey(skey.trim()).unwrap();
-    let mut fork = MemoryLog::new();
-    fork.append(b"a different first entry");
-    let cp = Checkpoint::new(&de.origin, 1, fork.root(), vec![]).unwrap();
-    let forged = note::sign(&cp.to_text(), &[&signer]).unwrap();
+    let (signer, forged) = forge_checkpoint(&de.data, &de.origin, &[b"a different first entry"]);
     let cache = f.dir.join("cache");
     // Written under the name earlier versions used (`/` as `_`): the mirror migrates it.
     let stem = de.origin.replace('/', "_");

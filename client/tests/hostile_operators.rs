@@ -8,6 +8,7 @@ mod nodes;
 use std::path::{Path, PathBuf};
 
 use nodes::*;
+use quorate_client::dirnames::{legacy_origin_dir, origin_dir};
 
 fn d(n: u8) -> String {
     format!("{n:02x}").repeat(32)
@@ -238,13 +239,7 @@ fn one_bad_file_in_a_bundle_costs_only_its_entry() {
     let dir = t.path();
     let anna = reviewer(dir, "anna");
     let bernd = reviewer(dir, "bernd");
-    let de = Institute::start(dir, "DE", &[&anna.1]);
-    let fr = Institute::start(dir, "FR", &[&bernd.1]);
-    for (p, n) in [("alpha", 1), ("beta", 2)] {
-        let spec = format!("crates.io/{p}@1.0.0");
-        submit(&de, &review(dir, &anna.0, &spec, &d(n), &[]).0);
-        submit(&fr, &review(dir, &bernd.0, &spec, &d(n), &[]).0);
-    }
+    let (de, fr) = two_reviewing_institutes(dir, &anna, &bernd);
     let lock = lock_alpha_beta(dir);
     let cache = dir.join("cache");
     let pol = policy(dir, &[&de, &fr], 1);
@@ -284,6 +279,131 @@ fn one_bad_file_in_a_bundle_costs_only_its_entry() {
         assert!(warnings.contains(name), "{name} not named: {warnings}");
     }
     assert!(warnings.contains("over 1048576 bytes"), "{warnings}");
+}
+
+/// `--bundle-maker` vouches for exactly what `check --bundle` reads. Each change below
+/// passed the maker check before: (a) a log's entries added under the legacy `_`-named
+/// folder the loader falls back to, (b) equivocation evidence deleted, (c) proofs swapped
+/// for ones by a newer checkpoint than the manifest lists.
+#[test]
+fn a_bundle_maker_vouches_for_exactly_what_the_loader_reads() {
+    let t = Tmp::new("makerloader");
+    let dir = t.path();
+    let anna = reviewer(dir, "anna");
+    let bernd = reviewer(dir, "bernd");
+    let maker = reviewer(dir, "bundler.example");
+    let (de, fr) = two_reviewing_institutes(dir, &anna, &bernd);
+    let lock = lock_alpha_beta(dir);
+    let pol = |name: &str, insts: &[&Institute]| {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        policy(&d, insts, insts.len())
+    };
+    let (p_de, p_both) = (pol("pde", &[&de]), pol("pboth", &[&de, &fr]));
+    let with_maker = |bundle: &Path| {
+        check(
+            &lock,
+            &p_both,
+            &dir.join("user-cache"),
+            &["--bundle", s(bundle), "--bundle-maker", s(&maker.1)],
+        )
+    };
+    let copy_dir = |from: &Path, to: &Path| {
+        let mut atts = Vec::new();
+        find_att(from, &mut atts);
+        for a in atts {
+            for f in [a.clone(), a.with_extension("tlog-proof")] {
+                let dest = to.join(f.strip_prefix(from).unwrap());
+                std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+                std::fs::copy(&f, dest).unwrap();
+            }
+        }
+    };
+
+    // (a) Signed with DE only; FR's entries added under FR's legacy folder name.
+    let signed_a = dir.join("signed-a");
+    make_bundle(
+        &lock,
+        &p_de,
+        &dir.join("cache-de"),
+        &signed_a,
+        Some(&maker.0),
+    );
+    exits(&with_maker(&signed_a), 1, "made by bundler.example");
+    let full = dir.join("full");
+    let cache_both = dir.join("cache-both");
+    make_bundle(&lock, &p_both, &cache_both, &full, None);
+    copy_dir(
+        &full.join(origin_dir(&fr.origin)),
+        &signed_a.join(legacy_origin_dir(&fr.origin)),
+    );
+    exits(
+        &with_maker(&signed_a),
+        2,
+        "but the log is not in the manifest",
+    );
+
+    // (b) A bundle carrying evidence that DE's key signed a fork (the mirror saw a
+    // forged size-1 checkpoint), then the evidence deleted.
+    let (_, forged) = forge_checkpoint(&de.data, &de.origin, &[b"a different first entry"]);
+    let cache_fork = dir.join("cache-fork");
+    std::fs::create_dir_all(cache_fork.join(origin_dir(&de.origin))).unwrap();
+    std::fs::write(
+        cache_fork.join(origin_dir(&de.origin)).join("checkpoint"),
+        &forged,
+    )
+    .unwrap();
+    let signed_b = dir.join("signed-b");
+    make_bundle(&lock, &p_both, &cache_fork, &signed_b, Some(&maker.0));
+    let evidence: Vec<PathBuf> = std::fs::read_dir(signed_b.join("equivocations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(evidence.len(), 1);
+    exits(&with_maker(&signed_b), 1, "made by bundler.example");
+    std::fs::remove_file(&evidence[0]).unwrap();
+    exits(
+        &with_maker(&signed_b),
+        2,
+        "0 equivocation evidence files, the manifest lists 1",
+    );
+
+    // (c) Signed, then DE's log grows and its proofs are swapped for the newer ones.
+    let signed_c = dir.join("signed-c");
+    make_bundle(&lock, &p_both, &cache_both, &signed_c, Some(&maker.0));
+    exits(&with_maker(&signed_c), 0, "made by bundler.example");
+    submit(
+        &de,
+        &review(dir, &anna.0, "crates.io/gamma@1.0.0", &d(3), &[]).0,
+    );
+    let newer = dir.join("newer");
+    make_bundle(&lock, &p_both, &cache_both, &newer, None);
+    copy_dir(
+        &newer.join(origin_dir(&de.origin)),
+        &signed_c.join(origin_dir(&de.origin)),
+    );
+    exits(
+        &with_maker(&signed_c),
+        2,
+        "proofs not by the manifest's checkpoint",
+    );
+}
+
+/// DE (reviewer `anna`) and FR (`bernd`), each logging its reviewer's review of alpha
+/// 1.0.0 (digest `d(1)`) and beta 1.0.0 (`d(2)`).
+fn two_reviewing_institutes(
+    dir: &Path,
+    anna: &(PathBuf, PathBuf),
+    bernd: &(PathBuf, PathBuf),
+) -> (Institute, Institute) {
+    let de = Institute::start(dir, "DE", &[&anna.1]);
+    let fr = Institute::start(dir, "FR", &[&bernd.1]);
+    for (p, n) in [("alpha", 1), ("beta", 2)] {
+        let spec = format!("crates.io/{p}@1.0.0");
+        submit(&de, &review(dir, &anna.0, &spec, &d(n), &[]).0);
+        submit(&fr, &review(dir, &bernd.0, &spec, &d(n), &[]).0);
+    }
+    (de, fr)
 }
 
 /// A lockfile with alpha 1.0.0 (digest `d(1)`) and beta 1.0.0 (`d(2)`).
