@@ -26,8 +26,10 @@
 //! of each package in the lockfile (all versions: delta chains need their bases).
 //! Freshness comes from the checkpoints' witness cosignature timestamps, judged against
 //! the policy's `max-checkpoint-age` at check time: an old bundle replayed later fails.
+//! A file that cannot be read, is over [`MAX_FILE_BYTES`] or does not parse costs its own
+//! entry (or evidence) only, with a warning naming it; the rest of the bundle decides.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -39,6 +41,7 @@ use quorate_proto::tlog_proof::TlogProof;
 pub use crate::dirnames::encode_component;
 use crate::dirnames::{legacy_origin_dir, origin_dir};
 use crate::mirror::{Mirror, Wanted, par_map, peek, verify_evidence};
+use crate::policy::Policy;
 use crate::quorum::{Evaluator, Inclusion, NotProven, TrustedCheckpoint};
 
 pub const MARKER: &str = "quorate-bundle";
@@ -87,6 +90,8 @@ pub struct Written {
     /// Per log written: (origin, its checkpoint note, the leaf hashes of its entries),
     /// for the maker's signed manifest ([`crate::bundle_manifest`]).
     pub written: Vec<(String, Vec<u8>, Vec<merkle::Hash>)>,
+    /// Evidence files written: file name -> RFC 6962 leaf hash of their bytes.
+    pub evidence: BTreeMap<String, merkle::Hash>,
 }
 
 /// Writes a bundle for `wanted` packages from a synced mirror: proofs are built from the
@@ -158,10 +163,10 @@ pub fn write_from_mirror(m: &Mirror, wanted: &Wanted, dir: &Path) -> Result<Writ
     }
     for evs in m.equivocations.values() {
         for e in evs {
-            write(
-                &dir.join("equivocations").join(hex(&e.id())),
-                e.to_text().as_bytes(),
-            )?;
+            let name = hex(&e.id());
+            let text = e.to_text();
+            write(&dir.join("equivocations").join(&name), text.as_bytes())?;
+            w.evidence.insert(name, merkle::leaf_hash(text.as_bytes()));
             w.equivocations += 1;
         }
     }
@@ -177,7 +182,7 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
-fn read_limited(path: &Path) -> Result<Vec<u8>, BundleError> {
+pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, BundleError> {
     let meta = fs::metadata(path).map_err(io(path))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(BundleError::Bad {
@@ -207,6 +212,22 @@ fn collect_att(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BundleError> {
     Ok(())
 }
 
+/// The directory [`load_into`] reads for a policy log: its injective name or, when that
+/// is absent and no policy log owns the name, the `_`-named folder earlier versions
+/// wrote. The manifest check ([`crate::bundle_manifest`]) compares exactly this folder.
+pub(crate) fn log_dir(dir: &Path, policy: &Policy, origin: &str) -> PathBuf {
+    let ld = dir.join(origin_dir(origin));
+    let legacy = legacy_origin_dir(origin);
+    let taken = policy
+        .logs()
+        .iter()
+        .any(|l| origin_dir(l.origin()) == legacy);
+    if !ld.exists() && !taken && dir.join(&legacy).is_dir() {
+        return dir.join(legacy); // written by an earlier version
+    }
+    ld
+}
+
 /// Loads a bundle's entries for `wanted` packages, and its evidence, into `ev`.
 pub fn load_into(
     dir: &Path,
@@ -229,15 +250,7 @@ pub fn load_into(
     // checks run on all cores; adding to the evaluator stays in order on this thread.
     let mut work: Vec<(String, PathBuf)> = Vec::new();
     for log in policy.logs().iter().filter(|l| l.jurisdiction.is_some()) {
-        let mut ld = dir.join(origin_dir(log.origin()));
-        let legacy = legacy_origin_dir(log.origin());
-        let taken = policy
-            .logs()
-            .iter()
-            .any(|l| origin_dir(l.origin()) == legacy);
-        if !ld.exists() && !taken && dir.join(&legacy).is_dir() {
-            ld = dir.join(legacy); // written by an earlier version
-        }
+        let ld = log_dir(dir, policy, log.origin());
         match wanted {
             None => work.push((log.origin().to_owned(), ld)),
             Some(ws) => {
@@ -253,28 +266,40 @@ pub fn load_into(
         }
     }
     type Item = (PathBuf, Option<VerifiedAttestation>, TlogProof);
-    let load_dir = |d: &Path| -> Result<Vec<Item>, BundleError> {
+    // One unreadable, oversized or malformed file costs its own entry only (with a
+    // warning naming it); a hostile or damaged file must not stop the whole check.
+    let load_dir = |d: &Path| -> Result<(Vec<Item>, Vec<String>), BundleError> {
         let mut atts = Vec::new();
         collect_att(d, &mut atts)?;
         atts.sort();
         let mut out = Vec::with_capacity(atts.len());
+        let mut warnings = Vec::new();
         for p in atts {
-            let env = read_limited(&p)?;
             let pp = p.with_extension("tlog-proof");
-            let text = read_limited(&pp)?;
-            let proof = TlogProof::parse(&text).map_err(|e| BundleError::Bad {
-                path: pp.clone(),
-                reason: e.to_string(),
-            })?;
-            let v = quorate_proto::attestation::verify(&env).ok();
-            out.push((p, v, proof));
+            let read = read_limited(&p).and_then(|env| {
+                let text = read_limited(&pp)?;
+                let proof = TlogProof::parse(&text).map_err(|e| BundleError::Bad {
+                    path: pp.clone(),
+                    reason: e.to_string(),
+                })?;
+                Ok((env, proof))
+            });
+            match read {
+                Ok((env, proof)) => {
+                    let v = quorate_proto::attestation::verify(&env).ok();
+                    out.push((p, v, proof));
+                }
+                Err(e) => warnings.push(format!("{e}; entry {} ignored", p.display())),
+            }
         }
-        Ok(out)
+        Ok((out, warnings))
     };
     let loaded_dirs = par_map(&work, |(_, d)| load_dir(d));
     let mut items: Vec<(String, Item)> = Vec::new();
     for ((origin, _), r) in work.iter().zip(loaded_dirs) {
-        for it in r? {
+        let (its, warnings) = r?;
+        loaded.warnings.extend(warnings);
+        for it in its {
             items.push((origin.clone(), it));
         }
     }
@@ -309,7 +334,13 @@ pub fn load_into(
     if let Ok(rd) = fs::read_dir(dir.join("equivocations")) {
         for e in rd.flatten() {
             let p = e.path();
-            let b = read_limited(&p)?;
+            let b = match read_limited(&p) {
+                Ok(b) => b,
+                Err(e) => {
+                    loaded.warnings.push(format!("{e}; ignored"));
+                    continue;
+                }
+            };
             match verify_evidence(policy, &b) {
                 Some((_, evd)) => {
                     add_evidence(ev, &evd);

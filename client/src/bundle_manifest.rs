@@ -11,14 +11,18 @@
 //! time <POSIX seconds>
 //! package <ecosystem> <name>                      one line per package bundled
 //! log <origin> <size> <root-base64> <entries> <entries-digest-hex>
+//! evidence <files> <evidence-digest-hex>          exactly once
 //! ```
 //!
 //! One `log` line per log: the checkpoint the bundle's proofs use (origin, tree size,
 //! root hash) and the entries the maker wrote for it (count, and SHA-256 of 0x00 followed
-//! by their sorted leaf hashes: RFC 6962's leaf hash of that string). A user who trusts
-//! the maker to have copied everything checks it with
-//! `quorate check --bundle DIR --bundle-maker VKEY`: the signature must verify under VKEY,
-//! and the bundle's checkpoints and entries must be exactly the ones listed.
+//! by their sorted leaf hashes: RFC 6962's leaf hash of that string). The `evidence` line
+//! digests the files in `DIR/equivocations` the same way. A user who trusts the maker to
+//! have copied everything checks it with `quorate check --bundle DIR --bundle-maker VKEY`:
+//! the signature must verify under VKEY, and what the loader reads must be exactly what
+//! is listed: every entry in the folder it reads for each policy log (a legacy `_`-named
+//! folder included), each entry's `.tlog-proof` by the listed checkpoint, and the
+//! evidence files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -31,8 +35,8 @@ use quorate_proto::checkpoint::Checkpoint;
 use quorate_proto::merkle::{self, Hash};
 use quorate_proto::note::{self, Ed25519Verifier, NoteVerifier, Signer};
 
-use crate::dirnames::origin_dir;
 use crate::policy::Policy;
+use quorate_proto::tlog_proof::TlogProof;
 
 pub const FILE: &str = "manifest";
 const HEADER: &str = "quorate-bundle-manifest v1";
@@ -74,6 +78,9 @@ pub struct Manifest {
     pub time: u64,
     pub packages: BTreeSet<(String, String)>,
     pub logs: Vec<LogLine>,
+    /// Files in `DIR/equivocations`: their count and the digest of their leaf hashes.
+    pub evidence: u64,
+    pub evidence_digest: Hash,
 }
 
 /// SHA-256 of 0x00 || the sorted leaf hashes (RFC 6962's leaf hash of that string).
@@ -115,6 +122,12 @@ impl Manifest {
                 hex(&l.entries_digest)
             );
         }
+        let _ = writeln!(
+            t,
+            "evidence {} {}",
+            self.evidence,
+            hex(&self.evidence_digest)
+        );
         t
     }
 
@@ -128,7 +141,10 @@ impl Manifest {
             time: 0,
             packages: BTreeSet::new(),
             logs: Vec::new(),
+            evidence: 0,
+            evidence_digest: [0; 32],
         };
+        let mut evidence_seen = false;
         for (n, line) in lines {
             let bad = |what: &str| format!("line {}: {what}: {line:?}", n + 1);
             let f: Vec<&str> = line.split(' ').collect();
@@ -152,11 +168,19 @@ impl Manifest {
                         entries_digest: unhex32(digest).ok_or_else(|| bad("bad digest"))?,
                     });
                 }
+                ["evidence", count, digest] if !evidence_seen => {
+                    evidence_seen = true;
+                    m.evidence = count.parse().map_err(|_| bad("bad evidence count"))?;
+                    m.evidence_digest = unhex32(digest).ok_or_else(|| bad("bad digest"))?;
+                }
                 _ => return Err(bad("unknown or repeated line")),
             }
         }
         if m.maker.is_empty() {
             return Err("no maker line".into());
+        }
+        if !evidence_seen {
+            return Err("no evidence line".into());
         }
         Ok(m)
     }
@@ -177,10 +201,8 @@ impl Manifest {
     ) -> Result<Manifest, String> {
         let mut logs = Vec::new();
         for (origin, note_bytes, leaves) in &w.written {
-            let text = String::from_utf8_lossy(note_bytes);
-            let body_end = text.find("\n\n").map_or(text.len(), |i| i + 1);
-            let c = Checkpoint::parse(&text[..body_end])
-                .map_err(|e| format!("checkpoint of {origin}: {e}"))?;
+            let c =
+                checkpoint_body(note_bytes).map_err(|e| format!("checkpoint of {origin}: {e}"))?;
             logs.push(LogLine {
                 origin: origin.clone(),
                 size: c.size(),
@@ -194,6 +216,8 @@ impl Manifest {
             time,
             packages: packages.into_iter().collect(),
             logs,
+            evidence: w.evidence.len() as u64,
+            evidence_digest: entries_digest(&w.evidence.values().copied().collect::<Vec<_>>()),
         })
     }
 }
@@ -309,54 +333,76 @@ pub fn vouched(
     Ok(Vouched::Verified(m))
 }
 
-/// Differences between the bundle on disk and what the manifest lists, for every policy
-/// log: its checkpoint (origin, size, root) and the leaf hashes of all its entries.
+/// The checkpoint body (origin, size, root) of a signed checkpoint note.
+fn checkpoint_body(note_bytes: &[u8]) -> Result<Checkpoint, String> {
+    let text = String::from_utf8_lossy(note_bytes);
+    let body_end = text.find("\n\n").map_or(text.len(), |i| i + 1);
+    Checkpoint::parse(&text[..body_end]).map_err(|e| e.to_string())
+}
+
+/// Differences between what `check --bundle` would read and what the manifest lists:
+/// for every policy log, the folder the loader reads ([`crate::bundle::log_dir`], legacy
+/// names included), the leaf hashes of all its entries and the checkpoint of each
+/// entry's own `.tlog-proof` (the one the loader proves it with); and every file in
+/// `DIR/equivocations`. Files are hashed from their bytes: names are not trusted.
 fn compare(dir: &Path, policy: &Policy, m: &Manifest) -> Result<Vec<String>, ManifestError> {
     let mut problems = Vec::new();
     let listed: BTreeMap<&str, &LogLine> = m.logs.iter().map(|l| (l.origin.as_str(), l)).collect();
+    let mut done = BTreeSet::new();
     for log in policy.logs() {
-        let ld = dir.join(origin_dir(log.origin()));
-        let cp = match fs::read(ld.join("checkpoint")) {
-            Ok(b) => Some(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e.into()),
-        };
+        if !done.insert(log.origin()) {
+            continue;
+        }
+        let ld = crate::bundle::log_dir(dir, policy, log.origin());
+        let mut atts = Vec::new();
+        collect_atts(&ld, &mut atts)?;
+        atts.sort();
         let Some(line) = listed.get(log.origin()) else {
-            if cp.is_some() {
+            if !atts.is_empty() {
                 problems.push(format!(
-                    "log {} is in the bundle but not in the manifest",
-                    log.origin()
+                    "log {}: {} entries in {} but the log is not in the manifest",
+                    log.origin(),
+                    atts.len(),
+                    ld.display()
                 ));
             }
             continue;
         };
-        let Some(cp) = cp else {
-            problems.push(format!(
-                "log {} is in the manifest but not in the bundle",
-                log.origin()
-            ));
-            continue;
-        };
-        let text = String::from_utf8_lossy(&cp);
-        let body_end = text.find("\n\n").map_or(text.len(), |i| i + 1);
-        match Checkpoint::parse(&text[..body_end]) {
-            Ok(c)
-                if c.origin() == line.origin
-                    && c.size() == line.size
-                    && *c.root_hash() == line.root => {}
-            Ok(c) => problems.push(format!(
-                "log {}: checkpoint is size {}, the manifest says size {}",
-                log.origin(),
-                c.size(),
-                line.size
-            )),
-            Err(e) => problems.push(format!(
-                "log {}: checkpoint does not parse: {e}",
-                log.origin()
-            )),
+        let mut leaves = Vec::with_capacity(atts.len());
+        let mut bad_proofs: Vec<String> = Vec::new();
+        for p in &atts {
+            match crate::bundle::read_limited(p) {
+                Ok(b) => leaves.push(merkle::leaf_hash(&b)),
+                Err(e) => problems.push(e.to_string()),
+            }
+            let pp = p.with_extension("tlog-proof");
+            let cp = crate::bundle::read_limited(&pp)
+                .map_err(|e| e.to_string())
+                .and_then(|t| TlogProof::parse(&t).map_err(|e| e.to_string()))
+                .and_then(|proof| checkpoint_body(&proof.checkpoint));
+            match cp {
+                Ok(c)
+                    if c.origin() == line.origin
+                        && c.size() == line.size
+                        && *c.root_hash() == line.root => {}
+                Ok(c) => bad_proofs.push(format!(
+                    "{} is proven by checkpoint {}@{}",
+                    pp.display(),
+                    c.origin(),
+                    c.size()
+                )),
+                Err(e) => bad_proofs.push(format!("{}: {e}", pp.display())),
+            }
         }
-        let mut leaves = Vec::new();
-        collect_leaves(&ld, &mut leaves)?;
+        if let Some(first) = bad_proofs.first() {
+            problems.push(format!(
+                "log {}: {} proofs not by the manifest's checkpoint {}@{} (first: {first})",
+                log.origin(),
+                bad_proofs.len(),
+                line.origin,
+                line.size
+            ));
+        }
         if leaves.len() as u64 != line.entries || entries_digest(&leaves) != line.entries_digest {
             problems.push(format!(
                 "log {}: {} entries, the manifest lists {} (entries added, removed or changed)",
@@ -366,12 +412,32 @@ fn compare(dir: &Path, policy: &Policy, m: &Manifest) -> Result<Vec<String>, Man
             ));
         }
     }
+    let mut evidence = Vec::new();
+    match fs::read_dir(dir.join("equivocations")) {
+        Ok(rd) => {
+            for e in rd {
+                match crate::bundle::read_limited(&e?.path()) {
+                    Ok(b) => evidence.push(merkle::leaf_hash(&b)),
+                    Err(e) => problems.push(e.to_string()),
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    if evidence.len() as u64 != m.evidence || entries_digest(&evidence) != m.evidence_digest {
+        problems.push(format!(
+            "{} equivocation evidence files, the manifest lists {} (evidence added, removed or \
+             changed)",
+            evidence.len(),
+            m.evidence
+        ));
+    }
     Ok(problems)
 }
 
-/// Leaf hashes of every `.att` file under `dir` (hashed from their bytes: names are not
-/// trusted).
-fn collect_leaves(dir: &Path, out: &mut Vec<Hash>) -> Result<(), ManifestError> {
+/// Every `.att` file under `dir`.
+fn collect_atts(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
     let rd = match fs::read_dir(dir) {
         Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -381,15 +447,9 @@ fn collect_leaves(dir: &Path, out: &mut Vec<Hash>) -> Result<(), ManifestError> 
         let e = e?;
         let p = e.path();
         if e.file_type()?.is_dir() {
-            collect_leaves(&p, out)?;
+            collect_atts(&p, out)?;
         } else if p.extension().is_some_and(|x| x == "att") {
-            if e.metadata()?.len() > crate::bundle::MAX_FILE_BYTES {
-                return Err(ManifestError::Bad {
-                    path: p,
-                    reason: "entry file too large".into(),
-                });
-            }
-            out.push(merkle::leaf_hash(&fs::read(&p)?));
+            out.push(p);
         }
     }
     Ok(())
@@ -412,6 +472,8 @@ mod tests {
                 entries: 2,
                 entries_digest: entries_digest(&[[1; 32], [2; 32]]),
             }],
+            evidence: 1,
+            evidence_digest: entries_digest(&[[4; 32]]),
         };
         assert_eq!(Manifest::parse(&m.to_text()).unwrap(), m);
         assert_eq!(
@@ -423,5 +485,16 @@ mod tests {
         assert!(Manifest::parse(&extra).unwrap_err().contains("repeated"));
         let short = m.to_text().replace(" 12 ", " x ");
         assert!(Manifest::parse(&short).unwrap_err().contains("bad size"));
+        let no_evidence: String = m
+            .to_text()
+            .lines()
+            .filter(|l| !l.starts_with("evidence "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(
+            Manifest::parse(&no_evidence)
+                .unwrap_err()
+                .contains("no evidence line")
+        );
     }
 }

@@ -594,12 +594,7 @@ fn equivocating_log_is_detected_by_the_mirror_and_distrusted_everywhere() {
     // DE's log key signs a forked history: a size-1 checkpoint with another root. The
     // mirror saw it earlier (it is in the cache); the node now serves its real size-2 tree.
     let de = &f.insts[0];
-    let skey = std::fs::read_to_string(de.data.join("log.key")).unwrap();
-    let signer = Signer::from_skey(skey.trim()).unwrap();
-    let mut fork = MemoryLog::new();
-    fork.append(b"a different first entry");
-    let cp = Checkpoint::new(&de.origin, 1, fork.root(), vec![]).unwrap();
-    let forged = note::sign(&cp.to_text(), &[&signer]).unwrap();
+    let (signer, forged) = forge_checkpoint(&de.data, &de.origin, &[b"a different first entry"]);
     let cache = f.dir.join("cache");
     // Written under the name earlier versions used (`/` as `_`): the mirror migrates it.
     let stem = de.origin.replace('/', "_");
@@ -804,7 +799,8 @@ fn malformed_inputs_are_clear_errors_never_panics() {
         2,
         "is not a quorate bundle",
     );
-    // A bundle with a garbage proof names the file.
+    // A bundle with a garbage proof names the file and costs only that entry (the
+    // package then fails for want of reviews, exit 1, rather than the whole check).
     let b = dir.join("b");
     let pd = b.join("de.test_log/crates.io/alpha/1.0.0");
     std::fs::create_dir_all(&pd).unwrap();
@@ -813,14 +809,14 @@ fn malformed_inputs_are_clear_errors_never_panics() {
     std::fs::write(pd.join("00.tlog-proof"), b"not a proof").unwrap();
     exits(
         &q(&["check", s(&lock), "--policy", s(&pol), "--bundle", s(&b)]),
-        2,
-        "00.tlog-proof",
+        1,
+        "00.tlog-proof: tlog-proof",
     );
     // A missing proof.
     std::fs::remove_file(pd.join("00.tlog-proof")).unwrap();
     exits(
         &q(&["check", s(&lock), "--policy", s(&pol), "--bundle", s(&b)]),
-        2,
+        1,
         "00.tlog-proof",
     );
     // A well-formed proof beside an envelope whose signature fails: ignored with a warning.

@@ -8,6 +8,7 @@ mod nodes;
 use std::path::{Path, PathBuf};
 
 use nodes::*;
+use quorate_client::dirnames::{legacy_origin_dir, origin_dir};
 
 fn d(n: u8) -> String {
     format!("{n:02x}").repeat(32)
@@ -92,12 +93,7 @@ fn one_reviewer_key_at_two_institutes_counts_once_and_withdraws_everywhere() {
     submit(&fr, &beta);
     let (beta_b, _) = review(dir, &bernd.0, "crates.io/beta@1.0.0", &d(2), &[]);
     submit(&fr, &beta_b);
-    let lock = dir.join("Cargo.lock");
-    std::fs::write(
-        &lock,
-        lockfile(&[("alpha", "1.0.0", &d(1)), ("beta", "1.0.0", &d(2))]),
-    )
-    .unwrap();
+    let lock = lock_alpha_beta(dir);
     let cache = dir.join("cache");
     let k2 = policy(dir, &[&de, &fr], 2);
     let o = check(&lock, &k2, &cache, &["--json"]);
@@ -154,32 +150,12 @@ fn bundles_state_what_they_cannot_prove_and_who_vouches() {
         let (a, _) = review(dir, &anna.0, &format!("crates.io/{p}@1.0.0"), &d(n), &[]);
         submit(&de, &a);
     }
-    let lock = dir.join("Cargo.lock");
-    std::fs::write(
-        &lock,
-        lockfile(&[("alpha", "1.0.0", &d(1)), ("beta", "1.0.0", &d(2))]),
-    )
-    .unwrap();
+    let lock = lock_alpha_beta(dir);
     let cache = dir.join("cache");
     let pol = policy(dir, &[&de], 1);
     let maker = reviewer(dir, "bundler.example");
     let other = reviewer(dir, "someone.else");
-    let make = |out: &Path, sign: Option<&Path>| {
-        let mut a = vec![
-            "bundle",
-            s(&lock),
-            "--out",
-            s(out),
-            "--policy",
-            s(&pol),
-            "--cache",
-            s(&cache),
-        ];
-        if let Some(k) = sign {
-            a.extend(["--sign", s(k)]);
-        }
-        ok(&q(&a))
-    };
+    let make = |out: &Path, sign: Option<&Path>| make_bundle(&lock, &pol, &cache, out, sign);
 
     // Unsigned, as before: decided, with the statement.
     let plain = dir.join("plain");
@@ -252,6 +228,211 @@ fn bundles_state_what_they_cannot_prove_and_who_vouches() {
         2,
         "differs from what its maker signed",
     );
+}
+
+/// One truncated `.tlog-proof` and one oversized envelope (and an oversized evidence
+/// file) cost their own entries only: `check --bundle` warns, naming each file, and the
+/// other jurisdictions still decide (it used to stop the whole check on the first one).
+#[test]
+fn one_bad_file_in_a_bundle_costs_only_its_entry() {
+    let t = Tmp::new("badfile");
+    let dir = t.path();
+    let anna = reviewer(dir, "anna");
+    let bernd = reviewer(dir, "bernd");
+    let (de, fr) = two_reviewing_institutes(dir, &anna, &bernd);
+    let lock = lock_alpha_beta(dir);
+    let cache = dir.join("cache");
+    let pol = policy(dir, &[&de, &fr], 1);
+    let bundle = dir.join("bundle");
+    make_bundle(&lock, &pol, &cache, &bundle, None);
+    let mut atts = Vec::new();
+    find_att(&bundle, &mut atts);
+    assert_eq!(atts.len(), 4);
+    let of = |j: &str, pkg: &str| {
+        atts.iter()
+            .find(|p| {
+                let rel = p.strip_prefix(&bundle).unwrap().to_str().unwrap();
+                rel.starts_with(j) && rel.contains(&format!("/{pkg}/"))
+            })
+            .unwrap()
+            .clone()
+    };
+    // DE's proof of alpha cut short; FR's envelope of beta past the size limit.
+    let proof = of("de", "alpha").with_extension("tlog-proof");
+    let text = std::fs::read(&proof).unwrap();
+    std::fs::write(&proof, &text[..12]).unwrap();
+    let big = of("fr", "beta");
+    std::fs::write(&big, vec![b'x'; 2 << 20]).unwrap();
+    std::fs::create_dir_all(bundle.join("equivocations")).unwrap();
+    let big_ev = bundle.join("equivocations").join("00");
+    std::fs::write(&big_ev, vec![b'x'; 2 << 20]).unwrap();
+
+    let o = check(&lock, &pol, &cache, &["--bundle", s(&bundle), "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let v = json(&o);
+    let got = verdicts(&v);
+    assert_eq!(got["alpha@1.0.0"], (true, vec!["FR".to_owned()]), "{v}");
+    assert_eq!(got["beta@1.0.0"], (true, vec!["DE".to_owned()]), "{v}");
+    let warnings = v["warnings"].to_string();
+    for f in [&proof, &big, &big_ev] {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        assert!(warnings.contains(name), "{name} not named: {warnings}");
+    }
+    assert!(warnings.contains("over 1048576 bytes"), "{warnings}");
+}
+
+/// `--bundle-maker` vouches for exactly what `check --bundle` reads. Each change below
+/// passed the maker check before: (a) a log's entries added under the legacy `_`-named
+/// folder the loader falls back to, (b) equivocation evidence deleted, (c) proofs swapped
+/// for ones by a newer checkpoint than the manifest lists.
+#[test]
+fn a_bundle_maker_vouches_for_exactly_what_the_loader_reads() {
+    let t = Tmp::new("makerloader");
+    let dir = t.path();
+    let anna = reviewer(dir, "anna");
+    let bernd = reviewer(dir, "bernd");
+    let maker = reviewer(dir, "bundler.example");
+    let (de, fr) = two_reviewing_institutes(dir, &anna, &bernd);
+    let lock = lock_alpha_beta(dir);
+    let pol = |name: &str, insts: &[&Institute]| {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        policy(&d, insts, insts.len())
+    };
+    let (p_de, p_both) = (pol("pde", &[&de]), pol("pboth", &[&de, &fr]));
+    let with_maker = |bundle: &Path| {
+        check(
+            &lock,
+            &p_both,
+            &dir.join("user-cache"),
+            &["--bundle", s(bundle), "--bundle-maker", s(&maker.1)],
+        )
+    };
+    let copy_dir = |from: &Path, to: &Path| {
+        let mut atts = Vec::new();
+        find_att(from, &mut atts);
+        for a in atts {
+            for f in [a.clone(), a.with_extension("tlog-proof")] {
+                let dest = to.join(f.strip_prefix(from).unwrap());
+                std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+                std::fs::copy(&f, dest).unwrap();
+            }
+        }
+    };
+
+    // (a) Signed with DE only; FR's entries added under FR's legacy folder name.
+    let signed_a = dir.join("signed-a");
+    make_bundle(
+        &lock,
+        &p_de,
+        &dir.join("cache-de"),
+        &signed_a,
+        Some(&maker.0),
+    );
+    exits(&with_maker(&signed_a), 1, "made by bundler.example");
+    let full = dir.join("full");
+    let cache_both = dir.join("cache-both");
+    make_bundle(&lock, &p_both, &cache_both, &full, None);
+    copy_dir(
+        &full.join(origin_dir(&fr.origin)),
+        &signed_a.join(legacy_origin_dir(&fr.origin)),
+    );
+    exits(
+        &with_maker(&signed_a),
+        2,
+        "but the log is not in the manifest",
+    );
+
+    // (b) A bundle carrying evidence that DE's key signed a fork (the mirror saw a
+    // forged size-1 checkpoint), then the evidence deleted.
+    let (_, forged) = forge_checkpoint(&de.data, &de.origin, &[b"a different first entry"]);
+    let cache_fork = dir.join("cache-fork");
+    std::fs::create_dir_all(cache_fork.join(origin_dir(&de.origin))).unwrap();
+    std::fs::write(
+        cache_fork.join(origin_dir(&de.origin)).join("checkpoint"),
+        &forged,
+    )
+    .unwrap();
+    let signed_b = dir.join("signed-b");
+    make_bundle(&lock, &p_both, &cache_fork, &signed_b, Some(&maker.0));
+    let evidence: Vec<PathBuf> = std::fs::read_dir(signed_b.join("equivocations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(evidence.len(), 1);
+    exits(&with_maker(&signed_b), 1, "made by bundler.example");
+    std::fs::remove_file(&evidence[0]).unwrap();
+    exits(
+        &with_maker(&signed_b),
+        2,
+        "0 equivocation evidence files, the manifest lists 1",
+    );
+
+    // (c) Signed, then DE's log grows and its proofs are swapped for the newer ones.
+    let signed_c = dir.join("signed-c");
+    make_bundle(&lock, &p_both, &cache_both, &signed_c, Some(&maker.0));
+    exits(&with_maker(&signed_c), 0, "made by bundler.example");
+    submit(
+        &de,
+        &review(dir, &anna.0, "crates.io/gamma@1.0.0", &d(3), &[]).0,
+    );
+    let newer = dir.join("newer");
+    make_bundle(&lock, &p_both, &cache_both, &newer, None);
+    copy_dir(
+        &newer.join(origin_dir(&de.origin)),
+        &signed_c.join(origin_dir(&de.origin)),
+    );
+    exits(
+        &with_maker(&signed_c),
+        2,
+        "proofs not by the manifest's checkpoint",
+    );
+}
+
+/// DE (reviewer `anna`) and FR (`bernd`), each logging its reviewer's review of alpha
+/// 1.0.0 (digest `d(1)`) and beta 1.0.0 (`d(2)`).
+fn two_reviewing_institutes(
+    dir: &Path,
+    anna: &(PathBuf, PathBuf),
+    bernd: &(PathBuf, PathBuf),
+) -> (Institute, Institute) {
+    let de = Institute::start(dir, "DE", &[&anna.1]);
+    let fr = Institute::start(dir, "FR", &[&bernd.1]);
+    for (p, n) in [("alpha", 1), ("beta", 2)] {
+        let spec = format!("crates.io/{p}@1.0.0");
+        submit(&de, &review(dir, &anna.0, &spec, &d(n), &[]).0);
+        submit(&fr, &review(dir, &bernd.0, &spec, &d(n), &[]).0);
+    }
+    (de, fr)
+}
+
+/// A lockfile with alpha 1.0.0 (digest `d(1)`) and beta 1.0.0 (`d(2)`).
+fn lock_alpha_beta(dir: &Path) -> PathBuf {
+    let lock = dir.join("Cargo.lock");
+    std::fs::write(
+        &lock,
+        lockfile(&[("alpha", "1.0.0", &d(1)), ("beta", "1.0.0", &d(2))]),
+    )
+    .unwrap();
+    lock
+}
+
+/// `quorate bundle` into `out`, signed by `sign` when given; returns its output.
+fn make_bundle(lock: &Path, pol: &Path, cache: &Path, out: &Path, sign: Option<&Path>) -> String {
+    let mut a = vec![
+        "bundle",
+        s(lock),
+        "--out",
+        s(out),
+        "--policy",
+        s(pol),
+        "--cache",
+        s(cache),
+    ];
+    if let Some(k) = sign {
+        a.extend(["--sign", s(k)]);
+    }
+    ok(&q(&a))
 }
 
 fn exits_ok(o: &std::process::Output) -> String {

@@ -16,7 +16,8 @@
 //! Cost is bounded: jurisdictions that certify with keys nobody else has are settled
 //! first (repeatedly, since each one settled frees its shared keys for the others); only
 //! the rest is searched exhaustively, up to [`MAX_ASSIGNMENTS`] assignments, beyond which
-//! a deterministic greedy pass (sorted jurisdiction order) decides and says so.
+//! a deterministic greedy pass decides and says so: jurisdictions carrying the fewest
+//! shared keys go first, and each takes only a minimal set of the shared keys it needs.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -146,21 +147,74 @@ pub(super) fn assign<'j>(
         }
         best = found;
     } else {
-        // Greedy: each open jurisdiction in order takes every shared key still free.
+        // Greedy. A jurisdiction that certifies takes only a minimal set of the shared
+        // keys it needs (each one it still certifies without is left free), so keys
+        // nobody needs stay with whoever else carries them. Order: fewest shared keys
+        // carried first, then fewest needed, then name. A replayer carries the union
+        // of what it copied, so the jurisdictions it copied from come before it and
+        // keep their own keys; taking all it carries (the old rule) let one replay of
+        // two jurisdictions' envelopes take both votes.
         out.greedy = true;
+        let carried = |j: &str| shared.iter().filter(|(_, o)| o.contains(&j)).count();
+        let shared_set: BTreeSet<Key> = shared.iter().map(|(k, _)| *k).collect();
+        // The shared keys `j` certifies with, minimised (none can be dropped), when
+        // `free` says which shared keys it may still take; None when it cannot certify.
+        // Each needed key is found by a binary search for the shortest certifying
+        // prefix of the candidates, so a jurisdiction needing n of K shared keys costs
+        // O(n log K) `certifies` calls, not K: a replay of many keys stays cheap.
+        let minimal = |j: &'j str,
+                       free: &dyn Fn(&Key) -> bool,
+                       certifies: &mut Certifies<'_>|
+         -> Option<BTreeSet<Key>> {
+            let mut cand: Vec<Key> = shared
+                .iter()
+                .filter(|(k, o)| o.contains(&j) && free(k))
+                .map(|(k, _)| *k)
+                .collect();
+            let mut needed: BTreeSet<Key> = BTreeSet::new();
+            // Certifies with `needed` and the first `p` candidates (and its own keys)?
+            let mut ok = |needed: &BTreeSet<Key>, with: &[Key]| {
+                let with: BTreeSet<&Key> = with.iter().collect();
+                certifies(j, &|k| {
+                    !shared_set.contains(k) || needed.contains(k) || with.contains(k)
+                })
+            };
+            if !ok(&needed, &cand) {
+                return None;
+            }
+            while !ok(&needed, &[]) {
+                // Shortest prefix that certifies: its last key is needed (without it,
+                // the rest of that prefix does not certify), and only keys before it
+                // can still be.
+                let (mut lo, mut hi) = (1, cand.len());
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if ok(&needed, &cand[..mid]) {
+                        hi = mid;
+                    } else {
+                        lo = mid + 1;
+                    }
+                }
+                needed.insert(cand[lo - 1]);
+                cand.truncate(lo - 1);
+            }
+            Some(needed)
+        };
+        let mut order: Vec<(usize, usize, &'j str)> = open
+            .iter()
+            .map(|&j| {
+                let need = minimal(j, &|_| true, &mut certifies).map_or(usize::MAX, |m| m.len());
+                (carried(j), need, j)
+            })
+            .collect();
+        order.sort();
         let mut taken: BTreeMap<Key, &'j str> = BTreeMap::new();
         let mut got = BTreeSet::new();
-        for &j in &open {
-            let ok = certifies(j, &|k| match taken.get(k) {
-                Some(o) => *o == j,
-                None => true,
-            });
-            if ok {
+        for (_, _, j) in order {
+            if let Some(keep) = minimal(j, &|k| !taken.contains_key(k), &mut certifies) {
                 got.insert(j);
-                for (k, owners) in &shared {
-                    if owners.contains(&j) {
-                        taken.entry(*k).or_insert(j);
-                    }
+                for k in keep {
+                    taken.insert(k, j);
                 }
             }
         }
@@ -252,5 +306,48 @@ mod tests {
         assert!(a.greedy);
         assert_eq!(a.certified.iter().copied().collect::<Vec<_>>(), ["DE"]);
         assert_eq!(a.counted_elsewhere["FR"].len(), 12);
+    }
+
+    /// A captured institute replays DE's 5 and FR's 4 envelopes into its own log: 2^9
+    /// assignments force the greedy pass, which must still leave DE and FR their votes
+    /// (it used to give AT, first in sorted order, all nine keys and certify only AT).
+    #[test]
+    fn a_replay_forcing_the_greedy_pass_takes_no_vote_from_the_originals() {
+        let de: Vec<u8> = (1..=5).collect();
+        let fr: Vec<u8> = (6..=9).collect();
+        let (a, _) = run(&[
+            ("AT", vec![de.clone(), fr.clone()]),
+            ("DE", vec![de]),
+            ("FR", vec![fr]),
+        ]);
+        assert!(a.greedy);
+        assert_eq!(
+            a.certified.iter().copied().collect::<Vec<_>>(),
+            ["DE", "FR"]
+        );
+        // AT is explained by the keys counted for the others, none left unexplained.
+        assert_eq!(a.counted_elsewhere["AT"].len(), 9);
+    }
+
+    /// The greedy pass finds each needed key by binary search: 200 shared keys where
+    /// each jurisdiction needs one cost a few dozen `certifies` calls, not hundreds.
+    #[test]
+    fn the_greedy_pass_minimises_with_few_certify_calls() {
+        let key = |n: u8| [n; 32];
+        let keys_of: BTreeMap<&str, BTreeSet<Key>> = [
+            ("AT", (1..=200).map(key).collect()),
+            ("BR", (1..=199).map(key).collect()),
+            ("DE", [key(200)].into()),
+        ]
+        .into();
+        let mut calls = 0;
+        let a = assign(&keys_of, |j, allowed| {
+            calls += 1;
+            keys_of[j].iter().any(allowed)
+        });
+        assert!(a.greedy);
+        assert_eq!(a.certified.len(), 3);
+        // 3 jurisdictions, twice (ordering, then taking), ~log2(200) + 3 calls each.
+        assert!(calls <= 80, "{calls} certify calls");
     }
 }

@@ -370,3 +370,28 @@ pub fn verdicts(v: &serde_json::Value) -> std::collections::BTreeMap<String, (bo
         })
         .collect()
 }
+
+/// A checkpoint for a forked history (`leaves` as its entries), signed with the log key
+/// in the institute's data directory `data`: what an equivocating log would hand out.
+/// Returns the log's signer too, for more forgeries.
+pub fn forge_checkpoint(
+    data: &Path,
+    origin: &str,
+    leaves: &[&[u8]],
+) -> (quorate_proto::note::Signer, String) {
+    let skey = std::fs::read_to_string(data.join("log.key")).unwrap();
+    let signer = quorate_proto::note::Signer::from_skey(skey.trim()).unwrap();
+    let mut fork = quorate_proto::merkle::MemoryLog::new();
+    for l in leaves {
+        fork.append(l);
+    }
+    let cp = quorate_proto::checkpoint::Checkpoint::new(
+        origin,
+        leaves.len() as u64,
+        fork.root(),
+        vec![],
+    )
+    .unwrap();
+    let forged = quorate_proto::note::sign(&cp.to_text(), &[&signer]).unwrap();
+    (signer, forged)
+}
