@@ -222,7 +222,7 @@ fn submit_messages_say_what_happened() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     let mallory_vkey = std::fs::read_to_string(dir.join("mallory.pub")).unwrap();
-    let name_id = mallory_vkey.rsplitn(2, '+').nth(1).unwrap().to_owned();
+    let name_id = mallory_vkey.rsplit_once('+').unwrap().0.to_owned();
     assert!(
         err.contains(&format!("reviewer {name_id} is not registered")),
         "{err}"
