@@ -222,7 +222,12 @@ fn submit_messages_say_what_happened() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     let mallory_vkey = std::fs::read_to_string(dir.join("mallory.pub")).unwrap();
-    let name_id = mallory_vkey.rsplit_once('+').unwrap().0.to_owned();
+    // NAME+KEYID of NAME+KEYID+BASE64 (base64 may hold '+' itself).
+    let name_id = mallory_vkey
+        .splitn(3, '+')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("+");
     assert!(
         err.contains(&format!("reviewer {name_id} is not registered")),
         "{err}"
