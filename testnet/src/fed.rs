@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 pub struct Bins {
     pub node: PathBuf,
     pub cli: PathBuf,
+    /// The standalone witness (`bench` times it).
+    pub witness: PathBuf,
 }
 
 impl Bins {
@@ -35,23 +37,37 @@ impl Bins {
         let bins = Bins {
             node: dir.join("quorate-node"),
             cli: dir.join("quorate"),
+            witness: dir.join("quorate-witness"),
         };
         let via_cargo_run = !under_test && std::env::var_os("CARGO").is_some();
-        if via_cargo_run || !bins.node.exists() || !bins.cli.exists() {
+        if via_cargo_run || !bins.node.exists() || !bins.cli.exists() || !bins.witness.exists() {
             let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            cmd.args(["build", "-q", "-p", "quorate-node", "-p", "quorate-client"])
-                .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+            cmd.args([
+                "build",
+                "-q",
+                "-p",
+                "quorate-node",
+                "-p",
+                "quorate-client",
+                "-p",
+                "quorate-witness",
+            ])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
             if dir.file_name().is_some_and(|n| n == "release") {
                 cmd.arg("--release");
             }
             if let Some(target) = dir.parent() {
                 cmd.env("CARGO_TARGET_DIR", target);
             }
-            eprintln!("building quorate-node and quorate into {}", dir.display());
+            eprintln!(
+                "building quorate-node, quorate and quorate-witness into {}",
+                dir.display()
+            );
             let st = cmd.status().context("running cargo build")?;
-            if !st.success() || !bins.node.exists() || !bins.cli.exists() {
+            if !st.success() || !bins.node.exists() || !bins.cli.exists() || !bins.witness.exists()
+            {
                 bail!(
-                    "could not build quorate-node/quorate into {}",
+                    "could not build quorate-node/quorate/quorate-witness into {}",
                     dir.display()
                 );
             }
