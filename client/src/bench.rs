@@ -214,6 +214,7 @@ pub fn run(
             tree,
             warnings: vec![],
             unproven: None,
+            not_refreshed: None,
             fetched: 0,
         });
     }

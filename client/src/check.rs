@@ -1,13 +1,15 @@
 //! `quorate check`, `gaps` and `export`: evaluate every crates.io package of a lockfile
 //! and present the verdicts (a cargo-style table, JSON, or a ranked work list).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
 use serde_json::json;
 
 use crate::lockfile::{LockPackage, Lockfile, NotCheckable};
 use crate::policy::Policy;
+use quorate_proto::attestation::Digest;
+
 use crate::quorum::{Evaluator, PackageVerdict, Query, Why};
 
 pub const CRATES_IO: &str = "crates.io";
@@ -58,15 +60,28 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// From a bundle: what it cannot prove, and who vouches for its completeness.
     pub bundle: Vec<String>,
+    /// For each failing package (ecosystem, name): per jurisdiction, the versions (and
+    /// digests) it already certifies, the bases a delta review can start from.
+    pub bases: BTreeMap<(String, String), BTreeMap<String, Vec<(String, Digest)>>>,
 }
 
 impl Report {
     pub fn evaluate(ev: &Evaluator<'_>, q: &Queries, now: u64, warnings: Vec<String>) -> Report {
+        let verdicts: Vec<PackageVerdict> = q.queries.iter().map(|x| ev.evaluate(x, now)).collect();
+        let mut bases = BTreeMap::new();
+        for v in verdicts.iter().filter(|v| !v.pass) {
+            let k = (v.query.ecosystem.clone(), v.query.package.clone());
+            if !bases.contains_key(&k) {
+                let b = ev.certified_states(&k.0, &k.1, now);
+                bases.insert(k, b);
+            }
+        }
         Report {
-            verdicts: q.queries.iter().map(|x| ev.evaluate(x, now)).collect(),
+            verdicts,
             not_checkable: q.not_checkable.clone(),
             warnings,
             bundle: Vec::new(),
+            bases,
         }
     }
 
@@ -121,9 +136,9 @@ pub fn render_table(r: &Report, policy: &Policy, detail: Detail) -> String {
         let id = format!("{} {}", v.query.package, v.query.version);
         let status = if v.pass { "ok" } else { "FAIL" };
         let by = if v.certified_by.is_empty() {
-            "none".to_owned()
+            String::new()
         } else {
-            v.certified_by.join(", ")
+            format!(": {}", v.certified_by.join(", "))
         };
         let missing = if v.missing.is_empty() {
             String::new()
@@ -137,10 +152,12 @@ pub fn render_table(r: &Report, policy: &Policy, detail: Detail) -> String {
                     .join(", ")
             )
         };
+        let n = v.certified_by.len();
         let _ = writeln!(
             out,
-            "{status:>6} {id:<width$}  {}/{} certify ({by}){missing}",
-            v.certified_by.len(),
+            "{status:>6} {id:<width$}  {n} {} certif{} ({} needed){by}{missing}",
+            plural(n, "jurisdiction", "jurisdictions"),
+            if n == 1 { "ies" } else { "y" },
             v.required
         );
         for f in &v.violations {
@@ -171,31 +188,50 @@ pub fn render_table(r: &Report, policy: &Policy, detail: Detail) -> String {
     for b in &r.bundle {
         let _ = writeln!(out, "bundle: {b}");
     }
-    let failed = r.verdicts.len() - r.passed();
-    let _ = writeln!(
-        out,
-        "{} {} crates.io packages: {} meet the quorum, {} do not ({} of {} jurisdictions required for {}){}",
-        if failed == 0 {
-            "   Checked"
-        } else {
-            "    Failed"
-        },
-        r.verdicts.len(),
-        r.passed(),
-        failed,
+    let _ = writeln!(out, "{}", summary_line(r, policy));
+    out
+}
+
+/// `   Checked 474 packages: all pass (3 of 5 jurisdictions required for
+/// safe-to-deploy)` or `    Failed 473 of 474 packages lack a quorum (1 passes; 3 of 5
+/// jurisdictions required for safe-to-deploy)`.
+pub fn summary_line(r: &Report, policy: &Policy) -> String {
+    let total = r.verdicts.len();
+    let passed = r.passed();
+    let failed = total - passed;
+    let required = format!(
+        "{} of {} jurisdictions required for {}",
         policy.review_quorum().max(1),
         policy.jurisdictions().len(),
-        policy.criteria(),
-        if r.not_checkable.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; {} not from crates.io or without checksum, not checked",
-                r.not_checkable.len()
-            )
-        }
+        policy.criteria()
     );
-    out
+    let head = if failed == 0 {
+        format!(
+            "   Checked {total} {}: {} ({required})",
+            plural(total, "package", "packages"),
+            if total == 1 { "it passes" } else { "all pass" }
+        )
+    } else {
+        format!(
+            "    Failed {failed} of {total} {} {} a quorum ({passed} {}; {required})",
+            plural(total, "package", "packages"),
+            if failed == 1 { "lacks" } else { "lack" },
+            if passed == 1 { "passes" } else { "pass" }
+        )
+    };
+    let skipped = if r.not_checkable.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} not from crates.io or without checksum, not checked",
+            r.not_checkable.len()
+        )
+    };
+    format!("{head}{skipped}")
+}
+
+pub(crate) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
 }
 
 fn verdict_json(v: &PackageVerdict) -> serde_json::Value {
@@ -245,77 +281,4 @@ pub fn render_json(r: &Report, policy: &Policy) -> serde_json::Value {
         "warnings": r.warnings,
         "bundle": r.bundle,
     })
-}
-
-/// One line of the gaps work list.
-#[derive(Debug, Clone)]
-pub struct Gap {
-    pub name: String,
-    pub version: String,
-    /// Jurisdictions still needed to reach the quorum.
-    pub needed: usize,
-    pub missing: Vec<String>,
-    pub top_reason: String,
-}
-
-/// Packages without quorum, most jurisdictions short first (then by name).
-pub fn gaps(r: &Report) -> Vec<Gap> {
-    let mut out: Vec<Gap> = r
-        .verdicts
-        .iter()
-        .filter(|v| !v.pass)
-        .map(|v| {
-            let needed = v.required.saturating_sub(v.certified_by.len());
-            let top = if !v.vetoed_by().is_empty() {
-                format!("vetoed by {}", v.vetoed_by().join(", "))
-            } else {
-                v.missing
-                    .first()
-                    .map(|m| format!("{}: {}", m.jurisdiction, top_reason(&m.reasons)))
-                    .unwrap_or_default()
-            };
-            Gap {
-                name: v.query.package.clone(),
-                version: v.query.version.clone(),
-                needed,
-                missing: v.missing.iter().map(|m| m.jurisdiction.clone()).collect(),
-                top_reason: top,
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.needed
-            .cmp(&a.needed)
-            .then(b.missing.len().cmp(&a.missing.len()))
-            .then(a.name.cmp(&b.name))
-            .then(a.version.cmp(&b.version))
-    });
-    out
-}
-
-pub fn render_gaps(gs: &[Gap]) -> String {
-    let mut out = String::new();
-    let w = gs
-        .iter()
-        .map(|g| g.name.len() + g.version.len() + 1)
-        .max()
-        .unwrap_or(0);
-    for g in gs {
-        let id = format!("{} {}", g.name, g.version);
-        let _ = writeln!(
-            out,
-            "{id:<w$}  needs {} more (missing: {})  {}",
-            g.needed,
-            g.missing.join(", "),
-            g.top_reason
-        );
-    }
-    let total: BTreeSet<&str> = gs.iter().map(|g| g.name.as_str()).collect();
-    let _ = writeln!(
-        out,
-        "{} releases ({} crates) lack a quorum",
-        gs.len(),
-        total.len()
-    );
-    out
 }

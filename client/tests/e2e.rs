@@ -197,21 +197,48 @@ impl Fed {
             spec.replace(['/', '@'], "_")
         );
         let out = self.dir.join(format!("{tag}-{}.att", extra.len()));
-        let mut args = vec![
-            "review",
-            "--key",
-            s(&self.keys[i].0),
-            "--package",
-            spec,
-            "--digest",
-            digest,
-            "--criteria",
-            "safe-to-deploy",
-            "--out",
-            s(&out),
-        ];
-        args.extend_from_slice(extra);
+        // `["--supersedes", LEAF, ...]` publishes a withdrawal (`quorate withdraw`).
+        let args = match extra {
+            ["--supersedes", leaf, rest @ ..] => {
+                let mut a = vec![
+                    "withdraw",
+                    "--key",
+                    s(&self.keys[i].0),
+                    "--entry",
+                    leaf,
+                    "--package",
+                    spec,
+                    "--out",
+                    s(&out),
+                ];
+                a.extend_from_slice(rest);
+                a
+            }
+            _ => {
+                let mut a = vec![
+                    "review",
+                    "--key",
+                    s(&self.keys[i].0),
+                    "--package",
+                    spec,
+                    "--digest",
+                    digest,
+                    "--criteria",
+                    "safe-to-deploy",
+                    "--out",
+                    s(&out),
+                ];
+                a.extend_from_slice(extra);
+                a
+            }
+        };
         let o = ok(&q(&args));
+        if args[0] == "withdraw" {
+            assert!(
+                o.contains(" withdraws ") && !o.contains("certifies "),
+                "{o}"
+            );
+        }
         ok(&q(&[
             "submit",
             "--node",
@@ -327,16 +354,16 @@ fn three_jurisdictions_mirror_bundle_offline_gaps_export() {
 
     // The table: failing packages with every reason, and the summary line.
     let o = run(&[]);
-    exits(&o, 1, "7 crates.io packages: 3 meet the quorum, 4 do not");
+    exits(&o, 1, "4 of 7 packages lack a quorum (3 pass;");
     let table = stdout(&o);
     assert!(table.contains("FAIL gamma 0.3.0"), "{table}");
     assert!(table.contains("DE: no review of this package"), "{table}");
     assert!(
-        table.contains("ok alpha 1.0.0  3/2 certify (DE, FR, JP)"),
+        table.contains("ok alpha 1.0.0  3 jurisdictions certify (2 needed): DE, FR, JP"),
         "{table}"
     );
     assert!(
-        table.contains("ok beta 2.0.0   2/2 certify (DE, FR); missing JP"),
+        table.contains("ok beta 2.0.0   2 jurisdictions certify (2 needed): DE, FR; missing JP"),
         "{table}"
     );
     let o = run(&["--failures-only"]);

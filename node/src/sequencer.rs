@@ -109,9 +109,22 @@ pub enum AdmissionError {
     /// The signature does not verify under the key the attestation names.
     #[error("attestation signature is invalid: {0}")]
     BadSignature(AttestationError),
+    /// The attestation names a criterion the log is not configured to accept.
+    #[error("criterion {criterion:?} is not accepted by this log (it accepts: {})", .accepted.join(", "))]
+    UnacceptedCriterion {
+        /// The criterion refused.
+        criterion: String,
+        /// What the log accepts.
+        accepted: Vec<String>,
+    },
     /// The signing reviewer key is not registered with this log.
-    #[error("reviewer key {} is not registered with this log", hex(.key))]
+    #[error(
+        "reviewer {name}+{:08x} is not registered with this log (its operator adds a reviewer with `quorate-node reviewers add`)",
+        quorate_proto::note::key_id(.name, quorate_proto::note::ED25519_TYPE, .key)
+    )]
     UnknownReviewer {
+        /// The reviewer name the attestation gives (its signed-note key name).
+        name: String,
         /// The unregistered key.
         key: [u8; 32],
     },
@@ -129,8 +142,25 @@ impl AdmissionError {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Refuses an admitted attestation naming a criterion outside `accepted` (the node's
+/// `accepted_criteria`; `None` accepts every well-formed one).
+pub fn check_criteria(a: &Admitted, accepted: Option<&[String]>) -> Result<(), AdmissionError> {
+    let Some(accepted) = accepted else {
+        return Ok(());
+    };
+    match a
+        .verified()
+        .attestation()
+        .criteria
+        .iter()
+        .find(|c| !accepted.contains(c))
+    {
+        Some(c) => Err(AdmissionError::UnacceptedCriterion {
+            criterion: c.clone(),
+            accepted: accepted.to_vec(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// An attestation that passed [`admit`]; only `admit` makes one, so holding it proves the
@@ -177,6 +207,7 @@ pub fn admit(
     })?;
     if !reviewers.contains(verified.reviewer_key()) {
         return Err(AdmissionError::UnknownReviewer {
+            name: verified.attestation().reviewer.name.clone(),
             key: *verified.reviewer_key(),
         });
     }

@@ -452,9 +452,23 @@ fn admission_rejections_are_distinct_and_mapped() {
     assert_eq!(
         e,
         AdmissionError::UnknownReviewer {
+            name: attestation::verify(&stranger)
+                .unwrap()
+                .attestation()
+                .reviewer
+                .name
+                .clone(),
             key: reviewer(4).verifying_key().to_bytes()
         }
     );
     assert_eq!(e.http_status(), 403);
     assert!(e.to_string().contains("not registered"));
+    // Named as a signed-note key is (name+keyid), not as 64 hex digits.
+    let hex: String = reviewer(4)
+        .verifying_key()
+        .to_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(!e.to_string().contains(&hex), "{e}");
 }

@@ -100,7 +100,7 @@ fn main() {
     };
     if netns {
         if let Err(e) = netns::check_usable() {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", quorate_proto::error_chain::Chain(e.as_ref()));
             std::process::exit(2);
         }
         netns::ENABLED.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -128,7 +128,7 @@ fn main() {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", quorate_proto::error_chain::Chain(e.as_ref()));
             std::process::exit(2);
         }
     }

@@ -187,7 +187,10 @@ fn demo_imports_cargo_vet_audits_through_each_node() {
     ]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}");
-    assert!(out.contains("1 meet the quorum, 2 do not"), "{out}");
+    assert!(
+        out.contains("2 of 3 packages lack a quorum (1 passes;"),
+        "{out}"
+    );
     assert!(out.contains("DE <- org-a"), "{out}");
 }
 

@@ -201,3 +201,42 @@ impl Lockfile {
             .collect()
     }
 }
+
+/// The generic view of a Cargo.lock: crates.io packages pinned by their archive SHA-256.
+pub(crate) fn to_entries(lock: &Lockfile) -> Result<super::ParsedLockfile, super::ParseError> {
+    use super::{
+        Collector, Ecosystem, FileDigest, Format, LockEntry, LockedFile, NotReviewable, PackageId,
+        Resolution,
+    };
+    let mut c = Collector::new(Format::CargoLock);
+    for (i, p) in lock.packages.iter().enumerate() {
+        let at = format!("package #{} ({} {})", i + 1, p.name, p.version);
+        let id =
+            PackageId::new(Ecosystem::Cargo, &p.name, &p.version).map_err(|e| c.err(&at, e))?;
+        let resolution = match &p.source {
+            Source::CratesIo => match p.checksum.as_ref().and_then(FileDigest::from_attestation) {
+                Some(d) => Resolution::Files(vec![LockedFile {
+                    name: None,
+                    digests: vec![d],
+                }]),
+                None => Resolution::UnknownDigest,
+            },
+            Source::Path => Resolution::NotReviewable(NotReviewable::Workspace(p.name.clone())),
+            Source::Git(s) => Resolution::NotReviewable(NotReviewable::Git(s.clone())),
+            Source::Registry(s) | Source::Other(s) => {
+                Resolution::NotReviewable(NotReviewable::OtherSource(s.clone()))
+            }
+        };
+        let key = format!("{} {} {:?}", p.name, p.version, p.source);
+        c.push(
+            key,
+            LockEntry {
+                id,
+                resolution,
+                locator: at,
+                relation: None,
+            },
+        )?;
+    }
+    Ok(c.finish(Vec::new()))
+}
