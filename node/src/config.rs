@@ -18,7 +18,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Most entries integrated per sequencer batch (one transaction, fsync and signature).
     pub batch_size: usize,
-    /// Longest time (ms) the first submission of a batch waits for more.
+    /// Longest time (ms) the first submission of a batch waits for more when nothing else
+    /// is queued; 0 (default): group commit only.
     pub batch_delay_ms: u64,
     /// Submissions that may wait for the sequencer; beyond it submissions get 429.
     pub queue_depth: usize,

@@ -55,6 +55,12 @@ enum Cmd {
         /// Checkpoints measured.
         #[arg(long, default_value_t = 50)]
         checkpoints: usize,
+        /// Then measure each node's CPU use over this many idle seconds (0: skip).
+        #[arg(long, default_value_t = 0)]
+        idle_secs: u64,
+        /// Print the report as one JSON object (durations in microseconds).
+        #[arg(long)]
+        json: bool,
     },
     /// Manage the reviewer keys allowed to submit (works while `serve` runs).
     Reviewers {
@@ -87,12 +93,21 @@ enum Cmd {
         /// Sequencer batch size.
         #[arg(long, default_value_t = 256)]
         batch_size: usize,
-        /// Sequencer batch delay in milliseconds.
-        #[arg(long, default_value_t = 50)]
+        /// Sequencer batch delay in milliseconds (0: group commit, the default).
+        #[arg(long, default_value_t = 0)]
         batch_delay_ms: u64,
         /// Directory for the temporary stores (default: system temp dir).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Build the large store as a data directory here and keep it (must not exist).
+        #[arg(long, value_name = "DIR")]
+        keep_big: Option<PathBuf>,
+        /// Milliseconds spent measuring each raw verify rate.
+        #[arg(long, default_value_t = 1500)]
+        floor_ms: u64,
+        /// Print the report as one JSON object (durations in microseconds).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -188,10 +203,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("peer_id = {:?}", peer.to_string());
             Ok(())
         }
-        Cmd::BenchFederation { nodes, checkpoints } => {
+        Cmd::BenchFederation {
+            nodes,
+            checkpoints,
+            idle_secs,
+            json,
+        } => {
             init_tracing("warn", LogFormat::Text);
-            let report = quorate_node::fedbench::run(nodes, checkpoints)?;
-            println!("{report}");
+            let report = quorate_node::fedbench::run(nodes, checkpoints, idle_secs)?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                println!("{report}");
+            }
             Ok(())
         }
         Cmd::Reviewers { cmd } => {
@@ -249,6 +273,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             batch_size,
             batch_delay_ms,
             dir,
+            keep_big,
+            floor_ms,
+            json,
         } => {
             init_tracing("warn", LogFormat::Text);
             let opts = BenchOptions {
@@ -261,9 +288,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     queue_capacity: SequencerConfig::default().queue_capacity,
                 },
                 dir,
+                keep_big,
+                floor_time: Duration::from_millis(floor_ms),
             };
             let report = runtime()?.block_on(bench::run(opts))?;
-            print!("{report}");
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{report}");
+            }
             Ok(())
         }
     }

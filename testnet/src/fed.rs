@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 pub struct Bins {
     pub node: PathBuf,
     pub cli: PathBuf,
+    /// The standalone witness (`bench` times it).
+    pub witness: PathBuf,
 }
 
 impl Bins {
@@ -35,18 +37,20 @@ impl Bins {
         let bins = Bins {
             node: dir.join("quorate-node"),
             cli: dir.join("quorate"),
+            witness: dir.join("quorate-witness"),
         };
         let via_cargo_run = !under_test && std::env::var_os("CARGO").is_some();
-        if via_cargo_run || !bins.node.exists() || !bins.cli.exists() {
+        if via_cargo_run || !bins.node.exists() || !bins.cli.exists() || !bins.witness.exists() {
             let mut cmd = build_command(&dir);
             eprintln!(
-                "building quorate-node and quorate into {} (the first build takes minutes)",
+                "building quorate-node, quorate and quorate-witness into {} (the first build takes minutes)",
                 dir.display()
             );
             let st = cmd.status().context("running cargo build")?;
-            if !st.success() || !bins.node.exists() || !bins.cli.exists() {
+            if !st.success() || !bins.node.exists() || !bins.cli.exists() || !bins.witness.exists()
+            {
                 bail!(
-                    "could not build quorate-node/quorate into {}",
+                    "could not build quorate-node/quorate/quorate-witness into {}",
                     dir.display()
                 );
             }
@@ -60,9 +64,17 @@ impl Bins {
 /// progress is what tells the user it is working.
 fn build_command(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(["build", "-p", "quorate-node", "-p", "quorate-client"])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .stderr(std::process::Stdio::inherit());
+    cmd.args([
+        "build",
+        "-p",
+        "quorate-node",
+        "-p",
+        "quorate-client",
+        "-p",
+        "quorate-witness",
+    ])
+    .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    .stderr(std::process::Stdio::inherit());
     if dir.file_name().is_some_and(|n| n == "release") {
         cmd.arg("--release");
     }

@@ -1,6 +1,7 @@
 //! `quorate-testnet`: a local federation of real `quorate-node` processes (127.0.0.1, or
 //! per-node network namespaces with `--netns`), a demo of the main job, and attacks on it.
 
+mod bench;
 mod demo;
 mod fed;
 mod netns;
@@ -67,6 +68,20 @@ enum Cmd {
         #[arg(long)]
         netns: bool,
     },
+    /// Every performance figure on real processes beside the floor measured in the same
+    /// run (Ed25519 verify single and batched, sign, SHA-256, fsync); prints one table.
+    Bench {
+        /// A small run (under a minute) that checks every row is measured; no file.
+        #[arg(long)]
+        quick: bool,
+        /// Directory for data dirs and stores (default: a temporary one in the current
+        /// directory, so fsync is that filesystem's).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Also write the results here (the full run's default: bench/results.md).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Run one attack scenario on real processes (`list` names them).
     Scenario {
         /// The scenario to run (`list` prints every name)
@@ -85,7 +100,7 @@ fn main() {
     let cli = Cli::parse();
     let netns = match &cli.cmd {
         Cmd::Up { netns, .. } | Cmd::Demo { netns, .. } | Cmd::Scenario { netns, .. } => *netns,
-        Cmd::Down { .. } => false,
+        Cmd::Down { .. } | Cmd::Bench { .. } => false,
     };
     if netns {
         if let Err(e) = netns::check_usable() {
@@ -111,6 +126,7 @@ fn main() {
             ..
         } => demo::run(audits, lock, packages, !no_scenarios),
         Cmd::Scenario { name, .. } => scenarios::run_named(&name),
+        Cmd::Bench { quick, dir, out } => bench::main(quick, dir, out),
     };
     match r {
         Ok(true) => {}

@@ -79,6 +79,12 @@ enum Cmd {
         /// Directory for the temporary state files (default: the system temp dir).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Logs (one connection each) in the concurrent HTTP mode.
+        #[arg(long, default_value_t = 4)]
+        logs: usize,
+        /// Print one JSON object (durations in microseconds) instead of lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -132,7 +138,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             rt.block_on(serve(&data, listen, &logs, config.as_deref(), limits))
         }
-        Cmd::Bench { requests, dir } => bench::run(requests, dir),
+        Cmd::Bench {
+            requests,
+            dir,
+            logs,
+            json,
+        } => bench::run(requests, logs, json, dir),
     }
 }
 
