@@ -10,7 +10,7 @@ use crate::lockfile::{LockPackage, Lockfile, NotCheckable};
 use crate::policy::Policy;
 use crate::quorum::{Evaluator, PackageVerdict, Query, Why};
 
-pub const CRATES_IO: &str = "crates.io";
+pub const CRATES_IO: &str = "cargo";
 
 /// What a lockfile asks about.
 #[derive(Debug, Clone, Default)]

@@ -20,7 +20,8 @@ use quorate_client::quorum::Evaluator;
 use quorate_client::submit::{self, Logged};
 use quorate_client::{bundle, bundle_manifest, files, keys};
 use quorate_proto::attestation::{
-    self, Attestation, DeltaBase, Digest, Reviewer, SupersedeKind, Supersedes, Verdict,
+    self, Attestation, DeltaBase, Digest, Evidence, Reviewer, ReviewerKind, Scope, SupersedeKind,
+    Supersedes, Verdict,
 };
 use quorate_proto::note::Ed25519Verifier;
 
@@ -62,10 +63,12 @@ pub struct ReviewArgs {
     /// Reviewer secret key file (its key name is the reviewer name)
     #[arg(long, value_name = "SKEYFILE")]
     key: PathBuf,
-    /// The release: ECOSYSTEM/NAME@VERSION, e.g. crates.io/serde@1.0.210
+    /// The release: a purl (pkg:npm/%40scope/name@1.2.3) or ECOSYSTEM/NAME@VERSION
+    /// (cargo/serde@1.0.210; crates.io is accepted for cargo)
     #[arg(long)]
     package: String,
-    /// SHA-256 of the reviewed archive (64 hex digits; Cargo.lock `checksum`), or `unknown`
+    /// Digest of the reviewed file in its ecosystem's notation (Cargo.lock hex,
+    /// sha256:HEX, npm sha512-BASE64, go.sum h1:BASE64), or `unknown`
     #[arg(long)]
     digest: String,
     /// Criterion certified (or violated); repeat for several
@@ -106,8 +109,7 @@ fn parse_digest(s: &str) -> Result<Digest> {
     if s.eq_ignore_ascii_case("unknown") {
         return Ok(Digest::Unknown);
     }
-    let s = s.strip_prefix("sha256:").unwrap_or(s);
-    Digest::from_hex(s).map_err(|e| anyhow!("digest {s:?}: {e}"))
+    Digest::parse(s).map_err(|e| anyhow!("digest {s:?}: {e}"))
 }
 
 fn parse_hash(s: &str) -> Result<[u8; 32]> {
@@ -136,6 +138,10 @@ pub fn review(a: &ReviewArgs) -> Result<ExitCode> {
         None => Verdict::Certify,
     };
     let att = Attestation {
+        artifacts: vec![],
+        scope: Some(Scope::Full),
+        evidence: Some(Evidence::SourceReview),
+        reveal: None,
         ecosystem,
         package,
         version,
@@ -144,6 +150,7 @@ pub fn review(a: &ReviewArgs) -> Result<ExitCode> {
         criteria: a.criteria.clone(),
         verdict,
         reviewer: Reviewer {
+            kind: ReviewerKind::Human,
             name: name.clone(),
             public_key: key.verifying_key().to_bytes(),
         },
