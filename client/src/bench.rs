@@ -18,7 +18,9 @@ use ed25519_dalek::SigningKey;
 use quorate_client::bundle;
 use quorate_client::lockfile::{Lockfile, Source};
 use quorate_client::mirror::{LogMirror, Mirror, verify_all};
-use quorate_proto::attestation::{self, Attestation, DeltaBase, Digest, Reviewer, Verdict};
+use quorate_proto::attestation::{
+    self, Attestation, DeltaBase, Digest, Evidence, Reviewer, ReviewerKind, Scope, Verdict,
+};
 use quorate_proto::checkpoint::Checkpoint;
 use quorate_proto::cosignature::CosignatureSigner;
 use quorate_proto::merkle::MemoryLog;
@@ -165,7 +167,11 @@ pub fn run(
         let mut entries = Vec::with_capacity(pkgs.len() * 2);
         for p in &pkgs {
             let mut a = Attestation {
-                ecosystem: "crates.io".into(),
+                artifacts: vec![],
+                scope: Some(Scope::Full),
+                evidence: Some(Evidence::SourceReview),
+                reveal: None,
+                ecosystem: "cargo".into(),
                 package: p.name.clone(),
                 version: p.prev.clone(),
                 digest: p.prev_digest,
@@ -173,6 +179,7 @@ pub fn run(
                 criteria: vec!["safe-to-deploy".into()],
                 verdict: Verdict::Certify,
                 reviewer: Reviewer {
+                    kind: ReviewerKind::Human,
                     name: format!("reviewer-{j}"),
                     public_key: key.verifying_key().to_bytes(),
                 },

@@ -11,7 +11,9 @@ use anyhow::{Result, bail};
 use ed25519_dalek::SigningKey;
 use quorate_client::policy::Policy;
 use quorate_client::quorum::{Evaluator, Query, TrustedCheckpoint};
-use quorate_proto::attestation::{self, Attestation, DeltaBase, Digest, Reviewer, Verdict};
+use quorate_proto::attestation::{
+    self, Attestation, DeltaBase, Digest, Evidence, Reviewer, ReviewerKind, Scope, Verdict,
+};
 use quorate_proto::checkpoint::Checkpoint;
 use quorate_proto::merkle::{self, MemoryLog};
 use quorate_proto::note::{self, Signer};
@@ -43,7 +45,11 @@ fn ms(d: Duration) -> f64 {
 /// 1.0.(i-1) -> 1.0.i.
 pub fn chain_attestation(package: &str, i: usize, reviewer: &SigningKey) -> Attestation {
     Attestation {
-        ecosystem: "crates.io".into(),
+        artifacts: vec![],
+        scope: Some(Scope::Full),
+        evidence: Some(Evidence::SourceReview),
+        reveal: None,
+        ecosystem: "cargo".into(),
         package: package.into(),
         version: version(i),
         digest: digest(i),
@@ -54,6 +60,7 @@ pub fn chain_attestation(package: &str, i: usize, reviewer: &SigningKey) -> Atte
         criteria: vec!["safe-to-deploy".into()],
         verdict: Verdict::Certify,
         reviewer: Reviewer {
+            kind: ReviewerKind::Human,
             name: "bomb".into(),
             public_key: reviewer.verifying_key().to_bytes(),
         },
@@ -124,7 +131,7 @@ pub fn run(n: usize, runs: usize) -> Result<()> {
     let load = t.elapsed();
 
     let good = Query {
-        ecosystem: "crates.io".into(),
+        ecosystem: "cargo".into(),
         package: pkg.into(),
         version: version(n),
         digest: digest(n),

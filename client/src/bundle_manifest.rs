@@ -464,7 +464,7 @@ mod tests {
         let m = Manifest {
             maker: "bundler.example".into(),
             time: 1_800_000_000,
-            packages: [("crates.io".to_owned(), "serde".to_owned())].into(),
+            packages: [("cargo".to_owned(), "serde".to_owned())].into(),
             logs: vec![LogLine {
                 origin: "de.example/log".into(),
                 size: 12,

@@ -22,8 +22,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use quorate_proto::attestation::{
-    Attestation, DeltaBase, Digest, MAX_LINKS, MAX_NOTES_BYTES, MAX_REVIEWER_NAME_BYTES, Reviewer,
-    Verdict,
+    Attestation, DeltaBase, Digest, Evidence, MAX_LINKS, MAX_NOTES_BYTES, MAX_REVIEWER_NAME_BYTES,
+    Reviewer, ReviewerKind, Scope, Verdict,
 };
 use serde::{Deserialize, Serialize};
 
@@ -265,10 +265,14 @@ fn convert(package: &str, a: &AuditEntry, opts: &ImportOptions<'_>) -> Result<At
         .collect();
     let digest = match verdict {
         Verdict::Certify => digest_of(opts, package, &version),
-        Verdict::Violation { .. } => Digest::Unknown,
+        _ => Digest::Unknown,
     };
     let att = Attestation {
-        ecosystem: "crates.io".into(),
+        artifacts: vec![],
+        scope: Some(Scope::Full),
+        evidence: Some(Evidence::SourceReview),
+        reveal: None,
+        ecosystem: "cargo".into(),
         package: package.to_owned(),
         version,
         digest,
@@ -276,6 +280,7 @@ fn convert(package: &str, a: &AuditEntry, opts: &ImportOptions<'_>) -> Result<At
         criteria,
         verdict,
         reviewer: Reviewer {
+            kind: ReviewerKind::Human,
             name: truncate(&name, MAX_REVIEWER_NAME_BYTES),
             public_key: opts.reviewer_key,
         },

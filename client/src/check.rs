@@ -12,7 +12,7 @@ use quorate_proto::attestation::Digest;
 
 use crate::quorum::{Evaluator, PackageVerdict, Query, Why};
 
-pub const CRATES_IO: &str = "crates.io";
+pub const CRATES_IO: &str = "cargo";
 
 /// What a lockfile asks about.
 #[derive(Debug, Clone, Default)]

@@ -18,6 +18,7 @@ use fed::*;
 use quorate_client::cargo_vet::{self, AuditsFile, ImportOptions};
 use quorate_client::lockfile::Lockfile;
 use quorate_client::quorum::Query;
+use quorate_proto::attestation::Ecosystem;
 
 const ORACLE: &str = include_str!("cargo-vet-oracle/zellij-safe-to-deploy.txt");
 
@@ -36,7 +37,14 @@ fn certified_by_quorate(org: &str, lock: &Lockfile) -> BTreeSet<String> {
             digests: &digests,
         },
     );
-    assert!(imported.skipped.is_empty(), "{:?}", imported.skipped);
+    // Only entries for names that are no crate name (google.toml audits a "0.7.11") are
+    // skipped: cargo vet can never match them to a package either.
+    let odd: Vec<_> = imported
+        .skipped
+        .iter()
+        .filter(|s| Ecosystem::Cargo.validate_name(&s.package).is_ok())
+        .collect();
+    assert!(odd.is_empty(), "{odd:?}");
     let mut f = Fed::new(&[org], 1);
     // Only the lockfile's packages: other packages' audits cannot affect these (and
     // signing all of them makes a debug-build test slow).
@@ -61,7 +69,7 @@ fn certified_by_quorate(org: &str, lock: &Lockfile) -> BTreeSet<String> {
         .filter_map(|p| {
             let digest = p.checkable().ok()?;
             let q = Query {
-                ecosystem: "crates.io".into(),
+                ecosystem: "cargo".into(),
                 package: p.name.clone(),
                 version: p.version.clone(),
                 digest,

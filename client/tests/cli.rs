@@ -357,7 +357,7 @@ fn group_or_world_readable_secret_keys_are_refused() {
                 "--key",
                 s(&rkey),
                 "--package",
-                "crates.io/x@1.0.0",
+                "cargo/x@1.0.0",
                 "--digest",
                 "unknown",
                 "--criteria",

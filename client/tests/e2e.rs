@@ -56,7 +56,7 @@ fn review_submit_verified_and_hostile_submissions_reported() {
             "--key",
             s(&alice),
             "--package",
-            "crates.io/serde@1.0.210",
+            "cargo/serde@1.0.210",
             "--digest",
             &d(1),
             "--criteria",
@@ -67,7 +67,7 @@ fn review_submit_verified_and_hostile_submissions_reported() {
             "read it all",
         ],
     ));
-    assert!(o.contains("certifies crates.io/serde@1.0.210"), "{o}");
+    assert!(o.contains("certifies cargo/serde@1.0.210"), "{o}");
     let att = dir.join("serde-1.0.210.att");
     assert!(att.is_file());
 
@@ -125,8 +125,8 @@ fn review_submit_verified_and_hostile_submissions_reported() {
     );
 
     // An unregistered reviewer; and in one batch with a good file, each gets its answer.
-    let m = review(dir, &mallory, "crates.io/evil@0.1.0", &d(2), &[]);
-    let good = review(dir, &alice, "crates.io/rand@0.8.5", &d(3), &[]);
+    let m = review(dir, &mallory, "cargo/evil@0.1.0", &d(2), &[]);
+    let good = review(dir, &alice, "cargo/rand@0.8.5", &d(3), &[]);
     let o = q(&[
         "submit",
         "--node",
@@ -155,39 +155,39 @@ fn three_jurisdictions_mirror_bundle_offline_gaps_export() {
     let f = Fed::new("fed", &["DE", "FR", "JP"]);
     let (de, fr, jp) = (0, 1, 2);
     for j in [de, fr, jp] {
-        f.publish(j, "crates.io/alpha@1.0.0", &d(1), &[]);
+        f.publish(j, "cargo/alpha@1.0.0", &d(1), &[]);
     }
-    f.publish(de, "crates.io/beta@2.0.0", &d(2), &[]);
-    f.publish(fr, "crates.io/beta@2.0.0", &d(2), &[]);
+    f.publish(de, "cargo/beta@2.0.0", &d(2), &[]);
+    f.publish(fr, "cargo/beta@2.0.0", &d(2), &[]);
     // A backdoored release only one jurisdiction (k-1) vouches for.
-    f.publish(jp, "crates.io/gamma@0.3.0", &d(3), &[]);
+    f.publish(jp, "cargo/gamma@0.3.0", &d(3), &[]);
     // FR reviewed other bytes than the lockfile's.
-    f.publish(de, "crates.io/delta@1.1.0", &d(4), &[]);
-    f.publish(fr, "crates.io/delta@1.1.0", &d(5), &[]);
+    f.publish(de, "cargo/delta@1.1.0", &d(4), &[]);
+    f.publish(fr, "cargo/delta@1.1.0", &d(5), &[]);
     // DE withdrew its review.
-    let leaf = f.publish(de, "crates.io/eps@0.1.0", &d(6), &[]);
-    f.publish(fr, "crates.io/eps@0.1.0", &d(6), &[]);
+    let leaf = f.publish(de, "cargo/eps@0.1.0", &d(6), &[]);
+    f.publish(fr, "cargo/eps@0.1.0", &d(6), &[]);
     f.publish(
         de,
-        "crates.io/eps@0.1.0",
+        "cargo/eps@0.1.0",
         &d(6),
         &["--supersedes", &leaf, "--notes", "withdrawn"],
     );
     // FR withdraws its review of eta with an attestation filed under another package.
-    f.publish(de, "crates.io/eta@1.0.0", &d(9), &[]);
-    let leaf = f.publish(fr, "crates.io/eta@1.0.0", &d(9), &[]);
+    f.publish(de, "cargo/eta@1.0.0", &d(9), &[]);
+    let leaf = f.publish(fr, "cargo/eta@1.0.0", &d(9), &[]);
     f.publish(
         fr,
-        "crates.io/withdrawals@0.0.1",
+        "cargo/withdrawals@0.0.1",
         &d(10),
         &["--supersedes", &leaf],
     );
     // Chains: a full review of 1.0.0 and a delta to 1.0.1 in two jurisdictions.
     for j in [de, jp] {
-        f.publish(j, "crates.io/zeta@1.0.0", &d(7), &[]);
+        f.publish(j, "cargo/zeta@1.0.0", &d(7), &[]);
         f.publish(
             j,
-            "crates.io/zeta@1.0.1",
+            "cargo/zeta@1.0.1",
             &d(8),
             &["--delta-from", "1.0.0", "--delta-digest", &d(7)],
         );
@@ -261,7 +261,7 @@ fn three_jurisdictions_mirror_bundle_offline_gaps_export() {
     let o = q(&["mirror", "--policy", s(&pol), "--cache", s(&cache)]);
     ok(&o);
     assert!(stderr(&o).contains(", 0 fetched"), "{}", stderr(&o));
-    f.publish(jp, "crates.io/beta@2.0.0", &d(2), &[]);
+    f.publish(jp, "cargo/beta@2.0.0", &d(2), &[]);
     let o = q(&["mirror", "--policy", s(&pol), "--cache", s(&cache)]);
     ok(&o);
     assert!(!stderr(&o).contains("EQUIVOCATION"), "{}", stderr(&o));
@@ -426,8 +426,8 @@ fn cosign_bundle(bundle: &Path, w: &CosignatureSigner, ts: u64) {
 #[test]
 fn replayed_old_bundle_is_refused_by_max_checkpoint_age() {
     let f = Fed::new("stale", &["DE", "FR"]);
-    f.publish(0, "crates.io/alpha@1.0.0", &d(1), &[]);
-    f.publish(1, "crates.io/alpha@1.0.0", &d(1), &[]);
+    f.publish(0, "cargo/alpha@1.0.0", &d(1), &[]);
+    f.publish(1, "cargo/alpha@1.0.0", &d(1), &[]);
     ok(&q(&[
         "key",
         "generate",
@@ -483,9 +483,9 @@ fn replayed_old_bundle_is_refused_by_max_checkpoint_age() {
 #[test]
 fn equivocating_log_is_detected_by_the_mirror_and_distrusted_everywhere() {
     let f = Fed::new("equiv", &["DE", "FR"]);
-    f.publish(0, "crates.io/alpha@1.0.0", &d(1), &[]);
-    f.publish(0, "crates.io/other@1.0.0", &d(2), &[]);
-    f.publish(1, "crates.io/alpha@1.0.0", &d(1), &[]);
+    f.publish(0, "cargo/alpha@1.0.0", &d(1), &[]);
+    f.publish(0, "cargo/other@1.0.0", &d(2), &[]);
+    f.publish(1, "cargo/alpha@1.0.0", &d(1), &[]);
     let lock = f.dir.join("Cargo.lock");
     std::fs::write(&lock, lockfile(&[("alpha", "1.0.0", &d(1))])).unwrap();
     let pol = f.policy("quorum none\n", 2, "");
@@ -717,7 +717,7 @@ fn malformed_inputs_are_clear_errors_never_panics() {
     // A bundle with a garbage proof names the file and costs only that entry (the
     // package then fails for want of reviews, exit 1, rather than the whole check).
     let b = dir.join("b");
-    let pd = b.join("de.test_log/crates.io/alpha/1.0.0");
+    let pd = b.join("de.test_log/cargo/alpha/1.0.0");
     std::fs::create_dir_all(&pd).unwrap();
     std::fs::write(b.join("quorate-bundle"), "quorate-bundle v1\n").unwrap();
     std::fs::write(pd.join("00.att"), b"junk").unwrap();
@@ -774,7 +774,7 @@ fn malformed_inputs_are_clear_errors_never_panics() {
             "--key",
             s(&k),
             "--package",
-            "crates.io/a@1.0.0",
+            "cargo/a@1.0.0",
             "--digest",
             "xyz",
             "--criteria",

@@ -22,9 +22,9 @@ fn all(o: &std::process::Output) -> String {
 /// DE and FR both certify alpha; DE alone certifies beta; quorum 2, no witnesses.
 fn two() -> (Fed, std::path::PathBuf, std::path::PathBuf) {
     let f = Fed::new("everyday", &["DE", "FR"]);
-    f.publish(0, "crates.io/alpha@1.0.0", &d(1), &[]);
-    f.publish(1, "crates.io/alpha@1.0.0", &d(1), &[]);
-    f.publish(0, "crates.io/beta@2.0.0", &d(2), &[]);
+    f.publish(0, "cargo/alpha@1.0.0", &d(1), &[]);
+    f.publish(1, "cargo/alpha@1.0.0", &d(1), &[]);
+    f.publish(0, "cargo/beta@2.0.0", &d(2), &[]);
     let lock = write(
         &f.dir,
         "Cargo.lock",
@@ -192,7 +192,7 @@ fn submit_messages_say_what_happened() {
             "--key",
             s(key),
             "--package",
-            &format!("crates.io/{pkg}@1.0.0"),
+            &format!("cargo/{pkg}@1.0.0"),
             "--digest",
             &d(1),
             "--criteria",
@@ -355,10 +355,7 @@ fn reviews_cannot_be_wrong_by_accident() {
     let o = base(&["--lock", s(&lock), "--package", "serde", "--out", "s.att"]);
     let out = ok(&o);
     assert!(
-        out.contains(&format!(
-            "certifies crates.io/serde@1.0.210 (sha256:{})",
-            d(7)
-        )),
+        out.contains(&format!("certifies cargo/serde@1.0.210 (sha256:{})", d(7))),
         "{out}"
     );
     exits(
@@ -387,7 +384,7 @@ fn reviews_cannot_be_wrong_by_accident() {
             "--key",
             s(&alice),
             "--package",
-            "crates.io/x@1.0.0",
+            "cargo/x@1.0.0",
             "--digest",
             &d(1),
             "--criteria",
@@ -404,7 +401,7 @@ fn reviews_cannot_be_wrong_by_accident() {
             "--key",
             s(&alice),
             "--package",
-            "crates.io/x@1.0.0",
+            "cargo/x@1.0.0",
             "--digest",
             &d(1),
             "--criteria",
@@ -417,19 +414,19 @@ fn reviews_cannot_be_wrong_by_accident() {
     ));
     // Versions in the ecosystem's syntax.
     exits(
-        &base(&["--package", "crates.io/x@latest", "--digest", &d(1)]),
+        &base(&["--package", "cargo/x@latest", "--digest", &d(1)]),
         2,
         "\"latest\" is not a crates.io version",
     );
     // `unknown` is not a digest; --no-digest says it on purpose.
     exits(
-        &base(&["--package", "crates.io/x@1.0.1", "--digest", "unknown"]),
+        &base(&["--package", "cargo/x@1.0.1", "--digest", "unknown"]),
         2,
         "pass --no-digest",
     );
     let o = base(&[
         "--package",
-        "crates.io/x@1.0.1",
+        "cargo/x@1.0.1",
         "--no-digest",
         "--out",
         "n.att",
@@ -457,7 +454,7 @@ fn withdraw_explain_reviews_and_policy_check() {
     };
     // explain: every attestation, which can count, and the reasons per jurisdiction.
     let o = with(&["explain", "beta", s(&lock)]);
-    exits(&o, 1, "1 attestation of crates.io/beta");
+    exits(&o, 1, "1 attestation of cargo/beta");
     let out = stdout(&o);
     assert!(out.contains("DE #1: 2.0.0 by \"rev-de\""), "{out}");
     assert!(out.contains("usable"), "{out}");
@@ -473,7 +470,7 @@ fn withdraw_explain_reviews_and_policy_check() {
     let o = with(&["reviews", "--package", "alpha", "--reviewer", "rev-fr"]);
     let out = ok(&o);
     assert!(
-        out.contains("fr.test/quorate/log #0 crates.io/alpha@1.0.0 full 1.0.0"),
+        out.contains("fr.test/quorate/log #0 cargo/alpha@1.0.0 full 1.0.0"),
         "{out}"
     );
     assert!(out.contains("1 attestation listed"), "{out}");
@@ -495,7 +492,7 @@ fn withdraw_explain_reviews_and_policy_check() {
     ]);
     let text = ok(&o);
     assert!(
-        text.contains("withdraws") && text.contains("crates.io/beta@2.0.0"),
+        text.contains("withdraws") && text.contains("cargo/beta@2.0.0"),
         "{text}"
     );
     assert!(!text.contains("certif"), "{text}");
@@ -579,7 +576,7 @@ fn policy_check_reports_witness_freshness() {
 fn gaps_ranks_by_dependents_and_proposes_the_cheapest_review() {
     let f = Fed::new("gaps", &["DE", "FR"]);
     // DE certified log 0.3.0 already: its cheapest review of 0.4.0 is a delta.
-    f.publish(0, "crates.io/log@0.3.0", &d(3), &[]);
+    f.publish(0, "cargo/log@0.3.0", &d(3), &[]);
     let reg = "registry+https://github.com/rust-lang/crates.io-index";
     let lock = write(
         &f.dir,

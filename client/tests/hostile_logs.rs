@@ -72,7 +72,7 @@ impl Setup {
             "--key",
             s(&self.keys[i].0),
             "--package",
-            &format!("crates.io/{pkg}@1.0.0"),
+            &format!("cargo/{pkg}@1.0.0"),
             "--digest",
             &d(n),
             "--criteria",

@@ -102,13 +102,13 @@ fn one_reviewer_key_at_two_institutes_counts_once_and_withdraws_everywhere() {
     let bernd = reviewer(dir, "bernd");
     let de = Institute::start(dir, "DE", &[&anna.1]);
     let fr = Institute::start(dir, "FR", &[&anna.1, &bernd.1]);
-    let (alpha, alpha_leaf) = review(dir, &anna.0, "crates.io/alpha@1.0.0", &d(1), &[]);
+    let (alpha, alpha_leaf) = review(dir, &anna.0, "cargo/alpha@1.0.0", &d(1), &[]);
     submit(&de, &alpha);
     submit(&fr, &alpha);
-    let (beta, _) = review(dir, &anna.0, "crates.io/beta@1.0.0", &d(2), &[]);
+    let (beta, _) = review(dir, &anna.0, "cargo/beta@1.0.0", &d(2), &[]);
     submit(&de, &beta);
     submit(&fr, &beta);
-    let (beta_b, _) = review(dir, &bernd.0, "crates.io/beta@1.0.0", &d(2), &[]);
+    let (beta_b, _) = review(dir, &bernd.0, "cargo/beta@1.0.0", &d(2), &[]);
     submit(&fr, &beta_b);
     let lock = lock_alpha_beta(dir);
     let cache = dir.join("cache");
@@ -141,7 +141,7 @@ fn one_reviewer_key_at_two_institutes_counts_once_and_withdraws_everywhere() {
     let (wd, _) = review(
         dir,
         &anna.0,
-        "crates.io/alpha@1.0.0",
+        "cargo/alpha@1.0.0",
         &d(1),
         &["--supersedes", &alpha_leaf, "--notes", "withdrawn"],
     );
@@ -168,7 +168,7 @@ fn bundles_state_what_they_cannot_prove_and_who_vouches() {
     let anna = reviewer(dir, "anna");
     let de = Institute::start(dir, "DE", &[&anna.1]);
     for (p, n) in [("alpha", 1), ("beta", 2)] {
-        let (a, _) = review(dir, &anna.0, &format!("crates.io/{p}@1.0.0"), &d(n), &[]);
+        let (a, _) = review(dir, &anna.0, &format!("cargo/{p}@1.0.0"), &d(n), &[]);
         submit(&de, &a);
     }
     let lock = lock_alpha_beta(dir);
@@ -395,7 +395,7 @@ fn a_bundle_maker_vouches_for_exactly_what_the_loader_reads() {
     exits(&with_maker(&signed_c), 0, "made by bundler.example");
     submit(
         &de,
-        &review(dir, &anna.0, "crates.io/gamma@1.0.0", &d(3), &[]).0,
+        &review(dir, &anna.0, "cargo/gamma@1.0.0", &d(3), &[]).0,
     );
     let newer = dir.join("newer");
     make_bundle(&lock, &p_both, &cache_both, &newer, None);
@@ -420,7 +420,7 @@ fn two_reviewing_institutes(
     let de = Institute::start(dir, "DE", &[&anna.1]);
     let fr = Institute::start(dir, "FR", &[&bernd.1]);
     for (p, n) in [("alpha", 1), ("beta", 2)] {
-        let spec = format!("crates.io/{p}@1.0.0");
+        let spec = format!("cargo/{p}@1.0.0");
         submit(&de, &review(dir, &anna.0, &spec, &d(n), &[]).0);
         submit(&fr, &review(dir, &bernd.0, &spec, &d(n), &[]).0);
     }

@@ -426,5 +426,108 @@ fn main() {
         s.put("attestation", &format!("import-{i}"), &env);
         s.put("attestation", &format!("payload-{i}"), &a.encode_payload());
     }
-    s.put("attestation", "spec", b"crates.io/serde@1.0.210");
+    s.put("attestation", "spec", b"cargo/serde@1.0.210");
+
+    // The fields for other ecosystems and evidence: several artifacts, a partial scope,
+    // each evidence kind, a sealed commitment and its reveal.
+    for (i, a) in evidence_examples(&key).iter().enumerate() {
+        let env = attestation::sign(a, &key).expect("sign attestation");
+        s.put("attestation", &format!("evidence-{i}"), &env);
+        s.put(
+            "attestation",
+            &format!("evidence-payload-{i}"),
+            &a.encode_payload(),
+        );
+    }
+    for (name, text) in [
+        ("purl-npm", "pkg:npm/%40scope/name@1.2.3"),
+        (
+            "purl-golang",
+            "pkg:golang/github.com/BurntSushi/toml@v2.0.0%2Bincompatible",
+        ),
+        (
+            "purl-maven",
+            "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+        ),
+        ("purl-pypi", "pkg:pypi/zope-interface@6.0"),
+        (
+            "digest-sri",
+            "sha512-EREREREREREREREREREREREREREREREREREREREREREREREREREREREREREREREREREREREREREREREREREREQ==",
+        ),
+        (
+            "digest-h1",
+            "h1:IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=",
+        ),
+        (
+            "digest-sha256",
+            "sha256:abababababababababababababababababababababababababababababababab",
+        ),
+    ] {
+        s.put("attestation", name, text.as_bytes());
+    }
+}
+
+fn evidence_examples(key: &ed25519_dalek::SigningKey) -> Vec<attestation::Attestation> {
+    use attestation::{
+        ArchiveMatchesSource, Artifact, Attestation, Evidence, Fuzzing, MaintainerChange,
+        MaintainerChangeKind, Reviewer, ReviewerKind, Scope, Verdict,
+    };
+    let base = Attestation {
+        ecosystem: "pypi".into(),
+        package: "zope-interface".into(),
+        version: "6.0".into(),
+        digest: Digest::Sha256([3; 32]),
+        delta_from: None,
+        artifacts: vec![Artifact {
+            name: "zope.interface-6.0-cp311-cp311-manylinux_2_17_x86_64.whl".into(),
+            digests: vec![Digest::Sha256([4; 32]), Digest::Sha512([5; 64])],
+        }],
+        scope: Some(Scope::Partial {
+            omitted: vec!["tests/".into()],
+            reason: "not installed".into(),
+        }),
+        criteria: vec!["safe-to-deploy".into()],
+        verdict: Verdict::Certify,
+        evidence: Some(Evidence::SourceReview),
+        reviewer: Reviewer {
+            name: "Fuzz".into(),
+            public_key: key.verifying_key().to_bytes(),
+            kind: ReviewerKind::LlmAgent,
+        },
+        organisation: "Fuzz".into(),
+        time: 1_700_000_000,
+        notes: String::new(),
+        links: vec![],
+        supersedes: None,
+        reveal: None,
+    };
+    let mut archive = base.clone();
+    archive.verdict = Verdict::Informational;
+    archive.evidence = Some(Evidence::ArchiveMatchesSource(ArchiveMatchesSource {
+        source_revision: "v6.0".into(),
+        source_uri: "git+https://github.com/zopefoundation/zope.interface".into(),
+        differing_paths: vec!["m4/build-to-host.m4".into()],
+        differing_count: 1,
+        allowed_generated: vec!["configure".into()],
+    }));
+    let mut fuzzing = base.clone();
+    fuzzing.evidence = Some(Evidence::Fuzzing(Fuzzing {
+        harnesses: vec!["parse".into()],
+        duration_seconds: 3600,
+        findings: 0,
+    }));
+    let mut maintainer = base.clone();
+    maintainer.verdict = Verdict::Informational;
+    maintainer.evidence = Some(Evidence::MaintainerChange(MaintainerChange {
+        kind: MaintainerChangeKind::OwnershipTransfer,
+        subject: "new-owner".into(),
+        source: "https://example.org/transfer".into(),
+    }));
+    let salt = [7; 32];
+    let commitment = Attestation::sealed_commitment(&base, &salt, 1_700_000_001);
+    let commitment_leaf = *attestation::verify(&attestation::sign(&commitment, key).unwrap())
+        .unwrap()
+        .leaf_hash();
+    let reveal = Attestation::revealing(&base, commitment_leaf, salt);
+    vec![base, archive, fuzzing, maintainer, commitment, reveal]
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use quorate_proto::attestation::{self, Attestation, Digest};
+use quorate_proto::attestation::{self, Attestation, Digest, PackageId};
 use quorate_proto::checkpoint::{Checkpoint, verify_checkpoint, verify_checkpoint_at};
 use quorate_proto::cosignature::{CosignatureVerifier, cosignature_timestamp};
 use quorate_proto::equivocation::Equivocation;
@@ -199,6 +199,18 @@ pub fn attestation(data: &[u8]) {
     }
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = Attestation::parse_package_spec(s);
+        // A parsed purl renders to a purl that parses to the same identity.
+        if let Ok(id) = PackageId::parse_purl(s) {
+            assert_eq!(
+                PackageId::parse_purl(&id.to_purl()),
+                Ok(id),
+                "purl round trip"
+            );
+        }
+        // Every notation's digest displays in a form that reads back.
+        if let Ok(d) = Digest::parse(s) {
+            assert_eq!(Digest::parse(&d.to_string()), Ok(d), "digest round trip");
+        }
         if let Ok(d) = Digest::from_hex(s) {
             // Display is `sha256:HEX`; from_hex reads the bare HEX of a Cargo.lock.
             let shown = d.to_string();

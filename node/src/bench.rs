@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ed25519_dalek::{Signature, Signer as _, SigningKey};
-use quorate_proto::attestation::{self, Attestation, Digest, Reviewer, SIGNATURE_DOMAIN, Verdict};
+use quorate_proto::attestation::{
+    self, Attestation, Digest, Evidence, Reviewer, ReviewerKind, SIGNATURE_DOMAIN, Scope, Verdict,
+};
 use quorate_proto::merkle;
 
 use crate::datadir::DataDir;
@@ -180,7 +182,11 @@ pub fn sample_envelope(key: &SigningKey, package: &str, version: &str) -> Vec<u8
 
 fn sample_attestation(key: &SigningKey, package: &str, version: &str) -> Attestation {
     Attestation {
-        ecosystem: "crates.io".into(),
+        artifacts: vec![],
+        scope: Some(Scope::Full),
+        evidence: Some(Evidence::SourceReview),
+        reveal: None,
+        ecosystem: "cargo".into(),
         package: package.into(),
         version: version.into(),
         digest: Digest::Sha256([0x5a; 32]),
@@ -188,6 +194,7 @@ fn sample_attestation(key: &SigningKey, package: &str, version: &str) -> Attesta
         criteria: vec!["safe-to-deploy".into()],
         verdict: Verdict::Certify,
         reviewer: Reviewer {
+            kind: ReviewerKind::Human,
             name: "Bench Reviewer".into(),
             public_key: key.verifying_key().to_bytes(),
         },
@@ -394,7 +401,7 @@ fn build_and_prove(
                 let l = e.len();
                 e[l - 8..].copy_from_slice(&i.to_be_bytes());
                 let pkg = format!("pkg{}", i % 50_000);
-                NewEntry::new(e, Some(("crates.io", &pkg, "1.0.0")))
+                NewEntry::new(e, Some(("cargo", &pkg, "1.0.0")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         store.append_batch(batch, |size, root| key.sign_checkpoint(size, root))?;

@@ -156,8 +156,8 @@ fn submit_read_and_verify() {
 
     // Reviews (scoped package: raw slash and percent-encoded).
     for path in [
-        "/v1/reviews/crates.io/@scope/pkg/2.0.0",
-        "/v1/reviews/crates.io/%40scope%2Fpkg/2.0.0",
+        "/v1/reviews/npm/@scope/pkg/2.0.0",
+        "/v1/reviews/npm/%40scope%2Fpkg/2.0.0",
     ] {
         let r = get(addr, path);
         assert_eq!(r.status, 200, "{path}: {}", r.text());
@@ -178,19 +178,19 @@ fn submit_read_and_verify() {
             );
         }
     }
-    let r = get(addr, "/v1/reviews/crates.io/serde/1.0.0");
+    let r = get(addr, "/v1/reviews/cargo/serde/1.0.0");
     assert_eq!(r.json()["entries"].as_array().unwrap().len(), 3);
-    let r = get(addr, "/v1/reviews/crates.io/nothing/1.0.0");
+    let r = get(addr, "/v1/reviews/cargo/nothing/1.0.0");
     assert_eq!(r.status, 200);
     assert!(r.json()["entries"].as_array().unwrap().is_empty());
     rejected(
-        &get(addr, "/v1/reviews/crates.io/noversion"),
+        &get(addr, "/v1/reviews/cargo/noversion"),
         400,
         "bad_package",
     );
 
     // Offline bundles in tlog-proof form.
-    let r = get(addr, "/v1/bundle/crates.io/serde/1.0.0");
+    let r = get(addr, "/v1/bundle/cargo/serde/1.0.0");
     assert_eq!(r.status, 200);
     let j = r.json();
     let es = j["entries"].as_array().unwrap();
@@ -413,7 +413,7 @@ fn bad_input_changes_nothing() {
     assert_eq!(r.json()["item"], 1);
     unchanged();
     assert!(
-        get(addr, "/v1/reviews/crates.io/serde/1.0.0").json()["entries"]
+        get(addr, "/v1/reviews/cargo/serde/1.0.0").json()["entries"]
             .as_array()
             .unwrap()
             .len()

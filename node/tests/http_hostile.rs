@@ -249,7 +249,7 @@ fn reviews_and_bundles_page() {
     let r = post(node.addr, "application/x-quorate-batch", &batch_body(&envs));
     assert_eq!(r.status, 201, "{}", r.text());
 
-    let path = "/v1/reviews/crates.io/paged/1.0.0";
+    let path = "/v1/reviews/cargo/paged/1.0.0";
     // Default: the first 100, with `next` to continue; every proof is against the page's
     // checkpoint.
     let mut seen = Vec::new();
@@ -280,11 +280,7 @@ fn reviews_and_bundles_page() {
     let all = get(node.addr, &format!("{path}?limit=256")).json();
     assert_eq!(all["entries"].as_array().unwrap().len(), 230);
     assert!(all.get("next").is_none());
-    let b = get(
-        node.addr,
-        "/v1/bundle/crates.io/paged/1.0.0?from=200&limit=10",
-    )
-    .json();
+    let b = get(node.addr, "/v1/bundle/cargo/paged/1.0.0?from=200&limit=10").json();
     let idx: Vec<u64> = b["entries"]
         .as_array()
         .unwrap()

@@ -10,7 +10,9 @@ use quorate_node::sequencer::{
     SubmitError, admit, init_log,
 };
 use quorate_node::store::Store;
-use quorate_proto::attestation::{self, Attestation, Digest, Reviewer, Verdict};
+use quorate_proto::attestation::{
+    self, Attestation, Digest, Evidence, Reviewer, ReviewerKind, Scope, Verdict,
+};
 use quorate_proto::checkpoint::{Checkpoint, verify_checkpoint};
 use quorate_proto::merkle::{self, Hash};
 use quorate_proto::note::Signer;
@@ -31,7 +33,11 @@ fn reviewer(i: u8) -> SigningKey {
 
 fn envelope(k: &SigningKey, package: &str, version: &str) -> Vec<u8> {
     let att = Attestation {
-        ecosystem: "crates.io".into(),
+        artifacts: vec![],
+        scope: Some(Scope::Full),
+        evidence: Some(Evidence::SourceReview),
+        reveal: None,
+        ecosystem: "cargo".into(),
         package: package.into(),
         version: version.into(),
         digest: Digest::Sha256([0x11; 32]),
@@ -39,6 +45,7 @@ fn envelope(k: &SigningKey, package: &str, version: &str) -> Vec<u8> {
         criteria: vec!["safe-to-run".into()],
         verdict: Verdict::Certify,
         reviewer: Reviewer {
+            kind: ReviewerKind::Human,
             name: "R".into(),
             public_key: k.verifying_key().to_bytes(),
         },
@@ -188,7 +195,7 @@ async fn concurrent_submitters_get_valid_consistent_acks() {
     assert_eq!(log.store.size().unwrap(), 2000);
     assert_eq!(
         log.store
-            .lookup_package("crates.io", "pkg-7", "1.0.3")
+            .lookup_package("cargo", "pkg-7", "1.0.3")
             .unwrap()
             .len(),
         1

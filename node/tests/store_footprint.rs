@@ -30,7 +30,7 @@ fn bytes_per_entry() {
                 d.resize(PAYLOAD, 7);
                 let pkg = format!("pkg{}", i % 5000);
                 let ver = format!("1.{i}.0");
-                NewEntry::new(d, Some(("crates.io", &pkg, &ver))).unwrap()
+                NewEntry::new(d, Some(("cargo", &pkg, &ver))).unwrap()
             })
             .collect();
         store.append_batch(batch, sign).unwrap();

@@ -20,7 +20,7 @@ fn entry_bytes(i: u64) -> Vec<u8> {
 fn new_entry(i: u64) -> NewEntry {
     NewEntry::new(
         entry_bytes(i),
-        Some(("crates.io", &format!("pkg{}", i % 7), "1.0.0")),
+        Some(("cargo", &format!("pkg{}", i % 7), "1.0.0")),
     )
     .unwrap()
 }
@@ -91,12 +91,9 @@ fn assert_matches(store: &Store, mem: &MemoryLog, cps: &[u64]) {
 
     // Package index.
     let want: Vec<u64> = (0..size).filter(|i| i % 7 == 3).collect();
-    assert_eq!(
-        snap.lookup_package("crates.io", "pkg3", "1.0.0").unwrap(),
-        want
-    );
+    assert_eq!(snap.lookup_package("cargo", "pkg3", "1.0.0").unwrap(), want);
     assert!(
-        snap.lookup_package("crates.io", "pkg3", "2.0.0")
+        snap.lookup_package("cargo", "pkg3", "2.0.0")
             .unwrap()
             .is_empty()
     );

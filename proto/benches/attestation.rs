@@ -3,12 +3,18 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ed25519_dalek::SigningKey;
-use quorate_proto::attestation::{self, Attestation, Digest, Reviewer, Verdict};
+use quorate_proto::attestation::{
+    self, Attestation, Digest, Evidence, Reviewer, ReviewerKind, Scope, Verdict,
+};
 
 /// A typical cargo-vet-sized attestation: a few criteria, a short note, one link.
 fn typical(k: &SigningKey) -> Attestation {
     Attestation {
-        ecosystem: "crates.io".into(),
+        artifacts: vec![],
+        scope: Some(Scope::Full),
+        evidence: Some(Evidence::SourceReview),
+        reveal: None,
+        ecosystem: "cargo".into(),
         package: "serde_json".into(),
         version: "1.0.128".into(),
         digest: Digest::Sha256([0x5a; 32]),
@@ -16,6 +22,7 @@ fn typical(k: &SigningKey) -> Attestation {
         criteria: vec!["safe-to-deploy".into(), "does-not-implement-crypto".into()],
         verdict: Verdict::Certify,
         reviewer: Reviewer {
+            kind: ReviewerKind::Human,
             name: "Bench Reviewer".into(),
             public_key: k.verifying_key().to_bytes(),
         },

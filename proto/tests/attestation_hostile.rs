@@ -5,7 +5,8 @@ use ed25519_dalek::{Signer, SigningKey};
 use proptest::prelude::*;
 use prost::Message;
 use quorate_proto::attestation::{
-    self, Attestation, AttestationError, Digest, Reviewer, Verdict, pb,
+    self, Attestation, AttestationError, Digest, Evidence, Reviewer, ReviewerKind, Scope, Verdict,
+    pb,
 };
 
 fn key(seed: u8) -> SigningKey {
@@ -14,7 +15,11 @@ fn key(seed: u8) -> SigningKey {
 
 fn sample(k: &SigningKey) -> Attestation {
     Attestation {
-        ecosystem: "crates.io".into(),
+        artifacts: vec![],
+        scope: Some(Scope::Full),
+        evidence: Some(Evidence::SourceReview),
+        reveal: None,
+        ecosystem: "cargo".into(),
         package: "rand".into(),
         version: "0.9.0".into(),
         digest: Digest::Sha256([0x11; 32]),
@@ -22,6 +27,7 @@ fn sample(k: &SigningKey) -> Attestation {
         criteria: vec!["safe-to-run".into()],
         verdict: Verdict::Certify,
         reviewer: Reviewer {
+            kind: ReviewerKind::Human,
             name: "R".into(),
             public_key: k.verifying_key().to_bytes(),
         },
@@ -400,6 +406,138 @@ fn structural_rules_on_decode() {
                 field: "violation.range".into(),
             },
         ),
+        // Fields added for multi-ecosystem releases and evidence.
+        (
+            |m| m.reviewer.as_mut().unwrap().kind = 0,
+            AttestationError::UnsupportedEnum {
+                field: "reviewer.kind".into(),
+                got: 0,
+            },
+        ),
+        (
+            |m| m.reviewer.as_mut().unwrap().kind = 4,
+            AttestationError::UnsupportedEnum {
+                field: "reviewer.kind".into(),
+                got: 4,
+            },
+        ),
+        (
+            |m| m.scope = None,
+            AttestationError::Missing {
+                field: "scope".into(),
+            },
+        ),
+        (
+            |m| m.scope.as_mut().unwrap().kind = 0,
+            AttestationError::UnsupportedEnum {
+                field: "scope.kind".into(),
+                got: 0,
+            },
+        ),
+        (
+            // A full scope cannot smuggle an omission list.
+            |m| m.scope.as_mut().unwrap().omitted = vec!["tests".into()],
+            AttestationError::Invalid {
+                field: "scope".into(),
+                reason: "a full scope lists nothing omitted and no reason",
+            },
+        ),
+        (
+            |m| m.evidence = None,
+            AttestationError::Missing {
+                field: "evidence".into(),
+            },
+        ),
+        (
+            |m| {
+                m.evidence = Some(pb::Evidence {
+                    kind: Some(pb::evidence::Kind::MaintainerChange(pb::MaintainerChange {
+                        kind: 0,
+                        subject: "x".into(),
+                        source: "https://e.org".into(),
+                    })),
+                })
+            },
+            AttestationError::UnsupportedEnum {
+                field: "evidence.maintainer_change.kind".into(),
+                got: 0,
+            },
+        ),
+        (
+            |m| {
+                m.evidence = Some(pb::Evidence {
+                    kind: Some(pb::evidence::Kind::ReproducibleBuild(
+                        pb::ReproducibleBuild {
+                            source_revision: "abc".into(),
+                            source_uri: "https://e.org/r".into(),
+                            builder: "b".into(),
+                            build_environment: None,
+                        },
+                    )),
+                })
+            },
+            AttestationError::Missing {
+                field: "evidence.reproducible_build.build_environment".into(),
+            },
+        ),
+        (
+            |m| {
+                m.artifacts = vec![pb::Artifact {
+                    name: "rand-0.9.0.crate".into(),
+                    digests: vec![pb::ArtifactDigest {
+                        algorithm: pb::DigestAlgorithm::Sha512 as i32,
+                        value: vec![1; 32],
+                    }],
+                }]
+            },
+            AttestationError::WrongLength {
+                field: "artifacts[0].digests[0].value".into(),
+                expected: 64,
+                got: 32,
+            },
+        ),
+        (
+            |m| {
+                m.digest.as_mut().unwrap().algorithm = pb::DigestAlgorithm::Sha1 as i32;
+            },
+            AttestationError::WrongLength {
+                field: "digest.value".into(),
+                expected: 20,
+                got: 32,
+            },
+        ),
+        (
+            |m| {
+                m.verdict = Some(pb::attestation::Verdict::Sealed(pb::Sealed {
+                    commitment: vec![1; 31],
+                }))
+            },
+            AttestationError::WrongLength {
+                field: "sealed.commitment".into(),
+                expected: 32,
+                got: 31,
+            },
+        ),
+        (
+            |m| {
+                m.reveal = Some(pb::Reveal {
+                    commitment_leaf_hash: vec![1; 32],
+                    salt: vec![2; 16],
+                })
+            },
+            AttestationError::WrongLength {
+                field: "reveal.salt".into(),
+                expected: 32,
+                got: 16,
+            },
+        ),
+        (
+            |m| m.ecosystem = "crates.io".into(),
+            AttestationError::Invalid {
+                field: "ecosystem".into(),
+                reason: "not a supported purl type (cargo, npm, pypi, golang, maven, generic)",
+            },
+        ),
     ];
     for (i, (edit, want)) in cases.iter().enumerate() {
         let mut m = sample_pb(&k);
@@ -448,6 +586,96 @@ fn oversized_fields_named_on_decode() {
         }),
         ("links[0]", 2048, 2049, |m| {
             m.links[0] = format!("https://{}", "l".repeat(2041))
+        }),
+        ("artifacts", 64, 65, |m| {
+            m.artifacts = (0..65u8)
+                .map(|i| pb::Artifact {
+                    name: format!("f{i}"),
+                    digests: vec![pb::ArtifactDigest {
+                        algorithm: pb::DigestAlgorithm::Sha256 as i32,
+                        value: vec![i; 32],
+                    }],
+                })
+                .collect()
+        }),
+        ("artifacts[0].digests", 4, 5, |m| {
+            m.artifacts = vec![pb::Artifact {
+                name: "f".into(),
+                digests: vec![
+                    pb::ArtifactDigest {
+                        algorithm: pb::DigestAlgorithm::Sha256 as i32,
+                        value: vec![7; 32],
+                    };
+                    5
+                ],
+            }]
+        }),
+        ("artifacts[0].name", 255, 256, |m| {
+            m.artifacts = vec![pb::Artifact {
+                name: "n".repeat(256),
+                digests: vec![pb::ArtifactDigest {
+                    algorithm: pb::DigestAlgorithm::Sha256 as i32,
+                    value: vec![7; 32],
+                }],
+            }]
+        }),
+        ("scope.omitted", 64, 65, |m| {
+            m.scope = Some(pb::Scope {
+                kind: pb::ScopeKind::Partial as i32,
+                omitted: vec!["x".into(); 65],
+                reason: "r".into(),
+            })
+        }),
+        (
+            "evidence.archive_matches_source.differing_paths",
+            64,
+            65,
+            |m| {
+                m.verdict = Some(pb::attestation::Verdict::Informational(
+                    pb::Informational {},
+                ));
+                m.evidence = Some(pb::Evidence {
+                    kind: Some(pb::evidence::Kind::ArchiveMatchesSource(
+                        pb::ArchiveMatchesSource {
+                            source_revision: "v1".into(),
+                            source_uri: "https://e.org/x".into(),
+                            differing_paths: (0..65).map(|i| format!("p{i:03}")).collect(),
+                            differing_count: 65,
+                            allowed_generated: vec![],
+                        },
+                    )),
+                })
+            },
+        ),
+        (
+            "evidence.archive_matches_source.differing_paths[0]",
+            512,
+            513,
+            |m| {
+                m.verdict = Some(pb::attestation::Verdict::Informational(
+                    pb::Informational {},
+                ));
+                m.evidence = Some(pb::Evidence {
+                    kind: Some(pb::evidence::Kind::ArchiveMatchesSource(
+                        pb::ArchiveMatchesSource {
+                            source_revision: "v1".into(),
+                            source_uri: "https://e.org/x".into(),
+                            differing_paths: vec!["p".repeat(513)],
+                            differing_count: 1,
+                            allowed_generated: vec![],
+                        },
+                    )),
+                })
+            },
+        ),
+        ("evidence.fuzzing.harnesses", 32, 33, |m| {
+            m.evidence = Some(pb::Evidence {
+                kind: Some(pb::evidence::Kind::Fuzzing(pb::Fuzzing {
+                    harnesses: vec!["h".into(); 33],
+                    duration_seconds: 1,
+                    findings: 0,
+                })),
+            })
         }),
     ];
     for (field, limit, got, edit) in cases {
@@ -572,7 +800,7 @@ proptest! {
     #[test]
     fn valid_attestations_round_trip(
         pkg in "[a-z][a-z0-9_-]{0,40}",
-        ver in "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}(-[a-z0-9.]{1,10})?",
+        ver in "(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})(-[a-z][a-z0-9]{0,9})?",
         digest in proptest::option::of(any::<[u8; 32]>()),
         criteria in proptest::collection::btree_set("[a-z][a-z0-9-]{0,20}", 1..5),
         violation in proptest::option::of("[<>=^~]{0,2}[0-9]\\.[0-9]"),
@@ -592,5 +820,31 @@ proptest! {
         let env = attestation::sign(&att, &k).unwrap();
         let v = attestation::verify(&env).unwrap();
         prop_assert_eq!(v.attestation(), &att);
+    }
+}
+
+/// An evidence kind this schema does not know (a later schema's field inside `Evidence`)
+/// is refused with a reason naming `evidence`, not only as non-canonical.
+#[test]
+fn unknown_evidence_kind_refused_with_reason() {
+    let k = key(15);
+    let p = sample(&k).encode_payload();
+    // `evidence` (field 15) holding `source_review` (field 1, empty): 7a 02 0a 00.
+    let at = p
+        .windows(4)
+        .position(|w| w == [0x7a, 0x02, 0x0a, 0x00])
+        .unwrap();
+    for unknown_tag in [0x3a, 0x52, 0x7a] {
+        let mut q = p.clone();
+        q[at + 2] = unknown_tag; // field 7, 10 or 15 (length-delimited), length 0
+        let err = attestation::verify(&sign_raw(&q, &k)).unwrap_err();
+        assert!(
+            matches!(&err, AttestationError::Invalid { field, .. } if field == "evidence"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("unknown or missing evidence kind"),
+            "{err}"
+        );
     }
 }

@@ -651,7 +651,7 @@ impl Fed {
                 "--key",
                 key.to_str().unwrap(),
                 "--package",
-                &format!("crates.io/{pkg}@{version}"),
+                &format!("cargo/{pkg}@{version}"),
                 "--digest",
                 digest,
                 "--criteria",

@@ -15,7 +15,8 @@ use ed25519_dalek::SigningKey;
 use quorate_client::check::Queries;
 use quorate_client::{files, keys};
 use quorate_proto::attestation::{
-    self, Attestation, DeltaBase, Digest, Reviewer, SupersedeKind, Supersedes, Verdict,
+    self, Attestation, DeltaBase, Digest, Evidence, Reviewer, ReviewerKind, Scope, SupersedeKind,
+    Supersedes, Verdict,
 };
 
 use super::{hex, load_lockfile, now_secs};
@@ -28,7 +29,7 @@ pub struct ReviewArgs {
     /// Reviewer secret key file (its key name is the reviewer name)
     #[arg(long, value_name = "SKEYFILE")]
     key: PathBuf,
-    /// The release: ECOSYSTEM/NAME@VERSION, e.g. crates.io/serde@1.0.210; with --lock,
+    /// The release: ECOSYSTEM/NAME@VERSION, e.g. cargo/serde@1.0.210 or pkg:cargo/serde@1.0.210; with --lock,
     /// NAME (or NAME@VERSION when the lockfile holds several versions)
     #[arg(long)]
     package: String,
@@ -94,8 +95,7 @@ fn parse_digest(s: &str, no_digest: bool, flag: &str) -> Result<Digest> {
         }
         return Ok(Digest::Unknown);
     }
-    let h = s.strip_prefix("sha256:").unwrap_or(s);
-    Digest::from_hex(h).map_err(|e| anyhow!("{flag} {s:?}: {e}"))
+    Digest::parse(s).map_err(|e| anyhow!("{flag} {s:?}: {e}"))
 }
 
 pub(crate) fn parse_hash(s: &str) -> Result<[u8; 32]> {
@@ -284,6 +284,10 @@ pub fn review(a: &ReviewArgs) -> Result<ExitCode> {
         None => Verdict::Certify,
     };
     let att = Attestation {
+        artifacts: vec![],
+        scope: Some(Scope::Full),
+        evidence: Some(Evidence::SourceReview),
+        reveal: None,
         ecosystem,
         package,
         version,
@@ -292,6 +296,7 @@ pub fn review(a: &ReviewArgs) -> Result<ExitCode> {
         criteria: a.criteria.clone(),
         verdict,
         reviewer: Reviewer {
+            kind: ReviewerKind::Human,
             name: name.clone(),
             public_key: key.verifying_key().to_bytes(),
         },

@@ -86,6 +86,8 @@ pub fn reviews(a: &ReviewsArgs) -> Result<ExitCode> {
                     format!("delta {} -> {}", d.version, at.version)
                 }
                 (Verdict::Certify, None, _) => format!("full {}", at.version),
+                (Verdict::Informational, _, _) => format!("informational {}", at.version),
+                (Verdict::Sealed { .. }, _, _) => format!("sealed commitment {}", at.version),
             };
             rows.push(serde_json::json!({
                 "log": lm.origin,

@@ -10,7 +10,8 @@ use anyhow::{Result, anyhow, bail};
 use clap::Args;
 use quorate_client::keys;
 use quorate_proto::attestation::{
-    self, Attestation, Digest, Reviewer, SupersedeKind, Supersedes, Verdict,
+    self, Attestation, Digest, Evidence, Reviewer, ReviewerKind, Scope, SupersedeKind, Supersedes,
+    Verdict,
 };
 
 use super::review::{BUILTIN_CRITERIA, parse_hash};
@@ -133,6 +134,10 @@ pub fn withdraw(a: &WithdrawArgs) -> Result<ExitCode> {
         t.criteria.clone()
     };
     let att = Attestation {
+        artifacts: vec![],
+        scope: Some(Scope::Full),
+        evidence: Some(Evidence::SourceReview),
+        reveal: None,
         ecosystem: t.ecosystem,
         package: t.package,
         version: t.version,
@@ -141,6 +146,7 @@ pub fn withdraw(a: &WithdrawArgs) -> Result<ExitCode> {
         criteria,
         verdict: Verdict::Certify,
         reviewer: Reviewer {
+            kind: ReviewerKind::Human,
             name: name.clone(),
             public_key,
         },

@@ -114,17 +114,22 @@ impl FileDigest {
         }
     }
 
-    /// The attestation digest, where the current schema can carry it (SHA-256 only).
+    /// The attestation digest of the same algorithm and value.
     pub fn to_attestation(&self) -> Option<Digest> {
-        match self {
-            FileDigest::Sha256(d) => Some(Digest::Sha256(*d)),
-            _ => None,
-        }
+        Some(match self {
+            FileDigest::Sha256(d) => Digest::Sha256(*d),
+            FileDigest::Sha512(d) => Digest::Sha512(*d),
+            FileDigest::GoH1(d) => Digest::GoH1(*d),
+            FileDigest::Sha1(d) => Digest::Sha1(*d),
+        })
     }
 
     pub fn from_attestation(d: &Digest) -> Option<FileDigest> {
         match d {
             Digest::Sha256(d) => Some(FileDigest::Sha256(*d)),
+            Digest::Sha512(d) => Some(FileDigest::Sha512(*d)),
+            Digest::GoH1(d) => Some(FileDigest::GoH1(*d)),
+            Digest::Sha1(d) => Some(FileDigest::Sha1(*d)),
             Digest::Unknown => None,
         }
     }

@@ -44,12 +44,10 @@ impl Ecosystem {
         }
     }
 
-    /// The `ecosystem` string attestations carry (crates.io keeps its historical name).
+    /// The `ecosystem` string attestations carry: the purl type (formats.md, "Package
+    /// identity").
     pub fn attestation_name(self) -> &'static str {
-        match self {
-            Ecosystem::Cargo => "crates.io",
-            other => other.purl_type(),
-        }
+        self.purl_type()
     }
 
     /// From a purl type or an attestation ecosystem name.

@@ -22,7 +22,9 @@ mod listing;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use quorate_proto::attestation::{Digest, SupersedeKind, Verdict, VerifiedAttestation};
+use quorate_proto::attestation::{
+    Digest, EvidenceKind, SupersedeKind, Verdict, VerifiedAttestation,
+};
 use quorate_proto::equivocation::VerifiedEquivocation;
 use quorate_proto::merkle::Hash;
 
@@ -71,6 +73,8 @@ impl Entry {
             (Verdict::Violation { range }, _) => format!("violation {range}"),
             (Verdict::Certify, Some(d)) => format!("{} -> {}", d.version, a.version),
             (Verdict::Certify, None) => a.version.clone(),
+            (Verdict::Informational, _) => format!("{} (informational)", a.version),
+            (Verdict::Sealed { .. }, _) => format!("{} (sealed commitment)", a.version),
         };
         EntryRef {
             origin: self.origin.clone(),
@@ -296,11 +300,19 @@ impl<'p> Evaluator<'p> {
             match self.rejection(i, now) {
                 Some(r) => rejected.entry(j).or_default().push((i, r)),
                 None => match &a.verdict {
-                    Verdict::Certify => {
-                        usable
-                            .entry(j)
-                            .or_default()
-                            .push(self.edge(i, &mut table, &mut closures))
+                    // Until policy lines say otherwise, only full-scope source reviews
+                    // certify (specs/policy.md).
+                    Verdict::Certify
+                        if a.scope.as_ref().is_some_and(|s| s.is_full())
+                            && a.evidence
+                                .as_ref()
+                                .is_some_and(|e| e.kind() == EvidenceKind::SourceReview) =>
+                    {
+                        usable.entry(j).or_default().extend(self.edges(
+                            i,
+                            &mut table,
+                            &mut closures,
+                        ))
                     }
                     Verdict::Violation { range } => {
                         // A violation of X blocks a requirement that implies X.
@@ -319,6 +331,9 @@ impl<'p> Evaluator<'p> {
                             });
                         }
                     }
+                    // Other evidence, partial scopes, facts and sealed commitments certify
+                    // nothing by themselves.
+                    Verdict::Certify | Verdict::Informational | Verdict::Sealed { .. } => {}
                 },
             }
         }
@@ -435,7 +450,7 @@ impl<'p> Evaluator<'p> {
             usable
                 .entry(j)
                 .or_default()
-                .push(self.edge(i, &mut table, &mut closures));
+                .extend(self.edges(i, &mut table, &mut closures));
         }
         usable
             .iter()
@@ -456,13 +471,15 @@ impl<'p> Evaluator<'p> {
             .unwrap_or_default()
     }
 
-    /// The chain step entry `i` makes; its criteria are everything they imply.
-    fn edge(
+    /// The chain steps entry `i` makes, one per file digest it covers (a review of a
+    /// PyPI sdist and its wheels reaches each of them); its criteria are everything they
+    /// imply. Weak (SHA-1) digests reach nothing.
+    fn edges(
         &self,
         i: usize,
         table: &mut CriteriaTable,
         closures: &mut HashMap<String, Bits>,
-    ) -> Edge<'_> {
+    ) -> Vec<Edge<'_>> {
         let e = &self.entries[i];
         let a = e.att.attestation();
         let mut criteria = Bits::default();
@@ -477,15 +494,26 @@ impl<'p> Evaluator<'p> {
             });
             criteria.absorb(b);
         }
-        Edge {
-            from: a
-                .delta_from
-                .as_ref()
-                .map(|d| (d.version.as_str(), d.digest)),
-            to: (a.version.as_str(), a.digest),
-            criteria,
-            key: e.att.reviewer_key(),
+        let from = a
+            .delta_from
+            .as_ref()
+            .map(|d| (d.version.as_str(), d.digest));
+        let mut tos: Vec<Digest> = a
+            .covered_digests()
+            .filter(|d| !d.is_weak())
+            .copied()
+            .collect();
+        if !a.digest.is_recorded() {
+            tos.push(Digest::Unknown);
         }
+        tos.into_iter()
+            .map(|d| Edge {
+                from,
+                to: (a.version.as_str(), d),
+                criteria: criteria.clone(),
+                key: e.att.reviewer_key(),
+            })
+            .collect()
     }
 
     fn digest_ok(&self, reviewed: Digest, artifact: Digest) -> bool {

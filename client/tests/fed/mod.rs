@@ -7,8 +7,8 @@ use ed25519_dalek::SigningKey;
 use quorate_client::policy::Policy;
 use quorate_client::quorum::{Evaluator, Inclusion, Query, TrustedCheckpoint};
 use quorate_proto::attestation::{
-    self, Attestation, DeltaBase, Digest, Reviewer, SupersedeKind, Supersedes, Verdict,
-    VerifiedAttestation,
+    self, Attestation, DeltaBase, Digest, Evidence, Reviewer, ReviewerKind, Scope, SupersedeKind,
+    Supersedes, Verdict, VerifiedAttestation,
 };
 use quorate_proto::checkpoint::Checkpoint;
 use quorate_proto::cosignature::CosignatureSigner;
@@ -210,7 +210,11 @@ pub fn review(
     org: &str,
 ) -> Attestation {
     Attestation {
-        ecosystem: "crates.io".into(),
+        artifacts: vec![],
+        scope: Some(Scope::Full),
+        evidence: Some(Evidence::SourceReview),
+        reveal: None,
+        ecosystem: "cargo".into(),
         package: pkg.into(),
         version: version.into(),
         digest,
@@ -221,6 +225,7 @@ pub fn review(
         criteria: criteria.iter().map(|c| (*c).to_owned()).collect(),
         verdict: Verdict::Certify,
         reviewer: Reviewer {
+            kind: ReviewerKind::Human,
             name: by.name.clone(),
             public_key: by.key.verifying_key().to_bytes(),
         },
@@ -256,7 +261,7 @@ pub fn withdrawal(of: [u8; 32], kind: SupersedeKind, base: Attestation) -> Attes
 
 pub fn query(pkg: &str, version: &str, digest: Digest) -> Query {
     Query {
-        ecosystem: "crates.io".into(),
+        ecosystem: "cargo".into(),
         package: pkg.into(),
         version: version.into(),
         digest,

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::SigningKey;
-use quorate_proto::attestation::{self, Attestation, Digest, Reviewer, Verdict};
+use quorate_proto::attestation::{
+    self, Attestation, Digest, Evidence, Reviewer, ReviewerKind, Scope, Verdict,
+};
 use quorate_proto::checkpoint::{Checkpoint, verify_checkpoint};
 use quorate_proto::merkle::{self, Hash, MemoryLog, MerkleError};
 use quorate_proto::note::{self, Ed25519Verifier};
@@ -275,9 +277,19 @@ pub fn reviewer_vkey(k: &SigningKey) -> String {
     note::format_vkey("reviewer.example", 0x01, k.verifying_key().as_bytes()).unwrap()
 }
 
+/// A certify attestation; a scoped name (`@scope/pkg`) is an npm package, others cargo.
 pub fn attestation_for(k: &SigningKey, package: &str, version: &str, notes: &str) -> Attestation {
+    let ecosystem = if package.starts_with('@') {
+        "npm"
+    } else {
+        "cargo"
+    };
     Attestation {
-        ecosystem: "crates.io".into(),
+        artifacts: vec![],
+        scope: Some(Scope::Full),
+        evidence: Some(Evidence::SourceReview),
+        reveal: None,
+        ecosystem: ecosystem.into(),
         package: package.into(),
         version: version.into(),
         digest: Digest::Sha256([0x11; 32]),
@@ -285,6 +297,7 @@ pub fn attestation_for(k: &SigningKey, package: &str, version: &str, notes: &str
         criteria: vec!["safe-to-run".into()],
         verdict: Verdict::Certify,
         reviewer: Reviewer {
+            kind: ReviewerKind::Human,
             name: "R".into(),
             public_key: k.verifying_key().to_bytes(),
         },

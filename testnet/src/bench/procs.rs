@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use ed25519_dalek::SigningKey;
-use quorate_proto::attestation::{self, Attestation, Digest, Reviewer, Verdict};
+use quorate_proto::attestation::{
+    self, Attestation, Digest, Evidence, Reviewer, ReviewerKind, Scope, Verdict,
+};
 use quorate_proto::note::Signer;
 
 use crate::fed::{ok, run};
@@ -129,7 +131,11 @@ pub fn init_log(node: &Path, data: &Path, seed: [u8; 32]) -> Result<SigningKey> 
 
 fn envelope(key: &SigningKey, i: u64) -> Result<Vec<u8>> {
     let att = Attestation {
-        ecosystem: "crates.io".into(),
+        artifacts: vec![],
+        scope: Some(Scope::Full),
+        evidence: Some(Evidence::SourceReview),
+        reveal: None,
+        ecosystem: "cargo".into(),
         package: format!("soak{}", i % 5000),
         version: format!("1.0.{i}"),
         digest: Digest::Sha256([0x5a; 32]),
@@ -137,6 +143,7 @@ fn envelope(key: &SigningKey, i: u64) -> Result<Vec<u8>> {
         criteria: vec!["safe-to-deploy".into()],
         verdict: Verdict::Certify,
         reviewer: Reviewer {
+            kind: ReviewerKind::Human,
             name: "Soak Reviewer".into(),
             public_key: key.verifying_key().to_bytes(),
         },

@@ -135,7 +135,7 @@ fn review(
     out: &Path,
     extra: &[&str],
 ) -> Result<String> {
-    let spec = format!("crates.io/{pkg}@1.0.0");
+    let spec = format!("cargo/{pkg}@1.0.0");
     // `["--supersedes", LEAF, ...]` signs a withdrawal (`quorate withdraw`).
     let args = match extra {
         ["--supersedes", leaf, rest @ ..] => {

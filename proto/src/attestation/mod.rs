@@ -3,9 +3,9 @@
 //! # Format
 //!
 //! An attestation is a protobuf message `quorate.attestation.v1.Attestation` (schema in
-//! `proto/schema/attestation.proto`, field table in `specs/parts/attestation.md`) carried
-//! as the `payload` of an `Envelope { bytes payload = 1; bytes signature = 2; }`. The
-//! signature is Ed25519 by the key in `payload.reviewer.public_key`, over
+//! `proto/schema/attestation.proto`, field tables in `specs/formats.md`) carried as the
+//! `payload` of an `Envelope { bytes payload = 1; bytes signature = 2; }`. The signature
+//! is Ed25519 by the key in `payload.reviewer.public_key`, over
 //!
 //! ```text
 //! b"quorate/attestation/v1\n" || payload
@@ -17,6 +17,13 @@
 //! The log entry is the envelope's exact bytes and its RFC 6962 leaf hash is
 //! `SHA-256(0x00 || envelope)`. Verification works on the received bytes and never
 //! re-encodes before checking the signature.
+//!
+//! # Parts
+//!
+//! [`identity`] (ecosystems as Package URL types, normalised names, versions, purls),
+//! [`digest`] (algorithms and each ecosystem's notation), [`evidence`] (reviewer kind,
+//! scope, evidence kinds), [`sealed`] (commitments and reveals), `validation` (field
+//! rules); this file holds the message types, the wire mapping, signing and verifying.
 //!
 //! # Canonicality rule
 //!
@@ -31,15 +38,28 @@
 //!
 //! # Limits
 //!
-//! All limits are in bytes of UTF-8 unless stated; see the `MAX_*` constants. Every input
-//! that breaks a rule is an [`AttestationError`] naming the field; nothing here panics.
+//! All limits are in bytes of UTF-8 unless stated; see the `MAX_*` constants here and in
+//! the submodules. Every input that breaks a rule is an [`AttestationError`] naming the
+//! field; nothing here panics.
 
-use std::fmt;
+pub mod digest;
+pub mod evidence;
+pub mod identity;
+pub mod sealed;
+mod validation;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use prost::Message;
 use sha2::{Digest as _, Sha256};
 use thiserror::Error;
+
+pub use digest::{Digest, DigestAlgorithm};
+pub use evidence::{
+    ArchiveMatchesSource, BenchmarkDelta, Evidence, EvidenceKind, Fuzzing, MaintainerChange,
+    MaintainerChangeKind, ReproducibleBuild, ReviewerKind, Scope,
+};
+pub use identity::{Ecosystem, PackageId};
+pub use sealed::{SealError, commitment_hash, verify_reveal};
 
 /// Raw prost-generated types for `quorate.attestation.v1`. Prefer the validated types in
 /// this module; these accept anything protobuf accepts.
@@ -55,14 +75,21 @@ pub const SIGNATURE_DOMAIN: &[u8] = b"quorate/attestation/v1\n";
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Whole envelope (a log entry). Bounds memory for hostile submissions, and is the most a
-/// C2SP entry bundle can carry: its length prefix is a uint16.
+/// C2SP entry bundle can carry: its length prefix is a uint16. Field limits can add up to
+/// more; [`sign`] refuses an envelope over this, as [`verify`] would.
 pub const MAX_ENVELOPE_BYTES: usize = u16::MAX as usize;
-/// `ecosystem`: registry names are short identifiers.
+/// `ecosystem`: purl types are short identifiers.
 pub const MAX_ECOSYSTEM_BYTES: usize = 32;
 /// `package`: npm allows 214, Go module paths and Maven coordinates run longer.
 pub const MAX_PACKAGE_BYTES: usize = 256;
 /// `version` and `delta_from.version`.
 pub const MAX_VERSION_BYTES: usize = 128;
+/// Number of `artifacts` (a PyPI release with wheels for every platform has ~60 files).
+pub const MAX_ARTIFACTS: usize = 64;
+/// Each `artifacts[].name` (a file name).
+pub const MAX_ARTIFACT_NAME_BYTES: usize = 255;
+/// Digests per artifact: one per algorithm.
+pub const MAX_ARTIFACT_DIGESTS: usize = 4;
 /// Number of `criteria`.
 pub const MAX_CRITERIA: usize = 32;
 /// Each criterion name.
@@ -138,87 +165,28 @@ pub enum AttestationError {
     KeyMismatch,
     #[error("invalid package spec {spec:?}: {reason}")]
     PackageSpec { spec: String, reason: &'static str },
-    #[error("invalid hex digest: {reason}")]
-    Hex { reason: &'static str },
+    #[error("invalid package URL {purl:?}: {reason}")]
+    Purl { purl: String, reason: &'static str },
+    #[error("invalid digest: {reason}")]
+    DigestNotation { reason: &'static str },
 }
 
 type Result<T, E = AttestationError> = std::result::Result<T, E>;
-
-/// Digest of the published archive.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Digest {
-    /// SHA-256 of the archive as published (crates.io: the Cargo.lock `checksum`).
-    Sha256([u8; 32]),
-    /// The reviewer did not record which bytes were reviewed; policy decides whether that counts.
-    Unknown,
-}
-
-impl Digest {
-    /// Parses 64 hex digits (either case), the form Cargo.lock `checksum` uses.
-    pub fn from_hex(s: &str) -> Result<Digest> {
-        let b = s.as_bytes();
-        if b.len() != 64 {
-            return Err(AttestationError::Hex {
-                reason: "SHA-256 digest must be 64 hex digits",
-            });
-        }
-        let mut out = [0u8; 32];
-        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-            let (Some(&hi), Some(&lo)) = (pair.first(), pair.get(1)) else {
-                return Err(AttestationError::Hex {
-                    reason: "odd number of hex digits",
-                });
-            };
-            *o = (hex_val(hi)? << 4) | hex_val(lo)?;
-        }
-        Ok(Digest::Sha256(out))
-    }
-}
-
-fn hex_val(c: u8) -> Result<u8> {
-    match c {
-        b'0'..=b'9' => Ok(c - b'0'),
-        b'a'..=b'f' => Ok(c - b'a' + 10),
-        b'A'..=b'F' => Ok(c - b'A' + 10),
-        _ => Err(AttestationError::Hex {
-            reason: "non-hex character",
-        }),
-    }
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    s
-}
-
-impl fmt::Debug for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Digest::Sha256(d) => write!(f, "Sha256({})", to_hex(d)),
-            Digest::Unknown => f.write_str("Unknown"),
-        }
-    }
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Digest::Sha256(d) => write!(f, "sha256:{}", to_hex(d)),
-            Digest::Unknown => f.write_str("unknown"),
-        }
-    }
-}
 
 /// The base of a delta review: the reviewer examined the changes from this release.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DeltaBase {
     pub version: String,
     pub digest: Digest,
+}
+
+/// One further file of the release, with one digest per algorithm.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Artifact {
+    /// File name as published, no directory (`foo-1.0-py3-none-any.whl`).
+    pub name: String,
+    /// 1–4 recorded digests, one per algorithm, in [`DigestAlgorithm`] order.
+    pub digests: Vec<Digest>,
 }
 
 /// What the reviewer concluded about `criteria`.
@@ -228,6 +196,10 @@ pub enum Verdict {
     Certify,
     /// The criteria are violated by every version matching `range` (cargo-vet `violation`).
     Violation { range: String },
+    /// A recorded fact that concludes nothing about the criteria.
+    Informational,
+    /// A sealed commitment to content revealed later ([`sealed`]).
+    Sealed { commitment: [u8; 32] },
 }
 
 /// The reviewer as named in the payload. Whether `public_key` is trusted is the caller's call.
@@ -235,6 +207,7 @@ pub enum Verdict {
 pub struct Reviewer {
     pub name: String,
     pub public_key: [u8; 32],
+    pub kind: ReviewerKind,
 }
 
 /// How an attestation relates to the earlier one it names.
@@ -253,17 +226,35 @@ pub struct Supersedes {
     pub kind: SupersedeKind,
 }
 
+/// The link from revealed content to its sealed commitment ([`sealed`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reveal {
+    /// Leaf hash of the commitment's log entry.
+    pub commitment_leaf_hash: [u8; 32],
+    pub salt: [u8; sealed::SALT_BYTES],
+}
+
 /// A review attestation. [`Attestation::decode_payload`] only returns values that pass
 /// [`Attestation::validate`]; values built by hand are checked by [`sign`].
+///
+/// `scope` and `evidence` are required, and `criteria` non-empty, in every attestation but
+/// a sealed commitment, where they (and every other content field) must be empty.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Attestation {
+    /// A purl type ([`Ecosystem::as_str`]).
     pub ecosystem: String,
+    /// The ecosystem's normalised name ([`Ecosystem::normalise_name`]).
     pub package: String,
     pub version: String,
+    /// The primary file's digest.
     pub digest: Digest,
     pub delta_from: Option<DeltaBase>,
+    /// Further files (or further digests) covered by the same review.
+    pub artifacts: Vec<Artifact>,
+    pub scope: Option<Scope>,
     pub criteria: Vec<String>,
     pub verdict: Verdict,
+    pub evidence: Option<Evidence>,
     pub reviewer: Reviewer,
     pub organisation: String,
     /// Unix seconds when the review was made (the reviewer's claim).
@@ -271,6 +262,7 @@ pub struct Attestation {
     pub notes: String,
     pub links: Vec<String>,
     pub supersedes: Option<Supersedes>,
+    pub reveal: Option<Reveal>,
 }
 
 impl Attestation {
@@ -284,7 +276,7 @@ impl Attestation {
     /// field rule of [`Attestation::validate`].
     pub fn decode_payload(bytes: &[u8]) -> Result<Attestation> {
         // The payload sits inside an envelope, so the envelope limit bounds it too.
-        check_len("payload", bytes.len(), MAX_ENVELOPE_BYTES)?;
+        validation::check_len("payload", bytes.len(), MAX_ENVELOPE_BYTES)?;
         let msg = pb::Attestation::decode(bytes).map_err(|e| AttestationError::Decode {
             message: "payload",
             reason: e.to_string(),
@@ -294,6 +286,11 @@ impl Attestation {
                 got: msg.schema_version,
             });
         }
+        // An evidence kind from a later schema decodes as an Evidence without a kind;
+        // say so rather than only "non-canonical".
+        if msg.evidence.as_ref().is_some_and(|e| e.kind.is_none()) {
+            return Err(evidence::unknown_kind());
+        }
         if msg.encoded_len() != bytes.len() || msg.encode_to_vec() != bytes {
             return Err(AttestationError::NonCanonical { message: "payload" });
         }
@@ -302,93 +299,35 @@ impl Attestation {
         Ok(att)
     }
 
-    /// Checks every field rule (lengths, counts, character sets, required fields).
-    pub fn validate(&self) -> Result<()> {
-        validate_ecosystem(&self.ecosystem)?;
-        validate_token("package", &self.package, MAX_PACKAGE_BYTES)?;
-        validate_version("version", &self.version)?;
-        if let Some(d) = &self.delta_from {
-            validate_version("delta_from.version", &d.version)?;
-        }
-        // cargo-vet requires criteria on every audit entry, violations included.
-        if self.criteria.is_empty() {
-            return Err(missing("criteria"));
-        }
-        check_count("criteria", self.criteria.len(), MAX_CRITERIA)?;
-        for (i, c) in self.criteria.iter().enumerate() {
-            validate_criterion(&format!("criteria[{i}]"), c)?;
-            if self.criteria.iter().take(i).any(|p| p == c) {
-                return Err(AttestationError::Duplicate {
-                    field: "criteria".into(),
-                    value: c.clone(),
-                });
-            }
-        }
-        if let Verdict::Violation { range } = &self.verdict {
-            validate_range(range)?;
-        }
-        validate_text(
-            "reviewer.name",
-            &self.reviewer.name,
-            MAX_REVIEWER_NAME_BYTES,
-            false,
-        )?;
-        // Small-order keys are refused here as verify_strict would refuse them later.
-        match VerifyingKey::from_bytes(&self.reviewer.public_key) {
-            Ok(k) if !k.is_weak() => {}
-            _ => return Err(AttestationError::BadPublicKey),
-        }
-        validate_text(
-            "organisation",
-            &self.organisation,
-            MAX_ORGANISATION_BYTES,
-            false,
-        )?;
-        if self.time == 0 {
-            return Err(missing("time"));
-        }
-        if self.time > MAX_TIME {
-            return Err(AttestationError::Invalid {
-                field: "time".into(),
-                reason: "after year 9999",
-            });
-        }
-        validate_text("notes", &self.notes, MAX_NOTES_BYTES, true)?;
-        check_count("links", self.links.len(), MAX_LINKS)?;
-        for (i, l) in self.links.iter().enumerate() {
-            validate_link(&format!("links[{i}]"), l)?;
-        }
-        Ok(())
+    /// Parses `--package` input, a purl (`pkg:npm/%40scope/pkg@2.0.0`) or
+    /// `ECOSYSTEM/NAME@VERSION` (`cargo/serde@1.0.210`; `crates.io` is accepted for
+    /// `cargo`), into `(ecosystem, name, version)`, normalised and validated.
+    pub fn parse_package_spec(spec: &str) -> Result<(String, String, String)> {
+        let id = PackageId::parse_spec(spec)?;
+        Ok((id.ecosystem.as_str().to_owned(), id.name, id.version))
     }
 
-    /// Parses `ECOSYSTEM/NAME@VERSION` (e.g. `crates.io/serde@1.0.210`,
-    /// `npm/@scope/pkg@2.0.0`) into `(ecosystem, name, version)`, each validated.
-    pub fn parse_package_spec(spec: &str) -> Result<(String, String, String)> {
-        let err = |reason| AttestationError::PackageSpec {
-            spec: spec.chars().take(300).collect(),
-            reason,
-        };
-        // Ecosystem names contain no '/', while names may (npm scopes, Go paths).
-        let (eco, rest) = spec
-            .split_once('/')
-            .ok_or_else(|| err("expected ECOSYSTEM/NAME@VERSION (no '/')"))?;
-        // The last '@' separates the version, since npm scoped names start with '@'.
-        let (name, version) = rest
-            .rsplit_once('@')
-            .ok_or_else(|| err("expected ECOSYSTEM/NAME@VERSION (no '@')"))?;
-        if eco.is_empty() {
-            return Err(err("empty ecosystem"));
-        }
-        if name.is_empty() {
-            return Err(err("empty package name"));
-        }
-        if version.is_empty() {
-            return Err(err("empty version"));
-        }
-        validate_ecosystem(eco)?;
-        validate_token("package", name, MAX_PACKAGE_BYTES)?;
-        validate_version("version", version)?;
-        Ok((eco.to_owned(), name.to_owned(), version.to_owned()))
+    /// The release as a [`PackageId`] (for purls). Fails only for an attestation that does
+    /// not validate.
+    pub fn package_id(&self) -> Result<PackageId> {
+        PackageId::new(
+            Ecosystem::parse(&self.ecosystem)?,
+            &self.package,
+            &self.version,
+        )
+    }
+
+    /// Every recorded digest this attestation covers: `digest`, then each artifact's.
+    pub fn covered_digests(&self) -> impl Iterator<Item = &Digest> {
+        std::iter::once(&self.digest)
+            .chain(self.artifacts.iter().flat_map(|a| a.digests.iter()))
+            .filter(|d| d.is_recorded())
+    }
+
+    /// Whether a file with digest `d` is covered: `d` equals `digest` or a digest of one
+    /// of `artifacts` (same algorithm, same bytes). File names do not decide coverage.
+    pub fn covers(&self, d: &Digest) -> bool {
+        d.is_recorded() && self.covered_digests().any(|c| c == d)
     }
 
     fn to_pb(&self) -> pb::Attestation {
@@ -397,11 +336,20 @@ impl Attestation {
             ecosystem: self.ecosystem.clone(),
             package: self.package.clone(),
             version: self.version.clone(),
-            digest: Some(digest_to_pb(&self.digest)),
+            digest: Some(self.digest.to_pb()),
             delta_from: self.delta_from.as_ref().map(|d| pb::DeltaBase {
                 version: d.version.clone(),
-                digest: Some(digest_to_pb(&d.digest)),
+                digest: Some(d.digest.to_pb()),
             }),
+            artifacts: self
+                .artifacts
+                .iter()
+                .map(|a| pb::Artifact {
+                    name: a.name.clone(),
+                    digests: a.digests.iter().map(|d| d.to_pb()).collect(),
+                })
+                .collect(),
+            scope: self.scope.as_ref().map(Scope::to_pb),
             criteria: self.criteria.clone(),
             verdict: Some(match &self.verdict {
                 Verdict::Certify => pb::attestation::Verdict::Certify(pb::Certify {}),
@@ -410,10 +358,18 @@ impl Attestation {
                         range: range.clone(),
                     })
                 }
+                Verdict::Informational => {
+                    pb::attestation::Verdict::Informational(pb::Informational {})
+                }
+                Verdict::Sealed { commitment } => pb::attestation::Verdict::Sealed(pb::Sealed {
+                    commitment: commitment.to_vec(),
+                }),
             }),
+            evidence: self.evidence.as_ref().map(Evidence::to_pb),
             reviewer: Some(pb::Reviewer {
                 name: self.reviewer.name.clone(),
                 public_key: self.reviewer.public_key.to_vec(),
+                kind: self.reviewer.kind.to_pb(),
             }),
             organisation: self.organisation.clone(),
             time: self.time,
@@ -426,25 +382,55 @@ impl Attestation {
                     SupersedeKind::Replace => pb::SupersedeKind::Replace,
                 } as i32,
             }),
+            reveal: self.reveal.as_ref().map(|r| pb::Reveal {
+                commitment_leaf_hash: r.commitment_leaf_hash.to_vec(),
+                salt: r.salt.to_vec(),
+            }),
         }
     }
 
     fn from_pb(m: pb::Attestation) -> Result<Attestation> {
-        let digest = digest_from_pb("digest", m.digest)?;
+        let digest = Digest::from_pb("digest", m.digest)?;
         let delta_from = match m.delta_from {
             None => None,
             Some(d) => Some(DeltaBase {
                 version: d.version,
-                digest: digest_from_pb("delta_from.digest", d.digest)?,
+                digest: Digest::from_pb("delta_from.digest", d.digest)?,
             }),
         };
+        // Counted before anything is converted, so a claimed list length drives nothing.
+        validation::check_count("artifacts", m.artifacts.len(), MAX_ARTIFACTS)?;
+        let mut artifacts = Vec::with_capacity(m.artifacts.len());
+        for (i, a) in m.artifacts.into_iter().enumerate() {
+            let f = format!("artifacts[{i}].digests");
+            validation::check_count(&f, a.digests.len(), MAX_ARTIFACT_DIGESTS)?;
+            let digests = a
+                .digests
+                .into_iter()
+                .enumerate()
+                .map(|(j, d)| Digest::from_pb(&format!("{f}[{j}]"), Some(d)))
+                .collect::<Result<Vec<Digest>>>()?;
+            artifacts.push(Artifact {
+                name: a.name,
+                digests,
+            });
+        }
+        let scope = m.scope.map(Scope::from_pb).transpose()?;
         let verdict = match m.verdict {
             None => return Err(missing("verdict")),
             Some(pb::attestation::Verdict::Certify(pb::Certify {})) => Verdict::Certify,
             Some(pb::attestation::Verdict::Violation(v)) => Verdict::Violation { range: v.range },
+            Some(pb::attestation::Verdict::Informational(pb::Informational {})) => {
+                Verdict::Informational
+            }
+            Some(pb::attestation::Verdict::Sealed(s)) => Verdict::Sealed {
+                commitment: bytes32("sealed.commitment", &s.commitment)?,
+            },
         };
+        let evidence = m.evidence.map(Evidence::from_pb).transpose()?;
         let reviewer = m.reviewer.ok_or_else(|| missing("reviewer"))?;
         let public_key = bytes32("reviewer.public_key", &reviewer.public_key)?;
+        let kind = ReviewerKind::from_pb(reviewer.kind)?;
         let supersedes = match m.supersedes {
             None => None,
             Some(s) => Some(Supersedes {
@@ -461,67 +447,43 @@ impl Attestation {
                 },
             }),
         };
+        let reveal = match m.reveal {
+            None => None,
+            Some(r) => Some(Reveal {
+                commitment_leaf_hash: bytes32(
+                    "reveal.commitment_leaf_hash",
+                    &r.commitment_leaf_hash,
+                )?,
+                salt: bytes32("reveal.salt", &r.salt)?,
+            }),
+        };
         Ok(Attestation {
             ecosystem: m.ecosystem,
             package: m.package,
             version: m.version,
             digest,
             delta_from,
+            artifacts,
+            scope,
             criteria: m.criteria,
             verdict,
+            evidence,
             reviewer: Reviewer {
                 name: reviewer.name,
                 public_key,
+                kind,
             },
             organisation: m.organisation,
             time: m.time,
             notes: m.notes,
             links: m.links,
             supersedes,
+            reveal,
         })
     }
 }
 
-fn digest_to_pb(d: &Digest) -> pb::ArtifactDigest {
-    match d {
-        Digest::Sha256(v) => pb::ArtifactDigest {
-            algorithm: pb::DigestAlgorithm::Sha256 as i32,
-            value: v.to_vec(),
-        },
-        Digest::Unknown => pb::ArtifactDigest {
-            algorithm: pb::DigestAlgorithm::NotRecorded as i32,
-            value: Vec::new(),
-        },
-    }
-}
-
-fn digest_from_pb(field: &str, d: Option<pb::ArtifactDigest>) -> Result<Digest> {
-    // A missing digest is an error, not "unknown": the signer must say so explicitly.
-    let d = d.ok_or_else(|| missing(field))?;
-    match pb::DigestAlgorithm::try_from(d.algorithm) {
-        Ok(pb::DigestAlgorithm::Sha256) => Ok(Digest::Sha256(bytes32(
-            &format!("{field}.value"),
-            &d.value,
-        )?)),
-        Ok(pb::DigestAlgorithm::NotRecorded) => {
-            if d.value.is_empty() {
-                Ok(Digest::Unknown)
-            } else {
-                Err(AttestationError::WrongLength {
-                    field: format!("{field}.value"),
-                    expected: 0,
-                    got: d.value.len(),
-                })
-            }
-        }
-        Ok(pb::DigestAlgorithm::Unspecified) | Err(_) => Err(AttestationError::UnsupportedEnum {
-            field: format!("{field}.algorithm"),
-            got: d.algorithm,
-        }),
-    }
-}
-
-fn missing(field: &str) -> AttestationError {
+pub(crate) fn missing(field: &str) -> AttestationError {
     AttestationError::Missing {
         field: field.into(),
     }
@@ -533,113 +495,6 @@ fn bytes32(field: &str, b: &[u8]) -> Result<[u8; 32]> {
         expected: 32,
         got: b.len(),
     })
-}
-
-fn check_len(field: &str, got: usize, limit: usize) -> Result<()> {
-    if got > limit {
-        return Err(AttestationError::TooLong {
-            field: field.into(),
-            limit,
-            got,
-        });
-    }
-    Ok(())
-}
-
-fn check_count(field: &str, got: usize, limit: usize) -> Result<()> {
-    if got > limit {
-        return Err(AttestationError::TooMany {
-            field: field.into(),
-            limit,
-            got,
-        });
-    }
-    Ok(())
-}
-
-/// Checks length (non-empty, within limit) then that every char satisfies `ok`.
-fn check_chars(field: &str, s: &str, limit: usize, ok: impl Fn(usize, char) -> bool) -> Result<()> {
-    if s.is_empty() {
-        return Err(missing(field));
-    }
-    check_len(field, s.len(), limit)?;
-    match s.char_indices().find(|&(i, c)| !ok(i, c)) {
-        Some((offset, ch)) => Err(AttestationError::BadChar {
-            field: field.into(),
-            ch,
-            offset,
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Lowercase ASCII letters, digits, `.`, `-`, `_`, starting with a letter or digit: covers
-/// "crates.io", "npm", "pypi", "pub.dev" and keeps the name safe in paths and URLs.
-fn validate_ecosystem(s: &str) -> Result<()> {
-    check_chars("ecosystem", s, MAX_ECOSYSTEM_BYTES, |i, c| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || (i > 0 && matches!(c, '.' | '-' | '_'))
-    })
-}
-
-/// Printable ASCII without spaces. Every supported registry restricts names and versions to
-/// ASCII, and refusing the rest also refuses homoglyph and bidi-override look-alikes.
-fn validate_token(field: &str, s: &str, limit: usize) -> Result<()> {
-    check_chars(field, s, limit, |_, c| c.is_ascii_graphic())
-}
-
-/// Versions are path segments in the node's API (`/v1/reviews/{eco}/{pkg}/{version}`) and
-/// no ecosystem's versions contain `/`, so it is refused: otherwise an entry could be
-/// logged that no lookup can find.
-fn validate_version(field: &str, s: &str) -> Result<()> {
-    check_chars(field, s, MAX_VERSION_BYTES, |_, c| {
-        c.is_ascii_graphic() && c != '/'
-    })
-}
-
-/// cargo-vet criteria are TOML bare keys (ASCII letters, digits, `-`, `_`); `:` is also
-/// allowed so imported criteria can be namespaced (`peer::name`).
-fn validate_criterion(field: &str, s: &str) -> Result<()> {
-    check_chars(field, s, MAX_CRITERION_BYTES, |i, c| {
-        c.is_ascii_alphanumeric() || (i > 0 && matches!(c, '-' | '_' | ':'))
-    })
-}
-
-/// Version requirements use operators, commas and spaces (`>=1.0, <1.2.3`, npm `||`), so
-/// printable ASCII including space; the syntax itself is ecosystem-specific and not parsed.
-fn validate_range(s: &str) -> Result<()> {
-    check_chars("violation.range", s, MAX_RANGE_BYTES, |_, c| {
-        c.is_ascii_graphic() || c == ' '
-    })
-}
-
-/// Links are shown to users and fetched by tools, so: http(s) only, no whitespace or controls.
-fn validate_link(field: &str, s: &str) -> Result<()> {
-    check_chars(field, s, MAX_LINK_BYTES, |_, c| {
-        !c.is_whitespace() && !is_unsafe_for_display(c)
-    })?;
-    if !(s.starts_with("https://") || s.starts_with("http://")) {
-        return Err(AttestationError::Invalid {
-            field: field.into(),
-            reason: "must start with https:// or http://",
-        });
-    }
-    Ok(())
-}
-
-/// Free text may be empty. It ends up in terminals and web pages, so control characters
-/// (terminal escapes) and bidi overrides (text that displays differently than it reads) are
-/// refused; `notes` may keep newlines and tabs.
-fn validate_text(field: &str, s: &str, limit: usize, multiline: bool) -> Result<()> {
-    if s.is_empty() {
-        return Ok(());
-    }
-    check_chars(field, s, limit, |_, c| {
-        (multiline && matches!(c, '\n' | '\t')) || !is_unsafe_for_display(c)
-    })
-}
-
-fn is_unsafe_for_display(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The message the reviewer signs: domain prefix then the exact payload bytes.
@@ -673,7 +528,7 @@ pub fn sign(att: &Attestation, key: &SigningKey) -> Result<Vec<u8>> {
     }
     .encode_to_vec();
     // Per-field limits allow ~53 KiB in total, but check so sign never emits what verify refuses.
-    check_len("envelope", envelope.len(), MAX_ENVELOPE_BYTES)?;
+    validation::check_len("envelope", envelope.len(), MAX_ENVELOPE_BYTES)?;
     Ok(envelope)
 }
 
@@ -716,7 +571,7 @@ impl VerifiedAttestation {
 /// Strictly decodes an envelope and its payload and verifies the signature (Ed25519
 /// `verify_strict`) with the reviewer key embedded in the payload.
 pub fn verify(envelope_bytes: &[u8]) -> Result<VerifiedAttestation> {
-    check_len("envelope", envelope_bytes.len(), MAX_ENVELOPE_BYTES)?;
+    validation::check_len("envelope", envelope_bytes.len(), MAX_ENVELOPE_BYTES)?;
     let env = pb::Envelope::decode(envelope_bytes).map_err(|e| AttestationError::Decode {
         message: "envelope",
         reason: e.to_string(),
