@@ -592,7 +592,8 @@ fn import_cargo_vet_cross_checks_the_lockfile_against_the_index() {
 /// binary, as cargo would, with the shared directory pointed somewhere empty.
 #[test]
 fn skipped_shared_data_tests_are_visible_without_nocapture() {
-    let missing = tmp("no-shared").join("absent");
+    let dir = tmp("no-shared");
+    let missing = dir.join("absent");
     let o = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "signed_note_vectors_through_the_cli"])
         .env("QUORATE_SHARED_DIR", &missing)
@@ -604,6 +605,7 @@ fn skipped_shared_data_tests_are_visible_without_nocapture() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(o.status.success(), "{all}");
     assert!(
         all.contains("SKIP: signed_note_vectors_through_the_cli: shared test data not found"),
