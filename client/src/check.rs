@@ -62,8 +62,12 @@ pub struct Report {
     pub bundle: Vec<String>,
     /// For each failing package (ecosystem, name): per jurisdiction, the versions (and
     /// digests) it already certifies, the bases a delta review can start from.
-    pub bases: BTreeMap<(String, String), BTreeMap<String, Vec<(String, Digest)>>>,
+    pub bases: BTreeMap<(String, String), CertifiedStates>,
 }
+
+/// Per jurisdiction, the (version, digest) states it certifies (see
+/// [`Evaluator::certified_states`]).
+pub type CertifiedStates = BTreeMap<String, Vec<(String, Digest)>>;
 
 impl Report {
     pub fn evaluate(ev: &Evaluator<'_>, q: &Queries, now: u64, warnings: Vec<String>) -> Report {
@@ -71,9 +75,9 @@ impl Report {
         let mut bases = BTreeMap::new();
         for v in verdicts.iter().filter(|v| !v.pass) {
             let k = (v.query.ecosystem.clone(), v.query.package.clone());
-            if !bases.contains_key(&k) {
-                let b = ev.certified_states(&k.0, &k.1, now);
-                bases.insert(k, b);
+            if let std::collections::btree_map::Entry::Vacant(e) = bases.entry(k) {
+                let (eco, pkg) = e.key().clone();
+                e.insert(ev.certified_states(&eco, &pkg, now));
             }
         }
         Report {

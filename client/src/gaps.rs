@@ -155,9 +155,12 @@ pub fn render(warnings: &[String], gs: &[Gap]) -> String {
     let crates: BTreeSet<&str> = gs.iter().map(|g| g.name.as_str()).collect();
     let _ = writeln!(
         out,
-        "{} releases ({} crates) lack a quorum",
+        "{} {} ({} {}) {} a quorum",
         gs.len(),
-        crates.len()
+        if gs.len() == 1 { "release" } else { "releases" },
+        crates.len(),
+        if crates.len() == 1 { "crate" } else { "crates" },
+        if gs.len() == 1 { "lacks" } else { "lack" }
     );
     out
 }

@@ -415,3 +415,36 @@ mod tests {
         assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
     }
 }
+
+#[cfg(test)]
+mod help_tests {
+    /// Every subcommand, flag and argument a user can see has a help line.
+    #[test]
+    fn every_flag_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let cmd = <super::Cli as clap::CommandFactory>::command();
+        let mut missing = Vec::new();
+        walk(&cmd, cmd.get_name(), &mut missing);
+        assert!(missing.is_empty(), "without a help line: {missing:#?}");
+    }
+}

@@ -60,7 +60,12 @@ impl Response {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&self.body)
             && let Some(code) = v.get("error").and_then(|c| c.as_str())
         {
-            let msg = v.get("message").and_then(|m| m.as_str()).unwrap_or("");
+            let mut msg = v.get("message").and_then(|m| m.as_str()).unwrap_or("");
+            // The node prefixes `envelope N: ` with N its position in this request; a
+            // caller that names the input itself drops both.
+            if !with_item && let Some(i) = v.get("item").and_then(|i| i.as_u64()) {
+                msg = msg.strip_prefix(&format!("envelope {i}: ")).unwrap_or(msg);
+            }
             let item = v
                 .get("item")
                 .and_then(|i| i.as_u64())

@@ -16,10 +16,6 @@ use quorate_proto::merkle::MemoryLog;
 use quorate_proto::note::{self, Signer};
 use quorate_proto::tlog_proof::TlogProof;
 
-fn d(n: u8) -> String {
-    format!("{n:02x}").repeat(32)
-}
-
 fn review(dir: &Path, key: &Path, spec: &str, digest: &str, extra: &[&str]) -> std::path::PathBuf {
     let out = dir.join(format!(
         "{}-{}.att",
@@ -42,15 +38,6 @@ fn review(dir: &Path, key: &Path, spec: &str, digest: &str, extra: &[&str]) -> s
     args.extend_from_slice(extra);
     ok(&q(&args));
     out
-}
-
-fn leaf_of(review_stdout: &str) -> String {
-    review_stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("leaf hash "))
-        .unwrap()
-        .trim()
-        .to_owned()
 }
 
 #[test]
@@ -161,105 +148,6 @@ fn review_submit_verified_and_hostile_submissions_reported() {
     // A node that is not there.
     let o = q(&["submit", "--node", "http://127.0.0.1:9", s(&good)]);
     exits(&o, 1, "not logged");
-}
-
-struct Fed {
-    _t: Tmp,
-    dir: std::path::PathBuf,
-    insts: Vec<Institute>,
-    keys: Vec<(std::path::PathBuf, std::path::PathBuf)>,
-}
-
-impl Fed {
-    fn new(tag: &str, js: &[&str]) -> Fed {
-        let t = Tmp::new(tag);
-        let dir = t.path().to_path_buf();
-        let mut insts = Vec::new();
-        let mut keys = Vec::new();
-        for j in js {
-            let k = reviewer(&dir, &format!("rev-{}", j.to_lowercase()));
-            insts.push(Institute::start(&dir, j, &[&k.1]));
-            keys.push(k);
-        }
-        Fed {
-            _t: t,
-            dir,
-            insts,
-            keys,
-        }
-    }
-
-    /// Reviews `spec` at `digest` by jurisdiction `i` and submits it (proof verified).
-    fn publish(&self, i: usize, spec: &str, digest: &str, extra: &[&str]) -> String {
-        let tag = format!(
-            "{}-{}",
-            self.insts[i].jurisdiction,
-            spec.replace(['/', '@'], "_")
-        );
-        let out = self.dir.join(format!("{tag}-{}.att", extra.len()));
-        // `["--supersedes", LEAF, ...]` publishes a withdrawal (`quorate withdraw`).
-        let args = match extra {
-            ["--supersedes", leaf, rest @ ..] => {
-                let mut a = vec![
-                    "withdraw",
-                    "--key",
-                    s(&self.keys[i].0),
-                    "--entry",
-                    leaf,
-                    "--package",
-                    spec,
-                    "--out",
-                    s(&out),
-                ];
-                a.extend_from_slice(rest);
-                a
-            }
-            _ => {
-                let mut a = vec![
-                    "review",
-                    "--key",
-                    s(&self.keys[i].0),
-                    "--package",
-                    spec,
-                    "--digest",
-                    digest,
-                    "--criteria",
-                    "safe-to-deploy",
-                    "--out",
-                    s(&out),
-                ];
-                a.extend_from_slice(extra);
-                a
-            }
-        };
-        let o = ok(&q(&args));
-        if args[0] == "withdraw" {
-            assert!(
-                o.contains(" withdraws ") && !o.contains("certifies "),
-                "{o}"
-            );
-        }
-        ok(&q(&[
-            "submit",
-            "--node",
-            &self.insts[i].url,
-            "--log",
-            &self.insts[i].vkey,
-            s(&out),
-        ]));
-        leaf_of(&o)
-    }
-
-    fn policy(&self, head: &str, k: usize, tail: &str) -> std::path::PathBuf {
-        let mut t = head.to_owned();
-        for i in &self.insts {
-            t.push_str(&i.policy_line());
-        }
-        t.push_str(&format!("review-quorum {k}\n{tail}"));
-        let p = self.dir.join(format!("k{k}-{}.policy", t.len()));
-        std::fs::write(&p, t).unwrap();
-        p
-    }
 }
 
 #[test]

@@ -19,10 +19,6 @@ use quorate_proto::checkpoint::{Checkpoint, verify_checkpoint};
 use quorate_proto::cosignature::CosignatureVerifier;
 use quorate_proto::note::{self, Ed25519Verifier, NoteSignature, NoteVerifier, Signer};
 
-fn d(n: u8) -> String {
-    format!("{n:02x}").repeat(32)
-}
-
 struct Setup {
     t: Tmp,
     _witness: WitnessProc,

@@ -10,10 +10,6 @@ use std::path::{Path, PathBuf};
 use nodes::*;
 use quorate_client::dirnames::{legacy_origin_dir, origin_dir};
 
-fn d(n: u8) -> String {
-    format!("{n:02x}").repeat(32)
-}
-
 /// `quorate review` by `key`; returns (envelope path, leaf hash).
 fn review(dir: &Path, key: &Path, spec: &str, digest: &str, extra: &[&str]) -> (PathBuf, String) {
     let out = dir.join(format!(

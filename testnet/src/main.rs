@@ -25,11 +25,13 @@ enum Cmd {
     /// Start N federated nodes, wait until every checkpoint is cosigned by all peers,
     /// write a client policy, and leave them running (pids in DIR/testnet.json).
     Up {
+        /// How many institutes (nodes) to start
         #[arg(long, default_value_t = 3)]
         nodes: usize,
         /// Comma-separated jurisdictions (default DE,FR,JP,BR,CA,...).
         #[arg(long, value_delimiter = ',')]
         jurisdictions: Vec<String>,
+        /// Directory for the nodes' data, logs, policy and pids
         #[arg(long, default_value = "quorate-testnet")]
         dir: PathBuf,
         /// Jurisdictions that must certify (default ceil(N/2)).
@@ -42,6 +44,7 @@ enum Cmd {
     },
     /// Stop the nodes `up` started (SIGTERM, then SIGKILL after 10 s).
     Down {
+        /// The directory `up` used
         #[arg(long, default_value = "quorate-testnet")]
         dir: PathBuf,
     },
@@ -81,6 +84,7 @@ enum Cmd {
     },
     /// Run one attack scenario on real processes (`list` names them).
     Scenario {
+        /// The scenario to run (`list` prints every name)
         name: String,
         /// Run every node in its own network namespace behind a veth pair and a bridge
         /// (root only; addresses in 10.213.K.0/24 exist only there).
@@ -290,4 +294,37 @@ fn down(dir: PathBuf) -> Result<bool> {
     std::fs::remove_file(&state)?;
     println!("stopped {} nodes", pids.len());
     Ok(true)
+}
+
+#[cfg(test)]
+mod help_tests {
+    /// Every subcommand, flag and argument a user can see has a help line.
+    #[test]
+    fn every_flag_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let cmd = <super::Cli as clap::CommandFactory>::command();
+        let mut missing = Vec::new();
+        walk(&cmd, cmd.get_name(), &mut missing);
+        assert!(missing.is_empty(), "without a help line: {missing:#?}");
+    }
 }

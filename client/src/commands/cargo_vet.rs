@@ -46,6 +46,7 @@ pub struct ImportArgs {
     /// The node's log vkey, to verify returned checkpoints
     #[arg(long, value_name = "VKEY")]
     log: Option<String>,
+    /// A policy whose review-log URL matches --node supplies the log key
     #[arg(long)]
     policy: Option<PathBuf>,
     /// Write envelopes into this directory instead of (or as well as) submitting
@@ -285,10 +286,12 @@ pub enum ExportCommand {
 
 #[derive(Args)]
 pub struct ExportArgs {
+    /// The lockfile whose certified packages to export (default: ./Cargo.lock)
     #[arg(long)]
     lock: Option<PathBuf>,
     #[command(flatten)]
     src: SourceArgs,
+    /// Decide from this offline bundle (see `quorate bundle`) instead of the mirror
     #[arg(long)]
     bundle: Option<PathBuf>,
 }

@@ -271,21 +271,27 @@ impl PackageVerdict {
 impl fmt::Display for PackageVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let q = &self.query;
+        let n = self.certified_by.len();
         writeln!(
             f,
-            "{} {}/{}@{} ({}): {} of {} jurisdictions certify {}{}",
+            "{} {}/{}@{} ({}): {n} {} {} {} ({} needed){}",
             if self.pass { "PASS" } else { "FAIL" },
             q.ecosystem,
             q.package,
             q.version,
             q.digest,
-            self.certified_by.len(),
-            self.required,
+            if n == 1 {
+                "jurisdiction"
+            } else {
+                "jurisdictions"
+            },
+            if n == 1 { "certifies" } else { "certify" },
             self.criteria,
+            self.required,
             if self.certified_by.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", self.certified_by.join(", "))
+                format!(": {}", self.certified_by.join(", "))
             }
         )?;
         for v in &self.violations {
