@@ -416,7 +416,7 @@ fn reviews_cannot_be_wrong_by_accident() {
     exits(
         &base(&["--package", "cargo/x@latest", "--digest", &d(1)]),
         2,
-        "\"latest\" is not a crates.io version",
+        "--package: version is invalid: `latest` names no fixed release",
     );
     // `unknown` is not a digest; --no-digest says it on purpose.
     exits(

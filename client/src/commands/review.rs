@@ -170,7 +170,8 @@ fn check_criteria(criteria: &[String], file: Option<&Path>) -> Result<()> {
 /// The release `--package` names: from the lockfile when given, else a full spec.
 fn release(a: &ReviewArgs) -> Result<(String, String, String, Digest)> {
     let Some(lock_path) = &a.lock else {
-        let (eco, name, version) = Attestation::parse_package_spec(&a.package)?;
+        let (eco, name, version) =
+            Attestation::parse_package_spec(&a.package).context("--package")?;
         check_version(&eco, &version, "--package")?;
         let digest = match &a.digest {
             Some(d) => parse_digest(d, a.no_digest, "--digest")?,
