@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use quorate_client::cargo_vet::{self, AuditsFile, ImportOptions};
 use quorate_client::check::{self, Queries, Report};
 use quorate_client::crates_index::{self, CratesIndex};
-use quorate_client::lockfile::Lockfile;
+use quorate_client::lockfile::{Lockfile, ParsedLockfile};
 use quorate_client::mirror::{self, MirrorOptions};
 use quorate_client::net::{self, Node};
 use quorate_client::policy::Policy;
@@ -47,6 +47,11 @@ fn load_policy(path: Option<&Path>) -> Result<Policy> {
     }
     let text = files::read_text(p)?;
     Policy::parse(&text).map_err(|e| anyhow!("{}: {e}", p.display()))
+}
+
+/// Any supported lockfile or SBOM, its format detected by name and content.
+fn load_any_lockfile(path: &Path) -> Result<ParsedLockfile> {
+    ParsedLockfile::read(path).map_err(|e| anyhow!("{e}"))
 }
 
 fn load_lockfile(path: &Path) -> Result<Lockfile> {
@@ -412,9 +417,20 @@ pub fn mirror(a: &MirrorArgs) -> Result<ExitCode> {
     })
 }
 
+/// `check --format`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    Table,
+    Json,
+    /// SARIF 2.1.0, for code-scanning UIs
+    Sarif,
+}
+
 #[derive(Args)]
 pub struct CheckArgs {
-    /// The lockfile (default: ./Cargo.lock)
+    /// The lockfile or SBOM: Cargo.lock, package-lock.json, npm-shrinkwrap.json, uv.lock,
+    /// poetry.lock, pylock.toml, requirements.txt, go.sum, gradle.lockfile, CycloneDX or
+    /// SPDX JSON (detected by name and content; default: ./Cargo.lock)
     lockfile: Option<PathBuf>,
     #[command(flatten)]
     src: SourceArgs,
@@ -427,9 +443,12 @@ pub struct CheckArgs {
     /// exactly, or check refuses (exit 2)
     #[arg(long, value_name = "VKEY", requires = "bundle")]
     bundle_maker: Option<String>,
-    /// Print one JSON document instead of the table
-    #[arg(long)]
+    /// Print one JSON document instead of the table (same as --format json)
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    format: CheckFormat,
     /// List failing packages only
     #[arg(long, conflicts_with = "verbose")]
     failures_only: bool,
@@ -443,13 +462,13 @@ pub struct CheckArgs {
 /// its completeness; with `maker`, a manifest that does not verify is an error.
 fn evaluate(
     policy: &Policy,
-    lock: &Lockfile,
+    lock: &ParsedLockfile,
     src: &SourceArgs,
     bundle_dir: Option<&Path>,
     maker: Option<&str>,
     quiet: bool,
 ) -> Result<Report> {
-    let q = Queries::from_lockfile(lock);
+    let q = Queries::from_parsed(lock);
     let wanted = Some(q.wanted());
     let mut ev = Evaluator::new(policy);
     let mut warnings = Vec::new();
@@ -476,6 +495,7 @@ fn evaluate(
             }
         }
     }
+    warnings.extend(lock.notes.iter().cloned());
     let mut r = Report::evaluate(&ev, &q, src.now()?, warnings);
     r.bundle = bundle_notes;
     Ok(r)
@@ -487,20 +507,26 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
         .lockfile
         .clone()
         .unwrap_or_else(|| PathBuf::from("Cargo.lock"));
-    let lock = load_lockfile(&lock_path)?;
+    let lock = load_any_lockfile(&lock_path)?;
+    let format = if a.json { CheckFormat::Json } else { a.format };
     let r = evaluate(
         &policy,
         &lock,
         &a.src,
         a.bundle.as_deref(),
         a.bundle_maker.as_deref(),
-        a.json,
+        format != CheckFormat::Table,
     )?;
-    if a.json {
+    if format == CheckFormat::Json {
         println!(
             "{}",
             serde_json::to_string_pretty(&check::render_json(&r, &policy))?
         );
+    } else if format == CheckFormat::Sarif {
+        // The text was read once already; reading it again only finds line numbers.
+        let text = std::fs::read_to_string(&lock_path).unwrap_or_default();
+        let sarif = check::sarif::render_sarif(&r, &policy, &lock_path.to_string_lossy(), &text);
+        println!("{}", serde_json::to_string_pretty(&sarif)?);
     } else {
         let detail = if a.failures_only {
             check::Detail::FailuresOnly
@@ -536,8 +562,8 @@ pub struct BundleArgs {
 
 pub fn bundle(a: &BundleArgs) -> Result<ExitCode> {
     let policy = load_policy(a.src.policy.as_deref())?;
-    let lock = load_lockfile(&a.lockfile)?;
-    let q = Queries::from_lockfile(&lock);
+    let lock = load_any_lockfile(&a.lockfile)?;
+    let q = Queries::from_parsed(&lock);
     let m = a.src.sync(&policy, false)?;
     for w in mirror_warnings(&policy, &m) {
         eprintln!("warning: {w}");
@@ -575,7 +601,7 @@ pub struct GapsArgs {
 
 pub fn gaps(a: &GapsArgs) -> Result<ExitCode> {
     let policy = load_policy(a.src.policy.as_deref())?;
-    let lock = load_lockfile(&a.lockfile)?;
+    let lock = load_any_lockfile(&a.lockfile)?;
     let r = evaluate(&policy, &lock, &a.src, a.bundle.as_deref(), None, false)?;
     print!("{}", check::render_gaps(&check::gaps(&r)));
     Ok(ExitCode::SUCCESS)
@@ -848,7 +874,7 @@ pub struct ExportArgs {
 pub fn export(c: &ExportCommand) -> Result<ExitCode> {
     let ExportCommand::CargoVet(a) = c;
     let policy = load_policy(a.src.policy.as_deref())?;
-    let lock = load_lockfile(a.lock.as_deref().unwrap_or(Path::new("Cargo.lock")))?;
+    let lock = load_any_lockfile(a.lock.as_deref().unwrap_or(Path::new("Cargo.lock")))?;
     let r = evaluate(&policy, &lock, &a.src, a.bundle.as_deref(), None, true)?;
     print!("{}", cargo_vet::export(&r.verdicts, &policy));
     eprintln!(
