@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use quorate_client::cargo_vet::{self, AuditsFile, ImportOptions};
 use quorate_client::check::{self, Queries, Report};
 use quorate_client::crates_index::{self, CratesIndex};
-use quorate_client::lockfile::{Lockfile, ParsedLockfile};
+use quorate_client::lockfile::{FileDigest, Lockfile, PackageId, ParsedLockfile};
 use quorate_client::mirror::{self, MirrorOptions};
 use quorate_client::net::{self, Node};
 use quorate_client::policy::Policy;
@@ -67,10 +67,14 @@ pub struct ReviewArgs {
     /// Reviewer secret key file (its key name is the reviewer name)
     #[arg(long, value_name = "SKEYFILE")]
     key: PathBuf,
-    /// The release: ECOSYSTEM/NAME@VERSION, e.g. crates.io/serde@1.0.210
+    /// The release: a purl (pkg:npm/%40scope/name@1.0.0, pkg:pypi/requests@2.32.0,
+    /// pkg:golang/golang.org/x/mod@v0.7.0, pkg:maven/group/artifact@1.0, pkg:generic/xz@5.6.1)
+    /// or ECOSYSTEM/NAME@VERSION, e.g. crates.io/serde@1.0.210
     #[arg(long)]
     package: String,
-    /// SHA-256 of the reviewed archive (64 hex digits; Cargo.lock `checksum`), or `unknown`
+    /// Digest of the reviewed archive in its ecosystem's notation: `sha256:HEX` or bare hex
+    /// (Cargo.lock, Python lockfiles), `sha512-BASE64` (npm integrity), `h1:BASE64` (go.sum);
+    /// or `unknown`
     #[arg(long)]
     digest: String,
     /// Criterion certified (or violated); repeat for several
@@ -111,8 +115,31 @@ fn parse_digest(s: &str) -> Result<Digest> {
     if s.eq_ignore_ascii_case("unknown") {
         return Ok(Digest::Unknown);
     }
-    let s = s.strip_prefix("sha256:").unwrap_or(s);
-    Digest::from_hex(s).map_err(|e| anyhow!("digest {s:?}: {e}"))
+    let d = FileDigest::parse(s).map_err(|e| anyhow!("{e}"))?;
+    if d.is_weak() {
+        bail!(
+            "{s:?} is SHA-1, which is too weak to name reviewed bytes; give the sha256 or sha512"
+        );
+    }
+    d.to_attestation().ok_or_else(|| {
+        anyhow!(
+            "this build's attestations carry SHA-256 digests only, not {}",
+            d.algorithm()
+        )
+    })
+}
+
+/// `--package`: a purl, or the older ECOSYSTEM/NAME@VERSION.
+fn parse_package(s: &str) -> Result<(String, String, String)> {
+    if s.starts_with("pkg:") {
+        let id = PackageId::from_purl(s)?;
+        return Ok((
+            id.ecosystem().attestation_name().to_owned(),
+            id.name().to_owned(),
+            id.version().to_owned(),
+        ));
+    }
+    Ok(Attestation::parse_package_spec(s)?)
 }
 
 fn parse_hash(s: &str) -> Result<[u8; 32]> {
@@ -127,7 +154,7 @@ fn parse_hash(s: &str) -> Result<[u8; 32]> {
 
 pub fn review(a: &ReviewArgs) -> Result<ExitCode> {
     let (name, key) = keys::load_reviewer_key(&a.key)?;
-    let (ecosystem, package, version) = Attestation::parse_package_spec(&a.package)?;
+    let (ecosystem, package, version) = parse_package(&a.package)?;
     let delta_from = match &a.delta_from {
         None => None,
         Some(v) => Some(DeltaBase {
