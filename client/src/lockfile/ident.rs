@@ -162,7 +162,7 @@ impl PackageId {
                 let (g, a) = name
                     .split_once(':')
                     .ok_or_else(|| bad("must be group:artifact"))?;
-                if g.is_empty() || a.is_empty() || a.contains(':') {
+                if g.is_empty() || a.is_empty() || a.contains(':') || name.contains('/') {
                     return Err(bad("must be group:artifact"));
                 }
                 name.to_owned()
