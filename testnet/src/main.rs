@@ -2,6 +2,7 @@
 //! per-node network namespaces with `--netns`), a demo of the main job, and attacks on it.
 
 mod demo;
+mod eco_demo;
 mod fed;
 mod netns;
 mod scenarios;
