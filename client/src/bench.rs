@@ -236,6 +236,7 @@ pub fn run(
             tree,
             warnings: vec![],
             unproven: None,
+            not_refreshed: None,
             fetched: 0,
         });
     }

@@ -321,6 +321,15 @@ pub fn load_into(
             Ok(tc) => tc.inclusion(&v, proof.index, &proof.proof),
             Err(e) => Inclusion::NotProven(e.clone()),
         };
+        // Named like a proof that does not parse: a damaged (say truncated) proof that
+        // still parses must not read differently from garbage.
+        if let Inclusion::NotProven(n) = &inc {
+            loaded.warnings.push(format!(
+                "{}: not proven included ({n}); entry {} does not count",
+                path.with_extension("tlog-proof").display(),
+                path.display()
+            ));
+        }
         // An entry proven in another log than the directory it was filed under (a legacy
         // directory shared by two origins, or a hostile bundle) costs that entry only.
         if let Err(e) = ev.add(&origin, v, inc) {

@@ -22,6 +22,11 @@ pub enum KeyLoadError {
     File(#[from] FileError),
     #[error("{source_name}: {err}")]
     Key { source_name: String, err: KeyError },
+    #[error(
+        "{source_name} is a secret key (PRIVATE+KEY+...), given where a public verifier key \
+         belongs: pass the NAME.pub file `quorate key generate` wrote beside it"
+    )]
+    SecretKey { source_name: String },
     #[error("{source_name}: a key of signature type 0x{found:02x} cannot be used here ({wanted})")]
     WrongKind {
         source_name: String,
@@ -59,6 +64,15 @@ pub fn read_vkey_arg(arg: &str) -> Result<(String, VerifierKey), KeyLoadError> {
     } else {
         (format!("key {arg:?}"), arg.trim().to_string())
     };
+    if text.starts_with("PRIVATE+KEY+") {
+        // Named without echoing it: the secret must not end up in a terminal log.
+        let source_name = if path.is_file() {
+            arg.to_string()
+        } else {
+            "the key given".to_string()
+        };
+        return Err(KeyLoadError::SecretKey { source_name });
+    }
     let key = note::parse_vkey(&text).map_err(|err| KeyLoadError::Key {
         source_name: source_name.clone(),
         err,

@@ -44,25 +44,33 @@ enum Command {
     #[command(subcommand)]
     Policy(PolicyCommand),
     /// Sign a review attestation of one release
-    Review(commands::ReviewArgs),
+    Review(commands::review::ReviewArgs),
+    /// Withdraw one of your attestations (it certifies nothing)
+    Withdraw(commands::withdraw::WithdrawArgs),
     /// Submit attestation files to a node and verify the inclusion proofs it returns
-    Submit(commands::SubmitArgs),
+    Submit(commands::submit::SubmitArgs),
     /// Sync the local verified mirror of every review log in the policy
-    Mirror(commands::MirrorArgs),
+    Mirror(commands::sources::MirrorArgs),
     /// Check every crates.io package of a lockfile against the policy's quorum
-    Check(commands::CheckArgs),
+    Check(commands::sources::CheckArgs),
     /// Write an offline bundle of everything `check --bundle` needs for a lockfile
-    Bundle(commands::BundleArgs),
-    /// Packages without quorum, most jurisdictions missing first (a review work list)
-    Gaps(commands::GapsArgs),
+    Bundle(commands::sources::BundleArgs),
+    /// The review work list: packages without quorum, most depended-upon first, each with
+    /// the cheapest review per missing jurisdiction
+    Gaps(commands::sources::GapsArgs),
+    /// One package in full: every attestation in every log, which can count, and why each
+    /// jurisdiction is or is not satisfied
+    Explain(commands::explain::ExplainArgs),
+    /// List what the policy's review logs hold, verified
+    Reviews(commands::reviews::ReviewsArgs),
     /// Import reviews from other tools
     #[command(subcommand)]
-    Import(commands::ImportCommand),
+    Import(commands::cargo_vet::ImportCommand),
     /// Export quorum-certified releases for other tools
     #[command(subcommand)]
-    Export(commands::ExportCommand),
+    Export(commands::cargo_vet::ExportCommand),
     /// Time `check --bundle` on a generated 500-package, 5-jurisdiction bundle
-    BenchCheck(commands::BenchArgs),
+    BenchCheck(commands::bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -88,6 +96,9 @@ enum PolicyCommand {
         #[arg(long)]
         accept_unknown_digests: bool,
     },
+    /// Parse a policy, fetch and verify each log's checkpoint, report witness freshness,
+    /// and warn about weak settings
+    Check(commands::policy_check::PolicyCheckArgs),
 }
 
 #[derive(Subcommand)]
@@ -168,21 +179,27 @@ fn main() -> ExitCode {
     // or input error); the older ones keep 1 for every failure.
     let input_errors = 2;
     let (code, res) = match cli.command {
-        Command::Review(a) => (input_errors, commands::review(&a)),
-        Command::Submit(a) => (input_errors, commands::submit(&a)),
-        Command::Mirror(a) => (input_errors, commands::mirror(&a)),
-        Command::Check(a) => (input_errors, commands::check(&a)),
-        Command::Bundle(a) => (input_errors, commands::bundle(&a)),
-        Command::Gaps(a) => (input_errors, commands::gaps(&a)),
-        Command::Import(a) => (input_errors, commands::import(&a)),
-        Command::Export(a) => (input_errors, commands::export(&a)),
-        Command::BenchCheck(a) => (input_errors, commands::bench_check(&a)),
+        Command::Review(a) => (input_errors, commands::review::review(&a)),
+        Command::Withdraw(a) => (input_errors, commands::withdraw::withdraw(&a)),
+        Command::Submit(a) => (input_errors, commands::submit::submit(&a)),
+        Command::Mirror(a) => (input_errors, commands::sources::mirror(&a)),
+        Command::Check(a) => (input_errors, commands::sources::check(&a)),
+        Command::Bundle(a) => (input_errors, commands::sources::bundle(&a)),
+        Command::Gaps(a) => (input_errors, commands::sources::gaps(&a)),
+        Command::Explain(a) => (input_errors, commands::explain::explain(&a)),
+        Command::Reviews(a) => (input_errors, commands::reviews::reviews(&a)),
+        Command::Policy(PolicyCommand::Check(a)) => {
+            (input_errors, commands::policy_check::policy_check(&a))
+        }
+        Command::Import(a) => (input_errors, commands::cargo_vet::import(&a)),
+        Command::Export(a) => (input_errors, commands::cargo_vet::export(&a)),
+        Command::BenchCheck(a) => (input_errors, commands::bench::bench_check(&a)),
         other => (1, run(other).map(|()| ExitCode::SUCCESS)),
     };
     match res {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", quorate_proto::error_chain::Chain(e.as_ref()));
             ExitCode::from(code)
         }
     }
@@ -396,5 +413,38 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_utc(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    /// Every subcommand, flag and argument a user can see has a help line.
+    #[test]
+    fn every_flag_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let cmd = <super::Cli as clap::CommandFactory>::command();
+        let mut missing = Vec::new();
+        walk(&cmd, cmd.get_name(), &mut missing);
+        assert!(missing.is_empty(), "without a help line: {missing:#?}");
     }
 }

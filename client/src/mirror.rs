@@ -103,6 +103,10 @@ pub struct LogMirror {
     pub warnings: Vec<String>,
     /// Why nothing from this log could be used (set exactly when `checkpoint` is `None`).
     pub unproven: Option<String>,
+    /// Why the log could not be refreshed in this sync although a cached checkpoint
+    /// (of size `.1`) was used instead (node down, too few cosignatures...): the view
+    /// may be out of date, so commands say so and `mirror` exits 1.
+    pub not_refreshed: Option<(String, u64)>,
     /// Tiles and bundles fetched over the network in this sync.
     pub fetched: usize,
 }
@@ -117,6 +121,7 @@ impl LogMirror {
             tree: MemoryLog::new(),
             warnings: Vec::new(),
             unproven: None,
+            not_refreshed: None,
             fetched: 0,
         }
     }
@@ -357,10 +362,7 @@ fn choose(
         }
         (Some(c), None) => {
             if let Some(why) = failure {
-                lm.warnings.push(format!(
-                    "{why}; using the cached checkpoint of size {}",
-                    c.size()
-                ));
+                lm.not_refreshed = Some((why, c.size()));
             }
             Some(c)
         }

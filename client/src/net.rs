@@ -47,13 +47,29 @@ impl Response {
     /// The node's JSON error (`{"error", "message", "item"}`) as one line, or the body
     /// text when it is not such JSON.
     pub fn error_text(&self) -> String {
+        self.error_text_with(true)
+    }
+
+    /// [`Self::error_text`] without the node's batch position, for callers that name
+    /// the input themselves (a position in a retried sub-batch would mislead).
+    pub fn error_text_without_item(&self) -> String {
+        self.error_text_with(false)
+    }
+
+    fn error_text_with(&self, with_item: bool) -> String {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&self.body)
             && let Some(code) = v.get("error").and_then(|c| c.as_str())
         {
-            let msg = v.get("message").and_then(|m| m.as_str()).unwrap_or("");
+            let mut msg = v.get("message").and_then(|m| m.as_str()).unwrap_or("");
+            // The node prefixes `envelope N: ` with N its position in this request; a
+            // caller that names the input itself drops both.
+            if !with_item && let Some(i) = v.get("item").and_then(|i| i.as_u64()) {
+                msg = msg.strip_prefix(&format!("envelope {i}: ")).unwrap_or(msg);
+            }
             let item = v
                 .get("item")
                 .and_then(|i| i.as_u64())
+                .filter(|_| with_item)
                 .map(|i| format!(" (batch item {i})"))
                 .unwrap_or_default();
             return format!("HTTP {}: {code}: {msg}{item}", self.status);

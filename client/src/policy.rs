@@ -933,27 +933,52 @@ impl PolicyBuilder {
     /// The policy text. Witness names are `JURISDICTION-wN` (N counting from 1 within the
     /// jurisdiction); all witnesses form the group `witnesses`.
     pub fn to_text(&self) -> String {
+        self.to_text_with_flags().0
+    }
+
+    /// The policy text and, per line (index 0 is line 1), the command-line flag and value
+    /// it was written from, so an error names what the user typed rather than a line of a
+    /// file they never saw.
+    fn to_text_with_flags(&self) -> (String, Vec<Option<String>>) {
+        let mut flags = vec![None];
         let mut o = String::from("# Quorate client policy (specs/policy.md)\n");
+        let mut push = |o: &mut String, line: String, flag: Option<String>| {
+            o.push_str(&line);
+            flags.push(flag);
+        };
         let mut names = Vec::new();
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for (j, vkey) in &self.witnesses {
             let c = counts.entry(j).or_default();
             *c += 1;
             let name = format!("{j}-w{c}");
-            o.push_str(&format!("witness {name} {vkey}\n"));
+            push(
+                &mut o,
+                format!("witness {name} {vkey}\n"),
+                Some(format!("--witness {j}={vkey}")),
+            );
             names.push(name);
         }
         if names.is_empty() {
-            o.push_str("quorum none\n");
+            push(&mut o, "quorum none\n".into(), None);
         } else {
             let k = self
                 .min_witnesses
                 .map_or_else(|| "all".to_owned(), |k| k.to_string());
-            o.push_str(&format!("group witnesses {k} {}\n", names.join(" ")));
-            o.push_str("quorum witnesses\n");
+            let flag = self.min_witnesses.map(|k| format!("--min-witnesses {k}"));
+            push(
+                &mut o,
+                format!("group witnesses {k} {}\n", names.join(" ")),
+                flag,
+            );
+            push(&mut o, "quorum witnesses\n".into(), None);
         }
         for (j, vkey, url) in &self.logs {
-            o.push_str(&format!("review-log {j} {vkey} {url}\n"));
+            push(
+                &mut o,
+                format!("review-log {j} {vkey} {url}\n"),
+                Some(format!("--log {j}={vkey}@{url}")),
+            );
         }
         // A witness run by a log's own jurisdiction never counts for that log.
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
@@ -961,17 +986,25 @@ impl PolicyBuilder {
             let c = seen.entry(j).or_default();
             *c += 1;
             if self.logs.iter().any(|(lj, _, _)| lj == j) {
-                o.push_str(&format!("review-witness {j} {j}-w{c}\n"));
+                push(&mut o, format!("review-witness {j} {j}-w{c}\n"), None);
             }
         }
-        o.push_str(&format!("review-quorum {}\n", self.quorum));
+        push(
+            &mut o,
+            format!("review-quorum {}\n", self.quorum),
+            Some(format!("--quorum {}", self.quorum)),
+        );
         if let Some(c) = &self.criteria {
-            o.push_str(&format!("criteria {c}\n"));
+            push(
+                &mut o,
+                format!("criteria {c}\n"),
+                Some(format!("--criteria {c}")),
+            );
         }
         if self.accept_unknown_digests {
-            o.push_str("accept-unknown-digests yes\n");
+            push(&mut o, "accept-unknown-digests yes\n".into(), None);
         }
-        o
+        (o, flags)
     }
 
     /// Renders and validates.
@@ -979,8 +1012,13 @@ impl PolicyBuilder {
         if self.min_witnesses.is_some() && self.witnesses.is_empty() {
             return Err(err(0, "--min-witnesses given but no --witness"));
         }
-        let text = self.to_text();
-        let p = Policy::parse(&text)?;
+        let (text, flags) = self.to_text_with_flags();
+        let p = Policy::parse(&text).map_err(|e| {
+            match flags.get(e.line.wrapping_sub(1)).cloned().flatten() {
+                Some(flag) => err(0, format!("{flag}: {}", e.message)),
+                None => e,
+            }
+        })?;
         Ok((text, p))
     }
 }

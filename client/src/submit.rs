@@ -25,6 +25,10 @@ pub struct Logged {
     pub checkpoint: String,
     /// Whether the checkpoint's log signature was verified (a log key was given).
     pub log_signature_checked: bool,
+    /// A log key was given and the checkpoint does not verify under it (why): the node
+    /// logged the entry (the inclusion proof checks against the checkpoint it sent), but
+    /// nothing shows that checkpoint is the log the user meant. Callers count it failed.
+    pub wrong_log_key: Option<String>,
 }
 
 fn hash_b64(v: &serde_json::Value) -> Result<Hash, String> {
@@ -60,22 +64,19 @@ pub fn verify_result(
         .iter()
         .map(hash_b64)
         .collect::<Result<_, _>>()?;
-    let (cp, checked) = match log {
-        Some(k) => {
-            let v = verify_checkpoint(note.as_bytes(), k, &[])
-                .map_err(|e| format!("checkpoint does not verify under the log key: {e}"))?;
-            (v.checkpoint().clone(), true)
-        }
-        None => {
-            let body = note
-                .split_once("\n\n")
-                .map(|(b, _)| format!("{b}\n"))
-                .ok_or("checkpoint is not a signed note")?;
-            (
-                Checkpoint::parse(&body).map_err(|e| format!("bad checkpoint: {e}"))?,
-                false,
-            )
-        }
+    let unverified = || -> Result<Checkpoint, String> {
+        let body = note
+            .split_once("\n\n")
+            .map(|(b, _)| format!("{b}\n"))
+            .ok_or("checkpoint is not a signed note")?;
+        Checkpoint::parse(&body).map_err(|e| format!("bad checkpoint: {e}"))
+    };
+    let (cp, checked, wrong_log_key) = match log {
+        Some(k) => match verify_checkpoint(note.as_bytes(), k, &[]) {
+            Ok(v) => (v.checkpoint().clone(), true, None),
+            Err(e) => (unverified()?, false, Some(e.to_string())),
+        },
+        None => (unverified()?, false, None),
     };
     if let Some(size) = r.get("size").and_then(|x| x.as_u64())
         && size != cp.size()
@@ -95,6 +96,7 @@ pub fn verify_result(
         origin: cp.origin().to_owned(),
         checkpoint: note.to_owned(),
         log_signature_checked: checked,
+        wrong_log_key,
     })
 }
 
@@ -163,7 +165,9 @@ pub fn submit_all(
             .and_then(|v| v.get("item").and_then(|i| i.as_u64()));
         match item.and_then(|k| take.get(k as usize).copied()) {
             Some(bad) => {
-                out[bad] = Some(Err(r.error_text()));
+                // The node's `item` is a position in this (possibly retried) sub-batch:
+                // the caller names the input instead.
+                out[bad] = Some(Err(r.error_text_without_item()));
                 pending.retain(|&i| i != bad);
             }
             None => {

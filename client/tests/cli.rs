@@ -586,3 +586,27 @@ fn import_cargo_vet_cross_checks_the_lockfile_against_the_index() {
     assert_eq!(std::fs::read_dir(&out3).unwrap().count(), 2);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// A test that skips for want of `../shared` says so in a default `cargo test` run (its
+/// output captured), not only under `--nocapture`: this runs one such test of this very
+/// binary, as cargo would, with the shared directory pointed somewhere empty.
+#[test]
+fn skipped_shared_data_tests_are_visible_without_nocapture() {
+    let missing = tmp("no-shared").join("absent");
+    let o = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "signed_note_vectors_through_the_cli"])
+        .env("QUORATE_SHARED_DIR", &missing)
+        .env_remove("QUORATE_REQUIRE_SHARED")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{all}");
+    assert!(
+        all.contains("SKIP: signed_note_vectors_through_the_cli: shared test data not found"),
+        "{all}"
+    );
+}

@@ -49,19 +49,14 @@ impl Fed {
                 purl.replace(['/', '@', ':', '%'], "_"),
                 &digest.replace(['/', ':', '+', '='], "_")[..20.min(digest.len())]
             ));
-            ok(&q(&[
-                "review",
-                "--key",
-                s(k),
-                "--package",
-                purl,
-                "--digest",
-                digest,
-                "--criteria",
-                "safe-to-deploy",
-                "--out",
-                s(&out),
-            ]));
+            let mut args = vec!["review", "--key", s(k), "--package", purl];
+            if digest == "unknown" {
+                args.push("--no-digest");
+            } else {
+                args.extend(["--digest", digest]);
+            }
+            args.extend(["--criteria", "safe-to-deploy", "--out", s(&out)]);
+            ok(&q(&args));
             ok(&q(&["submit", "--node", &n.url, "--log", &n.vkey, s(&out)]));
         }
     }

@@ -19,10 +19,6 @@ use quorate_proto::checkpoint::{Checkpoint, verify_checkpoint};
 use quorate_proto::cosignature::CosignatureVerifier;
 use quorate_proto::note::{self, Ed25519Verifier, NoteSignature, NoteVerifier, Signer};
 
-fn d(n: u8) -> String {
-    format!("{n:02x}").repeat(32)
-}
-
 struct Setup {
     t: Tmp,
     _witness: WitnessProc,
@@ -218,7 +214,12 @@ fn one_hostile_log_costs_only_its_own_vote() {
     let honest = f.dir().join("cache-honest");
     let (o, _) = check(&lock, &pw, &honest, &[]);
     let out = ok(&o);
-    assert_eq!(out.matches("3/2 certify (DE, FR, JP)").count(), 3, "{out}");
+    assert_eq!(
+        out.matches("3 jurisdictions certify (2 needed): DE, FR, JP")
+            .count(),
+        3,
+        "{out}"
+    );
 
     let signer = f.fr_signer();
     let absurd = {
@@ -273,12 +274,13 @@ fn one_hostile_log_costs_only_its_own_vote() {
         assert_fr_unproven(&o, 0, reason);
         let out = stdout(&o);
         assert_eq!(
-            out.matches("2/2 certify (DE, JP); missing FR").count(),
+            out.matches("2 jurisdictions certify (2 needed): DE, JP; missing FR")
+                .count(),
             3,
             "{label}:\n{out}"
         );
         assert!(
-            out.contains("3 crates.io packages: 3 meet the quorum"),
+            out.contains("Checked 3 packages: all pass"),
             "{label}:\n{out}"
         );
     }
@@ -288,7 +290,12 @@ fn one_hostile_log_costs_only_its_own_vote() {
     f.fr.set(Mode::Fixed(absurd));
     let (o, _) = check(&lock, &pw, &honest, &[]);
     let out = ok(&o);
-    assert_eq!(out.matches("3/2 certify (DE, FR, JP)").count(), 3, "{out}");
+    assert_eq!(
+        out.matches("3 jurisdictions certify (2 needed): DE, FR, JP")
+            .count(),
+        3,
+        "{out}"
+    );
     assert!(
         out.contains("cosigned by too few of the policy's witnesses"),
         "{out}"
@@ -321,7 +328,10 @@ fn forged_witness_line_is_dropped_and_the_cosigned_checkpoint_kept() {
     let cache = f.dir().join("cache");
     let (o, _) = check(&lock, &pw, &cache, &[]);
     let out = ok(&o);
-    assert!(out.contains("delta 1.0.0  2/2 certify (DE, FR)"), "{out}");
+    assert!(
+        out.contains("delta 1.0.0  2 jurisdictions certify (2 needed): DE, FR"),
+        "{out}"
+    );
     assert!(out.contains("dropped 1 signature line(s)"), "{out}");
     let cached = cache.join(origin_dir(f.fr_origin())).join("checkpoint");
     let text = std::fs::read_to_string(&cached).unwrap();
@@ -331,11 +341,11 @@ fn forged_witness_line_is_dropped_and_the_cosigned_checkpoint_kept() {
     );
     // Offline from that cache.
     let (o, _) = check(&lock, &pw, &cache, &["--offline"]);
-    assert!(ok(&o).contains("delta 1.0.0  2/2 certify (DE, FR)"));
+    assert!(ok(&o).contains("delta 1.0.0  2 jurisdictions certify (2 needed): DE, FR"));
     // A cache an older version wrote, forged line included, does not abort either.
     std::fs::write(&cached, format!("{text}{forged}")).unwrap();
     let (o, _) = check(&lock, &pw, &cache, &["--offline"]);
-    assert!(ok(&o).contains("delta 1.0.0  2/2 certify (DE, FR)"));
+    assert!(ok(&o).contains("delta 1.0.0  2 jurisdictions certify (2 needed): DE, FR"));
 
     // FR grows, and its newest checkpoint is served before any witness cosigned it (the
     // proxy strips the cosignatures): the mirror keeps the cosigned one, FR keeps its vote.
@@ -344,7 +354,10 @@ fn forged_witness_line_is_dropped_and_the_cosigned_checkpoint_kept() {
     f.wait_cosigned(FR, 3);
     let (o, _) = check(&lock, &pw, &cache, &[]);
     let out = ok(&o);
-    assert!(out.contains("delta 1.0.0  2/2 certify (DE, FR)"), "{out}");
+    assert!(
+        out.contains("delta 1.0.0  2 jurisdictions certify (2 needed): DE, FR"),
+        "{out}"
+    );
     assert!(
         out.contains("checkpoint of size 3 is cosigned by too few")
             && out.contains("using the cached checkpoint of size 2"),
@@ -356,11 +369,11 @@ fn forged_witness_line_is_dropped_and_the_cosigned_checkpoint_kept() {
     assert_fr_unproven(&o, 1, "cosigned by too few of the policy's witnesses");
     let out = stdout(&o);
     assert!(
-        out.contains("alpha 1.0.0  2/2 certify (DE, JP); missing FR"),
+        out.contains("alpha 1.0.0  2 jurisdictions certify (2 needed): DE, JP; missing FR"),
         "{out}"
     );
     assert!(
-        out.contains("delta 1.0.0  1/2 certify (DE); missing FR, JP"),
+        out.contains("delta 1.0.0  1 jurisdiction certifies (2 needed): DE; missing FR, JP"),
         "{out}"
     );
 }

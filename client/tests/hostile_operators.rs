@@ -10,10 +10,6 @@ use std::path::{Path, PathBuf};
 use nodes::*;
 use quorate_client::dirnames::{legacy_origin_dir, origin_dir};
 
-fn d(n: u8) -> String {
-    format!("{n:02x}").repeat(32)
-}
-
 /// `quorate review` by `key`; returns (envelope path, leaf hash).
 fn review(dir: &Path, key: &Path, spec: &str, digest: &str, extra: &[&str]) -> (PathBuf, String) {
     let out = dir.join(format!(
@@ -22,20 +18,41 @@ fn review(dir: &Path, key: &Path, spec: &str, digest: &str, extra: &[&str]) -> (
         key.file_stem().unwrap().to_str().unwrap(),
         extra.len()
     ));
-    let mut args = vec![
-        "review",
-        "--key",
-        s(key),
-        "--package",
-        spec,
-        "--digest",
-        digest,
-        "--criteria",
-        "safe-to-deploy",
-        "--out",
-        s(&out),
-    ];
-    args.extend_from_slice(extra);
+    // `["--supersedes", LEAF, ...]` signs a withdrawal (`quorate withdraw`).
+    let args = match extra {
+        ["--supersedes", leaf, rest @ ..] => {
+            let mut a = vec![
+                "withdraw",
+                "--key",
+                s(key),
+                "--entry",
+                leaf,
+                "--package",
+                spec,
+                "--out",
+                s(&out),
+            ];
+            a.extend_from_slice(rest);
+            a
+        }
+        _ => {
+            let mut a = vec![
+                "review",
+                "--key",
+                s(key),
+                "--package",
+                spec,
+                "--digest",
+                digest,
+                "--criteria",
+                "safe-to-deploy",
+                "--out",
+                s(&out),
+            ];
+            a.extend_from_slice(extra);
+            a
+        }
+    };
     let o = ok(&q(&args));
     let leaf = o
         .lines()
@@ -116,7 +133,11 @@ fn one_reviewer_key_at_two_institutes_counts_once_and_withdraws_everywhere() {
 
     // anna withdraws alpha in FR's log only: DE's copy is withdrawn too.
     let k1 = policy(dir, &[&de, &fr], 1);
-    exits(&check(&lock, &k1, &cache, &[]), 0, "2 meet the quorum");
+    exits(
+        &check(&lock, &k1, &cache, &[]),
+        0,
+        "Checked 2 packages: all pass",
+    );
     let (wd, _) = review(
         dir,
         &anna.0,

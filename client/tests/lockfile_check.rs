@@ -97,11 +97,13 @@ fn every_file_of_an_entry_must_be_covered() {
     assert!(table.contains("FAIL attrs 25.1.0"), "{table}");
     assert!(table.contains("2/3 files covered"), "{table}");
     assert!(
-        table.contains("attrs-25.1.0-cp313-win_amd64.whl: not covered: 0/2 certify"),
+        table.contains(
+            "attrs-25.1.0-cp313-win_amd64.whl: not covered: 0 jurisdictions certify (2 needed)"
+        ),
         "{table}"
     );
     assert!(
-        table.contains("2 PyPI packages: 0 meet the quorum, 2 do not"),
+        table.contains("Failed 2 of 2 PyPI packages lack a quorum (0 pass;"),
         "{table}"
     );
     let json = check::render_json(&r, &policy);

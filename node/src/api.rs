@@ -26,7 +26,9 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::reviewers::ReviewerWatch;
-use crate::sequencer::{AdmissionError, AdmissionLimits, Sequencer, SubmitError, admit};
+use crate::sequencer::{
+    AdmissionError, AdmissionLimits, Sequencer, SubmitError, admit, check_criteria,
+};
 use crate::store::{Snapshot, Store, StoreError};
 
 /// Content type of a batch: concatenated envelopes, each after a u32 big-endian length.
@@ -39,6 +41,7 @@ pub struct AppState {
     seq: Arc<Sequencer>,
     reviewers: Arc<ReviewerWatch>,
     limits: AdmissionLimits,
+    accepted_criteria: Option<Arc<[String]>>,
     max_body_bytes: usize,
     max_batch_envelopes: usize,
     queue: Arc<Semaphore>,
@@ -64,6 +67,7 @@ impl AppState {
             limits: AdmissionLimits {
                 max_envelope_bytes: config.max_envelope_bytes,
             },
+            accepted_criteria: config.accepted_criteria.as_deref().map(Arc::from),
             max_body_bytes: config.max_body_bytes,
             max_batch_envelopes: config.max_batch_envelopes,
             queue: Arc::new(Semaphore::new(config.queue_depth)),
@@ -214,6 +218,7 @@ impl ApiError {
             AdmissionError::TooLarge { .. } => "too_large",
             AdmissionError::BadSignature(_) => "bad_signature",
             AdmissionError::UnknownReviewer { .. } => "unknown_reviewer",
+            AdmissionError::UnacceptedCriterion { .. } => "unaccepted_criteria",
             _ => "malformed",
         };
         let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
@@ -552,12 +557,22 @@ async fn read_body(st: &St, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, 
 
 async fn submit(
     State(st): State<St>,
+    client: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let r = submit_inner(&st, &headers, body).await;
     if let Err(e) = &r {
         st.metrics.reject(e.code);
+        // An operator answering "why was my review refused?" needs who and why.
+        let client = client.map_or_else(|| "unknown".to_owned(), |c| c.0.0.to_string());
+        tracing::info!(
+            %client,
+            status = e.status.as_u16(),
+            code = e.code,
+            "submission refused: {}",
+            e.message
+        );
     }
     r
 }
@@ -634,11 +649,16 @@ async fn submit_inner(st: &St, headers: &HeaderMap, body: Body) -> Result<Respon
     // Validate everything before queueing anything: one bad envelope rejects the batch.
     let reviewers = st.reviewers.current();
     let limits = st.limits;
+    let accepted = st.accepted_criteria.clone();
     let admitted = tokio::task::spawn_blocking(move || {
         envelopes
             .iter()
             .enumerate()
-            .map(|(i, e)| admit(e, &reviewers, &limits).map_err(|err| (i, err)))
+            .map(|(i, e)| {
+                admit(e, &reviewers, &limits)
+                    .and_then(|a| check_criteria(&a, accepted.as_deref()).map(|()| a))
+                    .map_err(|err| (i, err))
+            })
             .collect::<Result<Vec<_>, _>>()
     })
     .await

@@ -28,6 +28,11 @@ pub struct BenchOptions {
     pub sequencer: SequencerConfig,
     /// Where to put the temporary stores (default: the system temp dir).
     pub dir: Option<PathBuf>,
+    /// Time spent measuring each raw verify rate.
+    pub floor_time: Duration,
+    /// Build the large store as a real data directory here and keep it (so a caller can
+    /// time `serve` restarting on it); default: a temporary directory, removed.
+    pub keep_big: Option<PathBuf>,
 }
 
 /// What `bench` measured.
@@ -51,6 +56,8 @@ pub struct BenchReport {
     pub ack_p99: Duration,
     /// Bytes on disk per entry of the submission store.
     pub bytes_per_entry_small: f64,
+    /// Mean envelope size of the submitted entries (the entry itself).
+    pub envelope_bytes: f64,
     /// Large store size.
     pub big_entries: u64,
     /// Time to build the large store.
@@ -61,6 +68,44 @@ pub struct BenchReport {
     pub proof_p50: Duration,
     /// 99th percentile.
     pub proof_p99: Duration,
+    /// Peak resident memory of this process (VmHWM), bytes; 0 where /proc is absent.
+    pub peak_rss: u64,
+}
+
+impl BenchReport {
+    /// The report as one JSON object (durations in microseconds), for `quorate-testnet bench`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "submissions": self.submissions,
+            "concurrency": self.concurrency,
+            "appends_per_sec": self.appends_per_sec,
+            "verify_per_sec_1": self.verify_per_sec_1,
+            "verify_per_sec_all": self.verify_per_sec_all,
+            "cores": self.cores,
+            "ack_p50_us": us(self.ack_p50),
+            "ack_p99_us": us(self.ack_p99),
+            "bytes_per_entry_small": self.bytes_per_entry_small,
+            "envelope_bytes": self.envelope_bytes,
+            "big_entries": self.big_entries,
+            "big_build_s": self.big_build.as_secs_f64(),
+            "bytes_per_entry_big": self.bytes_per_entry_big,
+            "proof_p50_us": us(self.proof_p50),
+            "proof_p99_us": us(self.proof_p99),
+            "peak_rss": self.peak_rss,
+        })
+    }
+}
+
+/// This process's peak resident set (VmHWM in /proc/self/status), in bytes.
+pub fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 impl std::fmt::Display for BenchReport {
@@ -230,8 +275,8 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
     };
 
     eprintln!("bench: measuring raw ed25519 verify ...");
-    let verify_1 = verify_rate(1, Duration::from_millis(1500));
-    let verify_all = verify_rate(threads, Duration::from_millis(1500));
+    let verify_1 = verify_rate(1, opts.floor_time);
+    let verify_all = verify_rate(threads, opts.floor_time);
 
     eprintln!("bench: submitting through the sequencer ...");
     let data = DataDir::new(tmp.path().join("small"));
@@ -294,11 +339,13 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
         ack_p50: percentile(&lat, 0.50),
         ack_p99: percentile(&lat, 0.99),
         bytes_per_entry_small: small_bytes as f64 / n.max(1) as f64,
+        envelope_bytes: envelopes.iter().map(Vec::len).sum::<usize>() as f64 / n.max(1) as f64,
         big_entries: opts.entries,
         big_build: Duration::ZERO,
         bytes_per_entry_big: 0.0,
         proof_p50: Duration::ZERO,
         proof_p99: Duration::ZERO,
+        peak_rss: 0,
     };
 
     if opts.entries > 0 {
@@ -306,7 +353,11 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
             .first()
             .cloned()
             .unwrap_or_else(|| sample_envelope(&keys[0], "pkg", "1.0.0"));
-        let big = DataDir::new(tmp.path().join("big"));
+        let big = DataDir::new(
+            opts.keep_big
+                .clone()
+                .unwrap_or_else(|| tmp.path().join("big")),
+        );
         big.init_with_seed("bench.example/big", [10; 32])?;
         let entries = opts.entries;
         let (build, bytes, p50, p99) =
@@ -317,6 +368,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
         report.proof_p50 = p50;
         report.proof_p99 = p99;
     }
+    report.peak_rss = peak_rss();
     Ok(report)
 }
 

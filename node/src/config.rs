@@ -18,7 +18,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Most entries integrated per sequencer batch (one transaction, fsync and signature).
     pub batch_size: usize,
-    /// Longest time (ms) the first submission of a batch waits for more.
+    /// Longest time (ms) the first submission of a batch waits for more when nothing else
+    /// is queued; 0 (default): group commit only.
     pub batch_delay_ms: u64,
     /// Submissions that may wait for the sequencer; beyond it submissions get 429.
     pub queue_depth: usize,
@@ -66,6 +67,11 @@ pub struct Config {
     /// it (the newest signed one is at `GET /checkpoint/latest`). Absent = every
     /// configured peer and external witness; 0 = serve the newest signed checkpoint.
     pub cosign_target: Option<usize>,
+    /// Criteria this log accepts in attestations; a submission naming any other is
+    /// refused (`unaccepted_criteria`), so a typo such as `safe-to-deplyo` never reaches
+    /// the append-only log. Absent = any well-formed criterion (imports of cargo-vet
+    /// audits bring their own custom criteria).
+    pub accepted_criteria: Option<Vec<String>>,
 }
 
 /// `[gossip]`: where the libp2p transport listens.
@@ -162,6 +168,7 @@ impl Default for Config {
             recosign_interval_ms: 10_000,
             cosign_timeout_ms: 5000,
             cosign_target: None,
+            accepted_criteria: None,
         }
     }
 }

@@ -336,7 +336,91 @@ pub fn cosigners(
 
 /// `bench-federation`: `n` nodes, then `checkpoints` times: submit to one node and time
 /// until its `/checkpoint` at that size carries cosignatures from all `n - 1` peers.
-pub fn run(n: usize, checkpoints: usize) -> anyhow::Result<String> {
+/// What `bench-federation` measured.
+#[derive(Debug, Clone)]
+pub struct FedReport {
+    /// Nodes in the federation.
+    pub nodes: usize,
+    /// Start to every checkpoint cosigned by all peers.
+    pub warmup: Duration,
+    /// Submission ack -> all peers' cosignatures on `/checkpoint`, sorted.
+    pub latencies: Vec<Duration>,
+    /// Seconds of idle time over which `idle_cpu` was measured (0: not measured).
+    pub idle_secs: f64,
+    /// CPU used by each node while idle, as a fraction of one core.
+    pub idle_cpu: Vec<f64>,
+}
+
+impl FedReport {
+    fn pct(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        self.latencies[((self.latencies.len() as f64 - 1.0) * p).round() as usize]
+    }
+
+    /// The report as one JSON object (durations in microseconds).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "nodes": self.nodes,
+            "checkpoints": self.latencies.len(),
+            "warmup_s": self.warmup.as_secs_f64(),
+            "cosign_p50_us": self.pct(0.5).as_secs_f64() * 1e6,
+            "cosign_p99_us": self.pct(0.99).as_secs_f64() * 1e6,
+            "cosign_max_us": self.latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e6),
+            "idle_secs": self.idle_secs,
+            "idle_cpu": self.idle_cpu,
+        })
+    }
+}
+
+impl std::fmt::Display for FedReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "federation of {} nodes (processes on loopback), warm-up to full cosigning {:.2} s\n\
+             new checkpoint -> cosignatures from all {} peers on /checkpoint, over {} checkpoints:\n\
+             p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (HTTP poll every 2 ms; measured from the submission ack)",
+            self.nodes,
+            self.warmup.as_secs_f64(),
+            self.nodes - 1,
+            self.latencies.len(),
+            self.pct(0.5).as_secs_f64() * 1e3,
+            self.pct(0.99).as_secs_f64() * 1e3,
+            self.latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        )?;
+        if self.idle_secs > 0.0 {
+            let max = self.idle_cpu.iter().copied().fold(0.0, f64::max);
+            write!(
+                f,
+                "\nidle CPU per node over {:.0} s: max {:.2} % of a core",
+                self.idle_secs,
+                max * 100.0
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// CPU time (user + system) a process has used so far, from `/proc/PID/stat`. Linux
+/// reports it in USER_HZ ticks, which the kernel ABI fixes at 100 per second.
+fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let rest = s.rsplit_once(')').context("malformed /proc stat")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| -> anyhow::Result<u64> {
+        f.get(i)
+            .and_then(|v| v.parse().ok())
+            .context("malformed /proc stat")
+    };
+    Ok(Duration::from_millis((tick(11)? + tick(12)?) * 10))
+}
+
+/// Starts `n` federated nodes, times `checkpoints` cosigning rounds, then measures each
+/// node's CPU use over `idle_secs` seconds without submissions (0: skipped).
+pub fn run(n: usize, checkpoints: usize, idle_secs: u64) -> anyhow::Result<FedReport> {
     anyhow::ensure!(n >= 2, "need at least 2 nodes");
     let bin = std::env::current_exe()?;
     let tmp = tempfile::tempdir()?;
@@ -408,16 +492,24 @@ pub fn run(n: usize, checkpoints: usize) -> anyhow::Result<String> {
         lat.push(t0.elapsed());
     }
     lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
-    Ok(format!(
-        "federation of {n} nodes (processes on loopback), warm-up to full cosigning {:.2} s\n\
-         new checkpoint -> cosignatures from all {} peers on /checkpoint, over {} checkpoints:\n\
-         p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (HTTP poll every 2 ms; measured from the submission ack)",
-        warmup.as_secs_f64(),
-        n - 1,
-        lat.len(),
-        pct(0.5).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-        lat.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
-    ))
+    let mut idle_cpu = Vec::new();
+    if idle_secs > 0 {
+        let before: Vec<Duration> = procs
+            .iter()
+            .map(|p| cpu_time(p.child.id()))
+            .collect::<anyhow::Result<_>>()?;
+        let t = Instant::now();
+        std::thread::sleep(Duration::from_secs(idle_secs));
+        let wall = t.elapsed().as_secs_f64();
+        for (p, b) in procs.iter().zip(before) {
+            idle_cpu.push((cpu_time(p.child.id())? - b).as_secs_f64() / wall);
+        }
+    }
+    Ok(FedReport {
+        nodes: n,
+        warmup,
+        latencies: lat,
+        idle_secs: idle_secs as f64,
+        idle_cpu,
+    })
 }

@@ -55,6 +55,12 @@ enum Cmd {
         /// Checkpoints measured.
         #[arg(long, default_value_t = 50)]
         checkpoints: usize,
+        /// Then measure each node's CPU use over this many idle seconds (0: skip).
+        #[arg(long, default_value_t = 0)]
+        idle_secs: u64,
+        /// Print the report as one JSON object (durations in microseconds).
+        #[arg(long)]
+        json: bool,
     },
     /// Manage the reviewer keys allowed to submit (works while `serve` runs).
     Reviewers {
@@ -87,12 +93,21 @@ enum Cmd {
         /// Sequencer batch size.
         #[arg(long, default_value_t = 256)]
         batch_size: usize,
-        /// Sequencer batch delay in milliseconds.
-        #[arg(long, default_value_t = 50)]
+        /// Sequencer batch delay in milliseconds (0: group commit, the default).
+        #[arg(long, default_value_t = 0)]
         batch_delay_ms: u64,
         /// Directory for the temporary stores (default: system temp dir).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Build the large store as a data directory here and keep it (must not exist).
+        #[arg(long, value_name = "DIR")]
+        keep_big: Option<PathBuf>,
+        /// Milliseconds spent measuring each raw verify rate.
+        #[arg(long, default_value_t = 1500)]
+        floor_ms: u64,
+        /// Print the report as one JSON object (durations in microseconds).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -123,8 +138,10 @@ fn init_tracing(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal: log files and journald get plain text.
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => b.init(),
@@ -137,7 +154,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", quorate_proto::error_chain::Chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -186,10 +203,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("peer_id = {:?}", peer.to_string());
             Ok(())
         }
-        Cmd::BenchFederation { nodes, checkpoints } => {
+        Cmd::BenchFederation {
+            nodes,
+            checkpoints,
+            idle_secs,
+            json,
+        } => {
             init_tracing("warn", LogFormat::Text);
-            let report = quorate_node::fedbench::run(nodes, checkpoints)?;
-            println!("{report}");
+            let report = quorate_node::fedbench::run(nodes, checkpoints, idle_secs)?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                println!("{report}");
+            }
             Ok(())
         }
         Cmd::Reviewers { cmd } => {
@@ -247,6 +273,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             batch_size,
             batch_delay_ms,
             dir,
+            keep_big,
+            floor_ms,
+            json,
         } => {
             init_tracing("warn", LogFormat::Text);
             let opts = BenchOptions {
@@ -259,10 +288,49 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     queue_capacity: SequencerConfig::default().queue_capacity,
                 },
                 dir,
+                keep_big,
+                floor_time: Duration::from_millis(floor_ms),
             };
             let report = runtime()?.block_on(bench::run(opts))?;
-            print!("{report}");
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{report}");
+            }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    /// Every subcommand, flag and argument a user can see has a help line.
+    #[test]
+    fn every_flag_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let cmd = <super::Cli as clap::CommandFactory>::command();
+        let mut missing = Vec::new();
+        walk(&cmd, cmd.get_name(), &mut missing);
+        assert!(missing.is_empty(), "without a help line: {missing:#?}");
     }
 }

@@ -62,6 +62,10 @@ pub enum StoreError {
     /// The database layer failed (I/O, locking, corruption detected by redb, ...).
     #[error("database error: {0}")]
     Db(#[from] redb::Error),
+    /// Another process (another node on the same data directory) has the store open:
+    /// redb locks the file.
+    #[error("{0} is in use by another process: another node is running on this data directory")]
+    InUse(String),
     /// The file holds no initialised log; create it with [`Store::create`].
     #[error("store is not initialised (no {0} table); create it first")]
     NotInitialised(&'static str),
@@ -297,9 +301,15 @@ impl Store {
     ///
     /// redb locks the file: only one `Store` (one process) may have it open.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        let db = Database::builder()
+        let db = match Database::builder()
             .set_check_integrity_on_open(true)
-            .open(path)?;
+            .open(path.as_ref())
+        {
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::InUse(path.as_ref().display().to_string()));
+            }
+            r => r?,
+        };
         let store = Store { db };
         store.verify()?;
         Ok(store)

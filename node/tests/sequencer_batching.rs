@@ -258,6 +258,42 @@ async fn batches_respect_max_batch_and_restart_continues_the_log() {
     seq.shutdown().await;
 }
 
+/// Group commit (the default): a lone submission is committed at once, with no timer
+/// involved (the paused clock never moves), and what queued up while a commit ran shares
+/// the next commit.
+#[tokio::test(start_paused = true)]
+async fn group_commit_waits_for_no_timer_and_batches_what_queued() {
+    assert!(SequencerConfig::default().batch_delay.is_zero());
+    let log = start(SequencerConfig::default());
+    let key = reviewer(4);
+    let admitted = |i: u32| {
+        admit(
+            &envelope(&key, "group", &format!("1.0.{i}")),
+            &log.reviewers,
+            &AdmissionLimits::default(),
+        )
+        .unwrap()
+    };
+    let t0 = tokio::time::Instant::now();
+    let ack = log.seq.submit(admitted(0)).await.unwrap();
+    assert_eq!((ack.index, ack.size), (0, 1));
+    // A batch delay would have let the paused clock auto-advance to its deadline.
+    assert_eq!(
+        tokio::time::Instant::now(),
+        t0,
+        "a lone submission waited for a timer"
+    );
+
+    // Ten submissions queued before the sequencer task runs again (current-thread
+    // runtime) all join the one next commit.
+    let futs: Vec<_> = (1..=10).map(|i| log.seq.submit(admitted(i))).collect();
+    for f in futs {
+        assert_eq!(f.await.unwrap().size, 11);
+    }
+    assert_eq!(tokio::time::Instant::now(), t0);
+    log.seq.shutdown().await;
+}
+
 #[tokio::test]
 async fn duplicates_inside_one_batch() {
     let log = start(SequencerConfig::default());
@@ -416,9 +452,23 @@ fn admission_rejections_are_distinct_and_mapped() {
     assert_eq!(
         e,
         AdmissionError::UnknownReviewer {
+            name: attestation::verify(&stranger)
+                .unwrap()
+                .attestation()
+                .reviewer
+                .name
+                .clone(),
             key: reviewer(4).verifying_key().to_bytes()
         }
     );
     assert_eq!(e.http_status(), 403);
     assert!(e.to_string().contains("not registered"));
+    // Named as a signed-note key is (name+keyid), not as 64 hex digits.
+    let hex: String = reviewer(4)
+        .verifying_key()
+        .to_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(!e.to_string().contains(&hex), "{e}");
 }

@@ -9,6 +9,7 @@ pub mod attestation;
 pub mod checkpoint;
 pub mod cosignature;
 pub mod equivocation;
+pub mod error_chain;
 pub mod keyfile;
 pub mod merkle;
 pub mod note;

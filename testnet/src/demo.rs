@@ -199,7 +199,10 @@ pub fn run(
             d.as_secs_f64() * 1000.0
         );
         if let Some((pass, fail)) = expect_fail {
-            let want = format!("{pass} meet the quorum, {fail} do not");
+            let want = format!(
+                "{fail} of {} packages lack a quorum ({pass} pass",
+                pass + fail
+            );
             let got = String::from_utf8_lossy(&o.stdout).contains(&want);
             println!(
                 "{} demo check: expected {want} (packages reviewed by fewer than 3 jurisdictions fail)",

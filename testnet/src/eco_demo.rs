@@ -304,7 +304,11 @@ pub fn run(
             o.status.code().unwrap_or(-1),
             t.elapsed().as_secs_f64() * 1000.0
         );
-        let want = format!("{pass} meet the quorum, {fail} do not");
+        let want = format!(
+            "{fail} of {} {} packages lack a quorum ({pass} pass",
+            pass + fail,
+            s.label
+        );
         let got = String::from_utf8_lossy(&o.stdout).contains(&want);
         println!(
             "{} demo check {}: expected {want}{}",

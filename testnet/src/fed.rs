@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 pub struct Bins {
     pub node: PathBuf,
     pub cli: PathBuf,
+    /// The standalone witness (`bench` times it).
+    pub witness: PathBuf,
 }
 
 impl Bins {
@@ -35,28 +37,67 @@ impl Bins {
         let bins = Bins {
             node: dir.join("quorate-node"),
             cli: dir.join("quorate"),
+            witness: dir.join("quorate-witness"),
         };
         let via_cargo_run = !under_test && std::env::var_os("CARGO").is_some();
-        if via_cargo_run || !bins.node.exists() || !bins.cli.exists() {
-            let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            cmd.args(["build", "-q", "-p", "quorate-node", "-p", "quorate-client"])
-                .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-            if dir.file_name().is_some_and(|n| n == "release") {
-                cmd.arg("--release");
-            }
-            if let Some(target) = dir.parent() {
-                cmd.env("CARGO_TARGET_DIR", target);
-            }
-            eprintln!("building quorate-node and quorate into {}", dir.display());
+        if via_cargo_run || !bins.node.exists() || !bins.cli.exists() || !bins.witness.exists() {
+            let mut cmd = build_command(&dir);
+            eprintln!(
+                "building quorate-node, quorate and quorate-witness into {} (the first build takes minutes)",
+                dir.display()
+            );
             let st = cmd.status().context("running cargo build")?;
-            if !st.success() || !bins.node.exists() || !bins.cli.exists() {
+            if !st.success() || !bins.node.exists() || !bins.cli.exists() || !bins.witness.exists()
+            {
                 bail!(
-                    "could not build quorate-node/quorate into {}",
+                    "could not build quorate-node/quorate/quorate-witness into {}",
                     dir.display()
                 );
             }
         }
         Ok(bins)
+    }
+}
+
+/// `cargo build` of the node and client into the target directory holding `dir`. Not
+/// quiet, and with the caller's stderr: a first build takes minutes, and cargo's own
+/// progress is what tells the user it is working.
+fn build_command(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args([
+        "build",
+        "-p",
+        "quorate-node",
+        "-p",
+        "quorate-client",
+        "-p",
+        "quorate-witness",
+    ])
+    .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    .stderr(std::process::Stdio::inherit());
+    if dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    if let Some(target) = dir.parent() {
+        cmd.env("CARGO_TARGET_DIR", target);
+    }
+    cmd
+}
+
+#[cfg(test)]
+mod build_tests {
+    #[test]
+    fn the_build_shows_cargos_progress() {
+        let c = super::build_command(std::path::Path::new("/tmp/t/release"));
+        let args: Vec<_> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            !args.iter().any(|a| a == "-q" || a == "--quiet"),
+            "{args:?}"
+        );
+        assert!(args.iter().any(|a| a == "--release"), "{args:?}");
     }
 }
 

@@ -1,6 +1,7 @@
 //! `quorate-testnet`: a local federation of real `quorate-node` processes (127.0.0.1, or
 //! per-node network namespaces with `--netns`), a demo of the main job, and attacks on it.
 
+mod bench;
 mod demo;
 mod eco_demo;
 mod fed;
@@ -25,11 +26,13 @@ enum Cmd {
     /// Start N federated nodes, wait until every checkpoint is cosigned by all peers,
     /// write a client policy, and leave them running (pids in DIR/testnet.json).
     Up {
+        /// How many institutes (nodes) to start
         #[arg(long, default_value_t = 3)]
         nodes: usize,
         /// Comma-separated jurisdictions (default DE,FR,JP,BR,CA,...).
         #[arg(long, value_delimiter = ',')]
         jurisdictions: Vec<String>,
+        /// Directory for the nodes' data, logs, policy and pids
         #[arg(long, default_value = "quorate-testnet")]
         dir: PathBuf,
         /// Jurisdictions that must certify (default ceil(N/2)).
@@ -42,6 +45,7 @@ enum Cmd {
     },
     /// Stop the nodes `up` started (SIGTERM, then SIGKILL after 10 s).
     Down {
+        /// The directory `up` used
         #[arg(long, default_value = "quorate-testnet")]
         dir: PathBuf,
     },
@@ -65,8 +69,23 @@ enum Cmd {
         #[arg(long)]
         netns: bool,
     },
+    /// Every performance figure on real processes beside the floor measured in the same
+    /// run (Ed25519 verify single and batched, sign, SHA-256, fsync); prints one table.
+    Bench {
+        /// A small run (under a minute) that checks every row is measured; no file.
+        #[arg(long)]
+        quick: bool,
+        /// Directory for data dirs and stores (default: a temporary one in the current
+        /// directory, so fsync is that filesystem's).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Also write the results here (the full run's default: bench/results.md).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Run one attack scenario on real processes (`list` names them).
     Scenario {
+        /// The scenario to run (`list` prints every name)
         name: String,
         /// Run every node in its own network namespace behind a veth pair and a bridge
         /// (root only; addresses in 10.213.K.0/24 exist only there).
@@ -82,11 +101,11 @@ fn main() {
     let cli = Cli::parse();
     let netns = match &cli.cmd {
         Cmd::Up { netns, .. } | Cmd::Demo { netns, .. } | Cmd::Scenario { netns, .. } => *netns,
-        Cmd::Down { .. } => false,
+        Cmd::Down { .. } | Cmd::Bench { .. } => false,
     };
     if netns {
         if let Err(e) = netns::check_usable() {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", quorate_proto::error_chain::Chain(e.as_ref()));
             std::process::exit(2);
         }
         netns::ENABLED.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -108,12 +127,13 @@ fn main() {
             ..
         } => demo::run(audits, lock, packages, !no_scenarios),
         Cmd::Scenario { name, .. } => scenarios::run_named(&name),
+        Cmd::Bench { quick, dir, out } => bench::main(quick, dir, out),
     };
     match r {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", quorate_proto::error_chain::Chain(e.as_ref()));
             std::process::exit(2);
         }
     }
@@ -275,4 +295,37 @@ fn down(dir: PathBuf) -> Result<bool> {
     std::fs::remove_file(&state)?;
     println!("stopped {} nodes", pids.len());
     Ok(true)
+}
+
+#[cfg(test)]
+mod help_tests {
+    /// Every subcommand, flag and argument a user can see has a help line.
+    #[test]
+    fn every_flag_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let cmd = <super::Cli as clap::CommandFactory>::command();
+        let mut missing = Vec::new();
+        walk(&cmd, cmd.get_name(), &mut missing);
+        assert!(missing.is_empty(), "without a help line: {missing:#?}");
+    }
 }

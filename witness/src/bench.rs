@@ -50,39 +50,70 @@ fn witness(dir: &Path, file: &str, logs: &[&Prepared]) -> anyhow::Result<Witness
     })?)
 }
 
-fn report(mode: &str, total: Duration, mut lat: Vec<Duration>) {
+/// Prints one mode's figures (unless `json`) and returns them as a JSON object.
+fn report(mode: &str, json: bool, total: Duration, mut lat: Vec<Duration>) -> serde_json::Value {
     lat.sort_unstable();
     let pct = |p: f64| {
         let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
         lat[i].as_secs_f64() * 1e3
     };
-    println!(
-        "{mode:<28} {:>6} req  {:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms",
-        lat.len(),
-        lat.len() as f64 / total.as_secs_f64(),
-        pct(0.50),
-        pct(0.99)
-    );
+    let per_sec = lat.len() as f64 / total.as_secs_f64();
+    if !json {
+        println!(
+            "{mode:<28} {:>6} req  {:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms",
+            lat.len(),
+            per_sec,
+            pct(0.50),
+            pct(0.99)
+        );
+    }
+    serde_json::json!({
+        "mode": mode,
+        "requests": lat.len(),
+        "per_sec": per_sec,
+        "p50_us": pct(0.50) * 1e3,
+        "p99_us": pct(0.99) * 1e3,
+    })
 }
 
-pub fn run(n: usize, dir: Option<PathBuf>) -> anyhow::Result<()> {
+/// This process's peak resident set (VmHWM), bytes; 0 where /proc is absent.
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Runs the three modes with `n` requests each; the concurrent mode spreads them over
+/// `logs` logs, one connection each. With `json`, prints one JSON object instead of lines.
+pub fn run(n: usize, logs: usize, json: bool, dir: Option<PathBuf>) -> anyhow::Result<()> {
+    if logs == 0 {
+        bail!("--logs must be positive");
+    }
     if n == 0 {
         bail!("--requests must be positive");
     }
     let base = dir.unwrap_or_else(std::env::temp_dir);
     let dir = base.join(format!("quorate-witness-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let result = run_in(n, &dir);
+    let result = run_in(n, logs, json, &dir);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-fn run_in(n: usize, dir: &Path) -> anyhow::Result<()> {
-    println!(
-        "add-checkpoint, durable redb state (fsync per cosign), {} CPUs, state in {}",
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        dir.display()
-    );
+fn run_in(n: usize, nlogs: usize, json: bool, dir: &Path) -> anyhow::Result<()> {
+    let mut modes = Vec::new();
+    if !json {
+        println!(
+            "add-checkpoint, durable redb state (fsync per cosign), {} CPUs, state in {}",
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            dir.display()
+        );
+    }
 
     // 1. In-process core.
     let p = prepare("bench.example/log0", 1, n)?;
@@ -94,11 +125,12 @@ fn run_in(n: usize, dir: &Path) -> anyhow::Result<()> {
         w.add_checkpoint_request(r)?;
         lat.push(t.elapsed());
     }
-    report("in-process core", start.elapsed(), lat);
+    modes.push(report("in-process core", json, start.elapsed(), lat));
     drop(w);
 
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
+        let modes = &mut modes;
         // 2. HTTP, one keep-alive connection, sequential.
         let p = prepare("bench.example/log1", 2, n)?;
         let w = Arc::new(witness(dir, "http.redb", &[&p])?);
@@ -116,13 +148,13 @@ fn run_in(n: usize, dir: &Path) -> anyhow::Result<()> {
             }
             lat.push(t.elapsed());
         }
-        report("HTTP loopback, 1 conn", start.elapsed(), lat);
+        modes.push(report("HTTP loopback, 1 conn", json, start.elapsed(), lat));
         server.abort();
 
-        // 3. HTTP, 4 logs on 4 connections at once.
-        let per = n.div_ceil(4);
-        let logs: Vec<Prepared> = (0..4u8)
-            .map(|i| prepare(&format!("bench.example/par{i}"), 10 + i, per))
+        // 3. HTTP, `nlogs` logs on as many connections at once.
+        let per = n.div_ceil(nlogs);
+        let logs: Vec<Prepared> = (0..nlogs)
+            .map(|i| prepare(&format!("bench.example/par{i}"), 10 + (i % 200) as u8, per))
             .collect::<anyhow::Result<_>>()?;
         let w = Arc::new(witness(dir, "par.redb", &logs.iter().collect::<Vec<_>>())?);
         let (url, server) = start_server(w).await?;
@@ -150,10 +182,22 @@ fn run_in(n: usize, dir: &Path) -> anyhow::Result<()> {
         for t in tasks {
             lat.extend(t.await??);
         }
-        report("HTTP loopback, 4 logs/conns", start.elapsed(), lat);
+        modes.push(report(
+            &format!("HTTP loopback, {nlogs} logs/conns"),
+            json,
+            start.elapsed(),
+            lat,
+        ));
         server.abort();
-        Ok(())
-    })
+        Ok::<_, anyhow::Error>(())
+    })?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"modes": modes, "logs": nlogs, "peak_rss": peak_rss()})
+        );
+    }
+    Ok(())
 }
 
 async fn start_server(

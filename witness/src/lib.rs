@@ -44,6 +44,7 @@
 //! `GET /v1/equivocations` and is the operator's cue to act.
 
 mod client;
+mod commit;
 mod http;
 pub mod keyfile;
 mod request;

@@ -41,6 +41,7 @@ struct Cli {
 enum Cmd {
     /// Create the witness key (cosignature/v1) and an empty state in DIR.
     Init {
+        /// State directory to create (holds the witness key and what it cosigned)
         #[arg(long)]
         data: PathBuf,
         /// Witness name, a schema-less URL such as `witness.example/w1`.
@@ -49,8 +50,10 @@ enum Cmd {
     },
     /// Serve POST /add-checkpoint, GET /v1/equivocations and GET /healthz.
     Serve {
+        /// State directory made by `init`
         #[arg(long)]
         data: PathBuf,
+        /// Address to listen on (port 0: any free port, printed as `listening on ADDR`)
         #[arg(long, default_value = "127.0.0.1:7380")]
         listen: SocketAddr,
         /// A log's Ed25519 signed-note vkey, literal or a path to a .pub file; its key
@@ -76,6 +79,12 @@ enum Cmd {
         /// Directory for the temporary state files (default: the system temp dir).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Logs (one connection each) in the concurrent HTTP mode.
+        #[arg(long, default_value_t = 4)]
+        logs: usize,
+        /// Print one JSON object (durations in microseconds) instead of lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -93,8 +102,17 @@ struct LogEntry {
     vkey: String,
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", quorate_proto::error_chain::Chain(e.as_ref()));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Init { data, name } => init(&data, &name),
         Cmd::Serve {
@@ -110,6 +128,7 @@ fn main() -> anyhow::Result<()> {
                     tracing_subscriber::EnvFilter::try_from_default_env()
                         .unwrap_or_else(|_| "info".into()),
                 )
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_writer(std::io::stderr)
                 .init();
             let rt = tokio::runtime::Runtime::new()?;
@@ -119,7 +138,12 @@ fn main() -> anyhow::Result<()> {
             };
             rt.block_on(serve(&data, listen, &logs, config.as_deref(), limits))
         }
-        Cmd::Bench { requests, dir } => bench::run(requests, dir),
+        Cmd::Bench {
+            requests,
+            dir,
+            logs,
+            json,
+        } => bench::run(requests, logs, json, dir),
     }
 }
 
@@ -259,4 +283,37 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("signal received, shutting down");
+}
+
+#[cfg(test)]
+mod help_tests {
+    /// Every subcommand, flag and argument a user can see has a help line.
+    #[test]
+    fn every_flag_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let cmd = <super::Cli as clap::CommandFactory>::command();
+        let mut missing = Vec::new();
+        walk(&cmd, cmd.get_name(), &mut missing);
+        assert!(missing.is_empty(), "without a help line: {missing:#?}");
+    }
 }

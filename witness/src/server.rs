@@ -83,7 +83,7 @@ pub async fn serve(
         };
         let stream = tokio::select! {
             r = listener.accept() => match r {
-                Ok((s, _)) => s,
+                Ok((s, peer)) => (s, peer),
                 Err(e) => {
                     // Per-connection errors (reset before accept) are the client's; running
                     // out of descriptors clears when connections close, so wait a little.
@@ -96,9 +96,16 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
         let io = TokioIo::new(WriteStallGuard::new(stream, limits.header_read_timeout));
-        let conn = builder.serve_connection(io, TowerToHyperService::new(app.clone()));
+        // Handlers that log who asked (a refused submission) read the client's address
+        // as axum's `ConnectInfo`.
+        let svc = tower_layer::Layer::layer(
+            &axum::Extension(axum::extract::ConnectInfo(peer)),
+            app.clone(),
+        );
+        let conn = builder.serve_connection(io, TowerToHyperService::new(svc));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {

@@ -62,9 +62,15 @@ pub struct StoredEquivocation {
 }
 
 /// A storage failure. The witness answers 500 and cosigns nothing.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("witness state: {0}")]
 pub struct StoreError(String);
+
+impl StoreError {
+    pub(crate) fn from_message(m: &str) -> StoreError {
+        StoreError(m.to_owned())
+    }
+}
 
 macro_rules! store_err {
     ($($t:ty),*) => {$(

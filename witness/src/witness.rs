@@ -2,18 +2,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
+use crate::commit::Committer;
+use crate::request::AddCheckpointRequest;
+use crate::store::Recorded;
+use crate::{Store, StoredCheckpoint, StoredEquivocation, WitnessError};
 use quorate_proto::checkpoint::{Checkpoint, CheckpointError, verify_checkpoint};
 use quorate_proto::cosignature::{CosignatureSigner, CosignatureVerifier};
 use quorate_proto::equivocation::Equivocation;
 use quorate_proto::merkle::{self, Hash};
 use quorate_proto::note::{Ed25519Verifier, NoteError, NoteSignature, NoteVerifier};
-use redb::ReadableTable;
-
-use crate::request::AddCheckpointRequest;
-use crate::store::{CHECKPOINTS, Recorded, StoreError};
-use crate::{Store, StoredCheckpoint, StoredEquivocation, WitnessError};
 
 /// Source of cosignature timestamps (POSIX seconds). Closures `Fn() -> u64` implement it,
 /// so tests can pin the time.
@@ -48,7 +47,9 @@ impl Clock for SystemClock {
 pub struct Witness {
     signer: CosignatureSigner,
     logs: HashMap<String, Ed25519Verifier>,
-    store: Store,
+    store: Arc<Store>,
+    /// Owns the checkpoint writes (group commit, see [`crate::commit`]).
+    committer: Committer,
     clock: Box<dyn Clock>,
     /// Origins with verified evidence in the store (cache of the equivocation table).
     equivocating: RwLock<HashSet<String>>,
@@ -69,7 +70,7 @@ impl std::fmt::Debug for Witness {
 }
 
 /// What a failed check found out about the log, to act on after the transaction ends.
-enum Finding {
+pub(crate) enum Finding {
     None,
     /// Two notes of equal size and different roots, both signed by the log.
     SameSize(Vec<u8>),
@@ -97,10 +98,14 @@ impl Witness {
                 )));
             }
         }
+        let store = Arc::new(store);
+        let committer = Committer::start(store.clone())
+            .map_err(|e| WitnessError::Internal(format!("starting the committer: {e}")))?;
         let w = Witness {
             signer,
             logs: map,
             store,
+            committer,
             clock: Box::new(clock),
             equivocating: RwLock::new(HashSet::new()),
             on_new: OnceLock::new(),
@@ -190,8 +195,9 @@ impl Witness {
             return Err(WitnessError::Equivocating(origin.to_owned()));
         }
 
-        // The compare-and-swap: one redb write transaction (redb runs one at a time).
-        let (result, finding) = self.check_and_store(origin, req, size, &root)?;
+        // The compare-and-swap, in a durable write transaction shared with whatever other
+        // requests arrived meanwhile (group commit); it returns once that is on disk.
+        let (result, finding) = self.committer.cas(origin, req, size, &root)?;
         match finding {
             Finding::None => {}
             Finding::SameSize(stored) => {
@@ -219,44 +225,6 @@ impl Witness {
             .cosign(verified.note_text(), self.clock.now())
             .map_err(|e| WitnessError::Internal(format!("cosigning: {e}")))?;
         Ok(vec![sig])
-    }
-
-    /// Reads the stored state, checks the request against it and, if it passes, writes the
-    /// new state, all in one durable write transaction.
-    fn check_and_store(
-        &self,
-        origin: &str,
-        req: &AddCheckpointRequest,
-        size: u64,
-        root: &Hash,
-    ) -> Result<(Result<(), WitnessError>, Finding), StoreError> {
-        let tx = self.store.db.begin_write()?;
-        let (outcome, finding, write) = {
-            let mut table = tx.open_table(CHECKPOINTS)?;
-            let stored = table.get(origin)?.map(|g| {
-                let (s, r, n) = g.value();
-                (s, r, n.to_vec())
-            });
-            let (stored_size, stored_root) = stored
-                .as_ref()
-                .map_or((0, merkle::empty_root()), |(s, r, _)| (*s, *r));
-            let existed = stored.is_some();
-            let stored_note = stored.map(|(_, _, n)| n);
-            let (outcome, finding) = check(req, size, root, stored_size, &stored_root, stored_note);
-            // A replay of the stored checkpoint changes nothing; the first checkpoint (even
-            // of size 0) and every larger one are written.
-            let write = outcome.is_ok() && (stored_size != size || !existed);
-            if write {
-                table.insert(origin, (size, *root, req.checkpoint.as_slice()))?;
-            }
-            (outcome, finding, write)
-        };
-        if write {
-            tx.commit()?;
-        } else {
-            tx.abort()?;
-        }
-        Ok((outcome, finding))
     }
 
     fn try_record(&self, log: &Ed25519Verifier, e: Equivocation) {
@@ -370,7 +338,7 @@ impl Witness {
 }
 
 /// The spec's checks against the stored state, in the spec's order.
-fn check(
+pub(crate) fn check(
     req: &AddCheckpointRequest,
     size: u64,
     root: &Hash,

@@ -4,7 +4,7 @@
 //! An entry allows the installer one or more files (a PyPI sdist and its wheels); each file
 //! is one query per usable digest, and the entry passes only when every file is covered.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use quorate_proto::attestation::Digest;
 
@@ -16,7 +16,7 @@ use crate::quorum::{Evaluator, PackageVerdict, Query, Why};
 mod render;
 pub mod sarif;
 
-pub use render::{Detail, Gap, gaps, render_gaps, render_json, render_table};
+pub use render::{Detail, plural, render_json, render_table, summary_line};
 
 pub const CRATES_IO: &str = "crates.io";
 
@@ -194,11 +194,26 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// From a bundle: what it cannot prove, and who vouches for its completeness.
     pub bundle: Vec<String>,
+    /// For each failing package (ecosystem, name): per jurisdiction, the versions (and
+    /// digests) it already certifies, the bases a delta review can start from.
+    pub bases: BTreeMap<(String, String), CertifiedStates>,
 }
+
+/// Per jurisdiction, the (version, digest) states it certifies (see
+/// [`Evaluator::certified_states`]).
+pub type CertifiedStates = BTreeMap<String, Vec<(String, Digest)>>;
 
 impl Report {
     pub fn evaluate(ev: &Evaluator<'_>, q: &Queries, now: u64, warnings: Vec<String>) -> Report {
         let verdicts: Vec<PackageVerdict> = q.queries.iter().map(|x| ev.evaluate(x, now)).collect();
+        let mut bases = BTreeMap::new();
+        for v in verdicts.iter().filter(|v| !v.pass) {
+            let k = (v.query.ecosystem.clone(), v.query.package.clone());
+            if let std::collections::btree_map::Entry::Vacant(e) = bases.entry(k) {
+                let (eco, pkg) = e.key().clone();
+                e.insert(ev.certified_states(&eco, &pkg, now));
+            }
+        }
         let accept_unknown = ev.policy().accept_unknown_digests();
         let entries = q
             .entries
@@ -237,6 +252,7 @@ impl Report {
             not_checkable: q.not_checkable.clone(),
             warnings,
             bundle: Vec::new(),
+            bases,
         }
     }
 
@@ -256,11 +272,11 @@ impl Report {
             .collect()
     }
 
-    /// "crates.io packages", "npm packages", or "packages" for a mixed SBOM.
+    /// "packages" (crates, as ever), "npm packages", "PyPI packages", or "packages" when mixed.
     pub(crate) fn noun(&self) -> String {
         let ecos = self.ecosystems();
         match (ecos.len(), ecos.first()) {
-            (1, Some(Ecosystem::Cargo)) => "crates.io packages".into(),
+            (1, Some(Ecosystem::Cargo)) => "packages".into(),
             (1, Some(Ecosystem::Pypi)) => "PyPI packages".into(),
             (1, Some(Ecosystem::Golang)) => "Go modules".into(),
             (1, Some(Ecosystem::Maven)) => "Maven packages".into(),

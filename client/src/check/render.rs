@@ -1,13 +1,12 @@
-//! How a [`Report`] is shown: the cargo-style table, one JSON document (packages by purl),
-//! and the `gaps` work list.
+//! How a [`Report`] is shown: the cargo-style table and one JSON document (packages by
+//! purl). The `gaps` work list is `crate::gaps`.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::{EntryVerdict, Report, top_reason};
-use crate::lockfile::{Ecosystem, Resolution};
+use super::{EntryVerdict, Report};
+use crate::lockfile::Resolution;
 use crate::policy::Policy;
 use crate::quorum::PackageVerdict;
 
@@ -30,11 +29,16 @@ fn label(e: &EntryVerdict, mixed: bool) -> String {
     }
 }
 
+pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// `3 jurisdictions certify (2 needed): DE, FR, JP; missing CA`.
 fn certify_line(v: &PackageVerdict) -> String {
     let by = if v.certified_by.is_empty() {
-        "none".to_owned()
+        String::new()
     } else {
-        v.certified_by.join(", ")
+        format!(": {}", v.certified_by.join(", "))
     };
     let missing = if v.missing.is_empty() {
         String::new()
@@ -48,9 +52,11 @@ fn certify_line(v: &PackageVerdict) -> String {
                 .join(", ")
         )
     };
+    let n = v.certified_by.len();
     format!(
-        "{}/{} certify ({by}){missing}",
-        v.certified_by.len(),
+        "{n} {} certif{} ({} needed){by}{missing}",
+        plural(n, "jurisdiction", "jurisdictions"),
+        if n == 1 { "ies" } else { "y" },
         v.required
     )
 }
@@ -166,42 +172,61 @@ pub fn render_table(r: &Report, policy: &Policy, detail: Detail) -> String {
     for b in &r.bundle {
         let _ = writeln!(out, "bundle: {b}");
     }
-    let failed = r.entries.len() - r.passed();
+    let _ = writeln!(out, "{}", summary_line(r, policy));
+    out
+}
+
+/// `   Checked 474 crates.io packages: all pass (3 of 5 jurisdictions required for
+/// safe-to-deploy)` or `    Failed 473 of 474 npm packages lack a quorum (1 passes; 3 of 5
+/// jurisdictions required for safe-to-deploy)`, then what passed without a digest and
+/// what was not reviewable.
+pub fn summary_line(r: &Report, policy: &Policy) -> String {
+    let total = r.entries.len();
+    let passed = r.passed();
+    let failed = total - passed;
+    let noun = r.noun();
+    let noun = if total == 1 {
+        noun.strip_suffix('s').unwrap_or(&noun).to_owned()
+    } else {
+        noun
+    };
+    let required = format!(
+        "{} of {} jurisdictions required for {}",
+        policy.review_quorum().max(1),
+        policy.jurisdictions().len(),
+        policy.criteria()
+    );
+    let head = if failed == 0 {
+        format!(
+            "   Checked {total} {noun}: {} ({required})",
+            if total == 1 { "it passes" } else { "all pass" }
+        )
+    } else {
+        format!(
+            "    Failed {failed} of {total} {noun} {} a quorum ({passed} {}; {required})",
+            if failed == 1 { "lacks" } else { "lack" },
+            if passed == 1 { "passes" } else { "pass" }
+        )
+    };
     let unknown = r
         .entries
         .iter()
         .filter(|e| e.unknown_digest && e.pass)
         .count();
-    let _ = writeln!(
-        out,
-        "{} {} {}: {} meet the quorum, {} do not ({} of {} jurisdictions required for {}){}{}",
-        if failed == 0 {
-            "   Checked"
-        } else {
-            "    Failed"
-        },
-        r.entries.len(),
-        r.noun(),
-        r.passed(),
-        failed,
-        policy.review_quorum().max(1),
-        policy.jurisdictions().len(),
-        policy.criteria(),
-        if unknown == 0 {
-            String::new()
-        } else {
-            format!("; {unknown} passed without a digest (accept-unknown-digests)")
-        },
-        if r.not_checkable.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; {} not reviewable (git, path, workspace, editable, link or other source), not checked",
-                r.not_checkable.len()
-            )
-        }
-    );
-    out
+    let unknown = if unknown == 0 {
+        String::new()
+    } else {
+        format!("; {unknown} passed without a digest (accept-unknown-digests)")
+    };
+    let skipped = if r.not_checkable.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} not reviewable (git, path, workspace, editable, link or other source), not checked",
+            r.not_checkable.len()
+        )
+    };
+    format!("{head}{unknown}{skipped}")
 }
 
 pub(crate) fn verdict_json(v: &PackageVerdict) -> serde_json::Value {
@@ -307,98 +332,4 @@ pub fn render_json(r: &Report, policy: &Policy) -> serde_json::Value {
         "warnings": r.warnings,
         "bundle": r.bundle,
     })
-}
-
-/// One line of the gaps work list.
-#[derive(Debug, Clone)]
-pub struct Gap {
-    pub ecosystem: Ecosystem,
-    pub purl: String,
-    pub name: String,
-    pub version: String,
-    /// Jurisdictions still needed to reach the quorum (for the worst file).
-    pub needed: usize,
-    pub missing: Vec<String>,
-    pub top_reason: String,
-}
-
-/// Entries without quorum, most jurisdictions short first (then by name).
-pub fn gaps(r: &Report) -> Vec<Gap> {
-    let mut out: Vec<Gap> = r
-        .entries
-        .iter()
-        .filter(|e| !e.pass)
-        .map(|e| {
-            let v = e.shown().map(|i| &r.verdicts[i]);
-            let needed = v.map_or(0, |v| v.required.saturating_sub(v.certified_by.len()));
-            let top = match v {
-                Some(v) if e.files.len() == 1 && !v.vetoed_by().is_empty() => {
-                    format!("vetoed by {}", v.vetoed_by().join(", "))
-                }
-                Some(v) if e.files.len() == 1 && !e.unknown_digest => v
-                    .missing
-                    .first()
-                    .map(|m| format!("{}: {}", m.jurisdiction, top_reason(&m.reasons)))
-                    .unwrap_or_default(),
-                _ => e.reason.clone().unwrap_or_default(),
-            };
-            Gap {
-                ecosystem: e.entry.id.ecosystem(),
-                purl: e.entry.id.purl(),
-                name: e.entry.id.name().to_owned(),
-                version: e.entry.id.version().to_owned(),
-                needed,
-                missing: v
-                    .map(|v| v.missing.iter().map(|m| m.jurisdiction.clone()).collect())
-                    .unwrap_or_default(),
-                top_reason: top,
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.needed
-            .cmp(&a.needed)
-            .then(b.missing.len().cmp(&a.missing.len()))
-            .then(a.name.cmp(&b.name))
-            .then(a.version.cmp(&b.version))
-    });
-    out
-}
-
-pub fn render_gaps(gs: &[Gap]) -> String {
-    let mut out = String::new();
-    let ecos: BTreeSet<Ecosystem> = gs.iter().map(|g| g.ecosystem).collect();
-    let mixed = ecos.len() > 1;
-    let id = |g: &Gap| {
-        if mixed {
-            g.purl.clone()
-        } else {
-            format!("{} {}", g.name, g.version)
-        }
-    };
-    let w = gs.iter().map(|g| id(g).len()).max().unwrap_or(0);
-    for g in gs {
-        let _ = writeln!(
-            out,
-            "{:<w$}  needs {} more (missing: {})  {}",
-            id(g),
-            g.needed,
-            g.missing.join(", "),
-            g.top_reason
-        );
-    }
-    let total: BTreeSet<(&Ecosystem, &str)> =
-        gs.iter().map(|g| (&g.ecosystem, g.name.as_str())).collect();
-    let noun = match (ecos.len(), ecos.first()) {
-        (0, _) | (1, Some(Ecosystem::Cargo)) => "crates",
-        (1, Some(Ecosystem::Golang)) => "modules",
-        _ => "packages",
-    };
-    let _ = writeln!(
-        out,
-        "{} releases ({} {noun}) lack a quorum",
-        gs.len(),
-        total.len()
-    );
-    out
 }

@@ -157,7 +157,6 @@ impl<'a> Reach<'a> {
     }
 
     /// Every state certified by the jurisdiction's own attestations for `bit`.
-    #[cfg(test)]
     pub(super) fn own_states(&self, bit: usize) -> impl Iterator<Item = (&'a str, Digest)> + '_ {
         self.states
             .iter()

@@ -56,6 +56,13 @@ pub enum Why {
     Rejected { entry: EntryRef, why: Rejection },
     /// The jurisdiction's log signed two conflicting histories: nothing from it counts.
     LogEquivocated { origin: String },
+    /// The jurisdiction's log could not be mirrored now; `cached_size`: an older
+    /// checkpoint's entries were used instead (absent: nothing from the log was seen).
+    LogUnreachable {
+        origin: String,
+        why: String,
+        cached_size: Option<u64>,
+    },
     /// It certifies only with a reviewer key that another jurisdiction also carries for
     /// this package, and the key is counted there (one key, one vote).
     KeyCountedElsewhere {
@@ -180,6 +187,20 @@ impl fmt::Display for Why {
                 certified.join(", ")
             ),
             Why::Rejected { entry, why } => write!(f, "review {entry} set aside: {why}"),
+            Why::LogUnreachable {
+                origin,
+                why,
+                cached_size,
+            } => match cached_size {
+                None => write!(
+                    f,
+                    "log unreachable: {origin} could not be mirrored ({why}), so its reviews are unknown"
+                ),
+                Some(n) => write!(
+                    f,
+                    "log unreachable: {origin} could not be refreshed ({why}); decided from its cached checkpoint of size {n}"
+                ),
+            },
             Why::LogEquivocated { origin } => {
                 write!(f, "log {origin} equivocated: nothing from it counts")
             }
@@ -250,21 +271,27 @@ impl PackageVerdict {
 impl fmt::Display for PackageVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let q = &self.query;
+        let n = self.certified_by.len();
         writeln!(
             f,
-            "{} {}/{}@{} ({}): {} of {} jurisdictions certify {}{}",
+            "{} {}/{}@{} ({}): {n} {} {} {} ({} needed){}",
             if self.pass { "PASS" } else { "FAIL" },
             q.ecosystem,
             q.package,
             q.version,
             q.digest,
-            self.certified_by.len(),
-            self.required,
+            if n == 1 {
+                "jurisdiction"
+            } else {
+                "jurisdictions"
+            },
+            if n == 1 { "certifies" } else { "certify" },
             self.criteria,
+            self.required,
             if self.certified_by.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", self.certified_by.join(", "))
+                format!(": {}", self.certified_by.join(", "))
             }
         )?;
         for v in &self.violations {

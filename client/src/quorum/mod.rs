@@ -18,6 +18,7 @@ mod chain;
 mod explain;
 mod inclusion;
 mod keys;
+mod listing;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -31,6 +32,7 @@ use chain::{ANY, Bits, CriteriaTable, Edge, ForeignState, Reach, reach};
 pub use explain::{EntryRef, Missing, PackageVerdict, Rejection, ViolationFound, Why};
 pub use inclusion::{Included, Inclusion, MAX_FUTURE_SKEW, NotProven, TrustedCheckpoint};
 pub use keys::MAX_ASSIGNMENTS;
+pub use listing::{EntryStatus, ListedEntry};
 
 /// Errors in the evaluator's inputs (as opposed to reasons a package fails).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,6 +89,10 @@ pub struct Evaluator<'p> {
     /// leaf hash -> entries whose `supersedes` names it.
     supersedes: HashMap<Hash, Vec<usize>>,
     equivocated: BTreeSet<String>,
+    /// Logs the source could not bring up to date: origin -> (why, size of the cached
+    /// checkpoint used instead, if any). Explains a missing jurisdiction as "log
+    /// unreachable" rather than "no review", which would be a claim about the log.
+    unreachable: BTreeMap<String, (String, Option<u64>)>,
 }
 
 impl<'p> Evaluator<'p> {
@@ -97,6 +103,7 @@ impl<'p> Evaluator<'p> {
             by_package: HashMap::new(),
             supersedes: HashMap::new(),
             equivocated: BTreeSet::new(),
+            unreachable: BTreeMap::new(),
         }
     }
 
@@ -158,6 +165,14 @@ impl<'p> Evaluator<'p> {
             })?;
         self.equivocated.insert(origin.to_owned());
         Ok(())
+    }
+
+    /// Records that the log `origin` could not be mirrored now (`why`); `cached_size` is
+    /// the size of the older checkpoint whose entries were added instead, if any. Changes
+    /// no verdict, only the explanations of jurisdictions that do not count.
+    pub fn mark_unreachable(&mut self, origin: &str, why: &str, cached_size: Option<u64>) {
+        self.unreachable
+            .insert(origin.to_owned(), (why.to_owned(), cached_size));
     }
 
     /// Why entry `i` does not count, or `None` if it does (for its own jurisdiction).
@@ -385,6 +400,53 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    /// Per jurisdiction, the (version, digest) states of a package its own usable
+    /// attestations certify for the policy's criterion at `now`: the bases a delta
+    /// review can start from (`gaps` proposes the cheapest review with them).
+    pub fn certified_states(
+        &self,
+        ecosystem: &str,
+        package: &str,
+        now: u64,
+    ) -> BTreeMap<String, Vec<(String, Digest)>> {
+        let empty = Vec::new();
+        let ids = self
+            .by_package
+            .get(&(ecosystem.to_owned(), package.to_owned()))
+            .unwrap_or(&empty);
+        let mut table = CriteriaTable::default();
+        let want = table.bit(self.policy.criteria());
+        let mut closures: HashMap<String, Bits> = HashMap::new();
+        let mut usable: BTreeMap<&str, Vec<Edge<'_>>> = BTreeMap::new();
+        for &i in ids {
+            let e = &self.entries[i];
+            let Some(j) = e.jurisdiction.as_deref() else {
+                continue;
+            };
+            let a = e.att.attestation();
+            if a.supersedes
+                .as_ref()
+                .is_some_and(|s| s.kind == SupersedeKind::Withdraw)
+                || !matches!(a.verdict, Verdict::Certify)
+                || self.rejection(i, now).is_some()
+            {
+                continue;
+            }
+            usable
+                .entry(j)
+                .or_default()
+                .push(self.edge(i, &mut table, &mut closures));
+        }
+        usable
+            .iter()
+            .map(|(j, edges)| {
+                let r = reach(edges, &[]);
+                let states = r.own_states(want).map(|(v, d)| (v.to_owned(), d)).collect();
+                ((*j).to_owned(), states)
+            })
+            .collect()
+    }
+
     /// The name an attestation of this package by key `k` gives its reviewer.
     fn reviewer_name(&self, ids: &[usize], k: &keys::Key) -> String {
         ids.iter()
@@ -446,6 +508,15 @@ impl<'p> Evaluator<'p> {
             if l.jurisdiction.as_deref() == Some(j) && self.equivocated.contains(l.origin()) {
                 out.push(Why::LogEquivocated {
                     origin: l.origin().to_owned(),
+                });
+            }
+            if l.jurisdiction.as_deref() == Some(j)
+                && let Some((why, cached_size)) = self.unreachable.get(l.origin())
+            {
+                out.push(Why::LogUnreachable {
+                    origin: l.origin().to_owned(),
+                    why: why.clone(),
+                    cached_size: *cached_size,
                 });
             }
         }

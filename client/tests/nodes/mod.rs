@@ -27,6 +27,12 @@ pub fn witness_bin() -> PathBuf {
     BIN.get_or_init(|| workspace_bin("quorate-witness")).clone()
 }
 
+/// The `quorate-testnet` binary, built on first use if absent.
+pub fn testnet_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| workspace_bin("quorate-testnet")).clone()
+}
+
 /// Binary `name` of the workspace package of the same name, beside `quorate`; built with
 /// `cargo build -p NAME` (same profile and target directory) when missing.
 fn workspace_bin(name: &str) -> PathBuf {
@@ -394,4 +400,119 @@ pub fn forge_checkpoint(
     .unwrap();
     let forged = quorate_proto::note::sign(&cp.to_text(), &[&signer]).unwrap();
     (signer, forged)
+}
+
+/// A 64-hex-digit digest of the byte `n` repeated.
+pub fn d(n: u8) -> String {
+    format!("{n:02x}").repeat(32)
+}
+
+/// The `leaf hash <hex>` line `quorate review` (and `withdraw`) print.
+pub fn leaf_of(review_stdout: &str) -> String {
+    review_stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("leaf hash "))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// Several institutes (one per jurisdiction), each with one registered reviewer.
+pub struct Fed {
+    _t: Tmp,
+    pub dir: std::path::PathBuf,
+    pub insts: Vec<Institute>,
+    pub keys: Vec<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl Fed {
+    pub fn new(tag: &str, js: &[&str]) -> Fed {
+        let t = Tmp::new(tag);
+        let dir = t.path().to_path_buf();
+        let mut insts = Vec::new();
+        let mut keys = Vec::new();
+        for j in js {
+            let k = reviewer(&dir, &format!("rev-{}", j.to_lowercase()));
+            insts.push(Institute::start(&dir, j, &[&k.1]));
+            keys.push(k);
+        }
+        Fed {
+            _t: t,
+            dir,
+            insts,
+            keys,
+        }
+    }
+
+    /// Reviews `spec` at `digest` by jurisdiction `i` and submits it (proof verified).
+    pub fn publish(&self, i: usize, spec: &str, digest: &str, extra: &[&str]) -> String {
+        let tag = format!(
+            "{}-{}",
+            self.insts[i].jurisdiction,
+            spec.replace(['/', '@'], "_")
+        );
+        let out = self.dir.join(format!("{tag}-{}.att", extra.len()));
+        // `["--supersedes", LEAF, ...]` publishes a withdrawal (`quorate withdraw`).
+        let args = match extra {
+            ["--supersedes", leaf, rest @ ..] => {
+                let mut a = vec![
+                    "withdraw",
+                    "--key",
+                    s(&self.keys[i].0),
+                    "--entry",
+                    leaf,
+                    "--package",
+                    spec,
+                    "--out",
+                    s(&out),
+                ];
+                a.extend_from_slice(rest);
+                a
+            }
+            _ => {
+                let mut a = vec![
+                    "review",
+                    "--key",
+                    s(&self.keys[i].0),
+                    "--package",
+                    spec,
+                    "--digest",
+                    digest,
+                    "--criteria",
+                    "safe-to-deploy",
+                    "--out",
+                    s(&out),
+                ];
+                a.extend_from_slice(extra);
+                a
+            }
+        };
+        let o = ok(&q(&args));
+        if args[0] == "withdraw" {
+            assert!(
+                o.contains(" withdraws ") && !o.contains("certifies "),
+                "{o}"
+            );
+        }
+        ok(&q(&[
+            "submit",
+            "--node",
+            &self.insts[i].url,
+            "--log",
+            &self.insts[i].vkey,
+            s(&out),
+        ]));
+        leaf_of(&o)
+    }
+
+    pub fn policy(&self, head: &str, k: usize, tail: &str) -> std::path::PathBuf {
+        let mut t = head.to_owned();
+        for i in &self.insts {
+            t.push_str(&i.policy_line());
+        }
+        t.push_str(&format!("review-quorum {k}\n{tail}"));
+        let p = self.dir.join(format!("k{k}-{}.policy", t.len()));
+        std::fs::write(&p, t).unwrap();
+        p
+    }
 }

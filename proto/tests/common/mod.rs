@@ -21,11 +21,20 @@ pub fn shared_dir() -> Option<PathBuf> {
             dir.display()
         );
     }
-    eprintln!(
-        "SKIP: shared test data not found at {} (set QUORATE_SHARED_DIR or place shared/ beside the repository)",
+    skip(&format!(
+        "shared test data not found at {} (set QUORATE_SHARED_DIR or place shared/ beside the repository)",
         dir.display()
-    );
+    ));
     None
+}
+
+/// Prints `SKIP: <test>: <why>` where a default `cargo test` run shows it: written to the
+/// stderr file descriptor directly, since libtest captures only the print macros. A skip
+/// that only `--nocapture` reveals reads as a pass.
+pub fn skip(why: &str) {
+    use std::io::Write as _;
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let _ = writeln!(std::io::stderr().lock(), "SKIP: {test}: {why}");
 }
 
 /// A file under `shared/`, or `None` (after printing SKIP) when `shared/` is absent.
@@ -60,10 +69,10 @@ pub fn build_go(src: &std::path::Path, dir: &std::path::Path, needs: &str) -> Op
                 pkg.display()
             );
         }
-        eprintln!(
-            "SKIP: Go interop test needs `go` and {} (apt-get install golang-go golang-golang-x-mod-dev)",
+        skip(&format!(
+            "Go interop test needs `go` and {} (apt-get install golang-go golang-golang-x-mod-dev)",
             pkg.display()
-        );
+        ));
         return None;
     }
     let stem = src.file_stem().unwrap_or_default();

@@ -145,7 +145,7 @@ pub(super) fn run(bins: &Bins) -> Result<Outcome> {
     let text = out_text(&first);
     let decided = first.status.success()
         && text.contains(&format!("{PKG} {}", version(N)))
-        && text.contains("1 meet the quorum");
+        && text.contains("Checked 1 package: it passes");
     fed.say(format!(
         "quorate check (mirror {} entries, verify every signature and proof, decide): {}, exit {}",
         N + 1,

@@ -33,7 +33,7 @@ pub fn run(bins: &Bins) -> Result<Outcome> {
     let check = |extra: &[&str]| check(&fed, &lock, &policy, extra);
     let (online, took) = check(&[])?;
     let out = out_text(&online);
-    let with_fr = out.matches("certify (DE, FR)").count() + out.matches("certify (FR, JP)").count();
+    let with_fr = out.matches("needed): DE, FR;").count() + out.matches("needed): FR, JP;").count();
     let dropped = out.contains("dropped 1 signature line");
     fed.say(format!(
         "check online: exit {:?}, {with_fr}/{n} packages certified with FR's vote, forged line dropped: {dropped}",
@@ -42,7 +42,7 @@ pub fn run(bins: &Bins) -> Result<Outcome> {
     let (offline, _) = check(&["--offline"])?;
     let off = out_text(&offline);
     let with_fr_off =
-        off.matches("certify (DE, FR)").count() + off.matches("certify (FR, JP)").count();
+        off.matches("needed): DE, FR;").count() + off.matches("needed): FR, JP;").count();
     fed.say(format!(
         "check --offline: exit {:?}, {with_fr_off}/{n} with FR",
         offline.status.code()

@@ -37,8 +37,8 @@ pub fn run(bins: &Bins) -> Result<Outcome> {
     let policy = policy_via(&fed, 1, &proxy.url)?;
     let (o, took) = check(&fed, &lock, &policy, &["--log-timeout", "20"])?;
     let out = out_text(&o);
-    let decided = out.contains(&format!("{n} crates.io packages: {n} meet the quorum"));
-    let by_others = out.matches("certify (DE, JP); missing FR").count();
+    let decided = out.contains(&format!("Checked {n} packages: all pass"));
+    let by_others = out.matches("needed): DE, JP; missing FR").count();
     let reason = out
         .lines()
         .find(|l| l.contains("is unproven"))

@@ -136,20 +136,41 @@ fn review(
     extra: &[&str],
 ) -> Result<String> {
     let spec = format!("crates.io/{pkg}@1.0.0");
-    let mut args = vec![
-        "review",
-        "--key",
-        key.to_str().unwrap(),
-        "--package",
-        &spec,
-        "--digest",
-        digest,
-        "--criteria",
-        "safe-to-deploy",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
+    // `["--supersedes", LEAF, ...]` signs a withdrawal (`quorate withdraw`).
+    let args = match extra {
+        ["--supersedes", leaf, rest @ ..] => {
+            let mut a = vec![
+                "withdraw",
+                "--key",
+                key.to_str().unwrap(),
+                "--entry",
+                leaf,
+                "--package",
+                &spec,
+                "--out",
+                out.to_str().unwrap(),
+            ];
+            a.extend_from_slice(rest);
+            a
+        }
+        _ => {
+            let mut a = vec![
+                "review",
+                "--key",
+                key.to_str().unwrap(),
+                "--package",
+                &spec,
+                "--digest",
+                digest,
+                "--criteria",
+                "safe-to-deploy",
+                "--out",
+                out.to_str().unwrap(),
+            ];
+            a.extend_from_slice(extra);
+            a
+        }
+    };
     let text = crate::fed::ok(fed.q(&args)?, "quorate review")?;
     text.lines()
         .find_map(|l| l.strip_prefix("leaf hash "))

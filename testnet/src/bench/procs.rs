@@ -1,0 +1,248 @@
+//! Measurements that need a process of their own: a `serve` started on a data directory
+//! (restart time, memory soak under load) and a child's peak memory.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use ed25519_dalek::SigningKey;
+use quorate_proto::attestation::{self, Attestation, Digest, Reviewer, Verdict};
+use quorate_proto::note::Signer;
+
+use crate::fed::{ok, run};
+
+/// A `quorate-node serve` child on 127.0.0.1; SIGKILLed and reaped on drop.
+pub struct Serve {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Spawn to its first 200 on `/checkpoint`.
+    pub ready_after: Duration,
+}
+
+impl Serve {
+    /// Starts `node serve --data DIR --listen 127.0.0.1:0` (standalone, no config) and
+    /// waits until `/checkpoint` answers 200.
+    pub fn start(node: &Path, data: &Path, log: &Path) -> Result<Serve> {
+        let err = std::fs::File::create(log)?;
+        let t = Instant::now();
+        let mut child = Command::new(node)
+            .arg("serve")
+            .arg("--data")
+            .arg(data)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .context("spawning quorate-node serve")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(l)) = lines.next() {
+                let _ = tx.send(l);
+            }
+            // Keep draining so the child never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let mut s = Serve {
+            child,
+            url: String::new(),
+            ready_after: Duration::ZERO,
+        };
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_default();
+        let Some(addr) = line.trim().strip_prefix("listening on ") else {
+            bail!(
+                "serve did not start ({line:?}): {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        };
+        s.url = format!("http://{addr}");
+        let agent = agent();
+        loop {
+            if let Ok(r) = agent.get(format!("{}/checkpoint", s.url)).call()
+                && r.status() == 200
+            {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(120) {
+                bail!("{} never served /checkpoint", s.url);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        s.ready_after = t.elapsed();
+        Ok(s)
+    }
+
+    /// Resident memory now (VmRSS), bytes.
+    pub fn rss(&self) -> Result<u64> {
+        proc_status_kb(self.child.id(), "VmRSS:").map(|kb| kb * 1024)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn proc_status_kb(pid: u32, field: &str) -> Result<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    s.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// Creates a standalone log in `data` with one registered reviewer whose key has `seed`.
+pub fn init_log(node: &Path, data: &Path, seed: [u8; 32]) -> Result<SigningKey> {
+    let d = data.to_str().context("non-UTF-8 path")?;
+    ok(
+        run(
+            node,
+            &["init", "--data", d, "--origin", "bench.example/soak"],
+        )?,
+        "quorate-node init",
+    )?;
+    let vkey = Signer::generate("soak-reviewer", seed)?.vkey();
+    ok(
+        run(node, &["reviewers", "add", "--data", d, &vkey])?,
+        "quorate-node reviewers add",
+    )?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+fn envelope(key: &SigningKey, i: u64) -> Result<Vec<u8>> {
+    let att = Attestation {
+        ecosystem: "crates.io".into(),
+        package: format!("soak{}", i % 5000),
+        version: format!("1.0.{i}"),
+        digest: Digest::Sha256([0x5a; 32]),
+        delta_from: None,
+        criteria: vec!["safe-to-deploy".into()],
+        verdict: Verdict::Certify,
+        reviewer: Reviewer {
+            name: "Soak Reviewer".into(),
+            public_key: key.verifying_key().to_bytes(),
+        },
+        organisation: "Bench Institute".into(),
+        time: 1_760_000_000,
+        notes: "Reviewed the full source; no unsafe code, no build script.".into(),
+        links: vec![],
+        supersedes: None,
+    };
+    Ok(attestation::sign(&att, key)?)
+}
+
+/// What the soak saw.
+#[derive(Debug, Clone, Copy)]
+pub struct Soak {
+    pub secs: f64,
+    pub target_rate: f64,
+    pub achieved_rate: f64,
+    pub rss_start: u64,
+    pub rss_end: u64,
+}
+
+/// Submits to `serve` over HTTP at about `rate` entries/s (batches of 64, signed on the fly)
+/// for `dur`; RSS is read after the first tenth (warm) and at the end.
+pub fn soak(serve: &Serve, key: &SigningKey, rate: f64, dur: Duration) -> Result<Soak> {
+    const B: u64 = 64;
+    let agent = agent();
+    let url = format!("{}/v1/attestations", serve.url);
+    let start = Instant::now();
+    let mut sent = 0u64;
+    let mut rss_start = None;
+    while start.elapsed() < dur {
+        if rss_start.is_none() && start.elapsed() > dur / 10 {
+            rss_start = Some(serve.rss()?);
+        }
+        // Pace: batch k leaves at k*B/rate seconds.
+        let due = Duration::from_secs_f64(sent as f64 / rate);
+        if let Some(wait) = due.checked_sub(start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        let mut body = Vec::new();
+        for i in sent..sent + B {
+            let e = envelope(key, i)?;
+            body.extend_from_slice(&u32::try_from(e.len())?.to_be_bytes());
+            body.extend_from_slice(&e);
+        }
+        let r = agent
+            .post(&url)
+            .header("content-type", "application/x-quorate-batch")
+            .send(&body[..])?;
+        if !r.status().is_success() {
+            bail!("soak submission answered {}", r.status());
+        }
+        sent += B;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    Ok(Soak {
+        secs,
+        target_rate: rate,
+        achieved_rate: sent as f64 / secs,
+        rss_start: rss_start.unwrap_or(0),
+        rss_end: serve.rss()?,
+    })
+}
+
+/// Runs `cmd` to completion; returns its wall time, peak RSS (bytes, from `wait4`'s
+/// rusage, so the child's own high-water mark) and stdout.
+pub fn timed_child(mut cmd: Command) -> Result<(Duration, u64, String)> {
+    let t = Instant::now();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("spawning child")?;
+    let pid = child.id() as libc::pid_t;
+    // Read the pipes on threads so a chatty child cannot block; wait4 reaps it.
+    let (mut out, mut err) = (child.stdout, child.stderr);
+    let ho = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(o) = out.as_mut() {
+            let _ = std::io::Read::read_to_string(o, &mut s);
+        }
+        s
+    });
+    let he = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(e) = err.as_mut() {
+            let _ = std::io::Read::read_to_string(e, &mut s);
+        }
+        s
+    });
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; wait4 fills it for our own child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting for a child we spawned; pointers are valid for the call.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let wall = t.elapsed();
+    if r != pid {
+        bail!("wait4 failed: {}", std::io::Error::last_os_error());
+    }
+    let stdout = ho.join().unwrap_or_default();
+    let stderr = he.join().unwrap_or_default();
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        bail!("child failed (status {status}): {stdout}{stderr}");
+    }
+    // ru_maxrss is in KiB on Linux.
+    Ok((wall, ru.ru_maxrss as u64 * 1024, stdout))
+}
