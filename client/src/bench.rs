@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use ed25519_dalek::SigningKey;
 use quorate_client::bundle;
-use quorate_client::lockfile::{Lockfile, Source};
+use quorate_client::lockfile::{Format, ParsedLockfile, Resolution};
 use quorate_client::mirror::{LogMirror, Mirror, verify_all};
 use quorate_proto::attestation::{
     self, Attestation, DeltaBase, Digest, Evidence, Reviewer, ReviewerKind, Scope, Verdict,
@@ -53,6 +53,8 @@ mod sha2_free {
 }
 
 struct Pkg {
+    /// The attestation ecosystem (`crates.io`, `npm`, `pypi`, ...).
+    ecosystem: String,
     name: String,
     prev: String,
     version: String,
@@ -72,6 +74,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn synthetic(n: usize) -> Vec<Pkg> {
     (0..n)
         .map(|i| Pkg {
+            ecosystem: "crates.io".into(),
             name: format!("bench-crate-{i}"),
             prev: "1.0.0".into(),
             version: "1.0.1".into(),
@@ -81,26 +84,50 @@ fn synthetic(n: usize) -> Vec<Pkg> {
         .collect()
 }
 
-fn from_lockfile(path: &Path, n: usize) -> Result<(Vec<Pkg>, String)> {
+/// Every file of every distinct reviewable entry of a real lockfile of any format (one
+/// package per file: a PyPI release with 10 wheels needs 10 covering reviews); the
+/// lockfile's format; and its text.
+fn from_lockfile(path: &Path) -> Result<(Vec<Pkg>, Format, String)> {
     let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
-    let lock = Lockfile::parse(&text)?;
-    let pkgs = lock
-        .packages
-        .iter()
-        .filter(|p| p.source == Source::CratesIo)
-        .filter_map(|p| {
-            Some(Pkg {
-                name: p.name.clone(),
-                prev: format!("{}-quorate.0", p.version),
-                version: p.version.clone(),
-                prev_digest: Digest::Sha256(seed(&format!("prev {} {}", p.name, p.version))),
-                digest: p.checksum?,
-            })
-        })
-        .collect();
-    // Every crates.io package of the real lockfile (cargo vet checks them all).
-    let _ = n;
-    Ok((pkgs, text))
+    let lock = ParsedLockfile::read(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut seen = std::collections::HashSet::new();
+    let mut pkgs = Vec::new();
+    let mut unsupported = 0usize;
+    for e in &lock.entries {
+        let Resolution::Files(files) = &e.resolution else {
+            continue;
+        };
+        for f in files {
+            let Some(digest) = f
+                .digests
+                .iter()
+                .find(|d| !d.is_weak())
+                .map(|d| d.to_attestation())
+            else {
+                unsupported += 1;
+                continue;
+            };
+            if !seen.insert((e.id.clone(), digest)) {
+                continue;
+            }
+            let (name, version) = (e.id.name(), e.id.version());
+            pkgs.push(Pkg {
+                ecosystem: e.id.ecosystem().attestation_name().to_owned(),
+                name: name.to_owned(),
+                prev: format!("{version}-quorate.0"),
+                version: version.to_owned(),
+                prev_digest: Digest::Sha256(seed(&format!("prev {name} {version}"))),
+                digest,
+            });
+        }
+    }
+    if unsupported > 0 {
+        bail!(
+            "{}: {unsupported} files have only digests this build's attestations cannot carry",
+            path.display()
+        );
+    }
+    Ok((pkgs, lock.format, text))
 }
 
 fn lockfile_text(pkgs: &[Pkg]) -> String {
@@ -138,12 +165,12 @@ pub fn run(
             tmp.clone()
         }
     };
-    let (pkgs, lock_text) = match lockfile {
-        Some(p) => from_lockfile(p, packages)?,
+    let (pkgs, format, lock_text) = match lockfile {
+        Some(p) => from_lockfile(p)?,
         None => {
             let p = synthetic(packages);
             let t = lockfile_text(&p);
-            (p, t)
+            (p, Format::CargoLock, t)
         }
     };
     let now = 1_800_000_000u64;
@@ -171,7 +198,7 @@ pub fn run(
                 scope: Some(Scope::Full),
                 evidence: Some(Evidence::SourceReview),
                 reveal: None,
-                ecosystem: "cargo".into(),
+                ecosystem: p.ecosystem.clone(),
                 package: p.name.clone(),
                 version: p.prev.clone(),
                 digest: p.prev_digest,
@@ -227,7 +254,11 @@ pub fn run(
     }
     let _ = writeln!(policy, "review-quorum 3\nmax-checkpoint-age 86400");
     let policy_path = dir.join("quorate.policy");
-    let lock_path = dir.join("Cargo.lock");
+    // The lockfile keeps its format's name, so `check` detects it as a user's would be.
+    let lock_path = dir.join(match lockfile.and_then(Path::file_name) {
+        Some(n) => PathBuf::from(n),
+        None => PathBuf::from("Cargo.lock"),
+    });
     let bundle_dir = dir.join("bundle");
     std::fs::write(&policy_path, &policy)?;
     std::fs::write(&lock_path, &lock_text)?;
@@ -291,7 +322,11 @@ pub fn run(
     }
     let (c, f, f1) = (median(times), median(floor), median(floor1));
     println!(
-        "quorate check --bundle: {} packages, 5 jurisdictions, {} attestations (median of {runs} runs, fresh process each)",
+        "quorate check --bundle: {} ({} files to cover), 5 jurisdictions, {} attestations (median of {runs} runs, fresh process each)",
+        lockfile.map_or_else(
+            || "generated Cargo.lock".to_owned(),
+            |p| format!("{} ({format})", p.display())
+        ),
         pkgs.len(),
         all_envs.len()
     );
@@ -319,7 +354,9 @@ pub fn run(
             "NOT met"
         }
     );
-    cargo_vet_timing(&dir, &pkgs, &lock_text, lockfile.is_some(), cargo_vet, runs);
+    if format == Format::CargoLock {
+        cargo_vet_timing(&dir, &pkgs, &lock_text, lockfile.is_some(), cargo_vet, runs);
+    }
     if dir.starts_with(std::env::temp_dir())
         && dir
             .file_name()

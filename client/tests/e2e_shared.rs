@@ -77,7 +77,8 @@ fn in_memory(
             ev.add(signer.name(), v, inc).unwrap();
         }
     }
-    let q = Queries::from_lockfile(lock);
+    let q =
+        Queries::from_parsed(&quorate_client::lockfile::ParsedLockfile::from_cargo(lock).unwrap());
     q.queries
         .iter()
         .map(|x| {

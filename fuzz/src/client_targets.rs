@@ -33,7 +33,8 @@ pub fn policy(data: &[u8]) {
     }
 }
 
-/// Cargo.lock files.
+/// Lockfiles of every format: the Cargo-specific reader, content detection, and each
+/// generic reader (every identity a reader returns must print as a purl that reads back).
 pub fn lockfile(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -42,6 +43,15 @@ pub fn lockfile(data: &[u8]) {
         let _ = l.crates_io_digests();
         for p in &l.packages {
             let _ = p.checkable();
+        }
+    }
+    let _ = quorate_client::lockfile::detect::detect("lockfile", text);
+    for f in quorate_client::lockfile::Format::ALL {
+        if let Ok(l) = quorate_client::lockfile::ParsedLockfile::parse(f, text, Some(text)) {
+            for e in &l.entries {
+                let back = quorate_client::lockfile::PackageId::from_purl(&e.id.purl());
+                assert_eq!(back.as_ref(), Ok(&e.id), "{f}: purl of {:?}", e.id);
+            }
         }
     }
 }

@@ -1,5 +1,7 @@
-//! The main job end to end: five institutes in five jurisdictions review real packages,
-//! a client with a quorum policy decides, then every attack scenario runs.
+//! The main job end to end: five institutes in five jurisdictions review real packages of
+//! three ecosystems (crates from a Cargo.lock, then npm and PyPI releases: `eco_demo`), a
+//! client with a quorum policy decides one table per ecosystem, then every attack scenario
+//! runs.
 
 use crate::fed::{Bins, Fed, lockfile, ok, parse_lock};
 use crate::scenarios;
@@ -214,6 +216,9 @@ pub fn run(
                 String::from_utf8_lossy(&o.stderr)
             );
         }
+    }
+    if audits.is_none() {
+        last_ok &= crate::eco_demo::run(&fed, &policy, &cache, packages, 3, covers)?;
     }
     fed.stop_all();
     drop(fed);

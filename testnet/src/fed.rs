@@ -666,6 +666,47 @@ impl Fed {
         Ok(file)
     }
 
+    /// Signs a review of `purl` (any ecosystem) at `digest` (its ecosystem's notation).
+    pub fn review_purl(
+        &self,
+        key: &Path,
+        purl: &str,
+        digest: &str,
+        notes: &str,
+        out: &Path,
+    ) -> Result<PathBuf> {
+        let tag: String = digest
+            .chars()
+            .rev()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect();
+        let file = out.join(format!(
+            "{}-{}-{tag}.att",
+            key.file_stem().unwrap_or_default().to_string_lossy(),
+            purl.replace(['/', '@', ':', '%'], "_")
+        ));
+        ok(
+            self.q(&[
+                "review",
+                "--key",
+                key.to_str().unwrap_or_default(),
+                "--package",
+                purl,
+                "--digest",
+                digest,
+                "--criteria",
+                "safe-to-deploy",
+                "--notes",
+                notes,
+                "--out",
+                file.to_str().unwrap_or_default(),
+            ])?,
+            "quorate review",
+        )?;
+        Ok(file)
+    }
+
     /// `quorate check LOCK --policy POLICY --cache CACHE EXTRA...`.
     pub fn check(
         &self,

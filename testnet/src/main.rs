@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod eco_demo;
 mod fed;
 mod netns;
 mod scenarios;

@@ -133,6 +133,11 @@ fn demo_reviews_own_lockfile_and_check_decides() {
     assert!(o.status.success(), "{out}");
     assert!(out.contains("PASS demo check"), "{out}");
     assert!(out.contains("DEMO DATA"), "{out}");
+    // One table per ecosystem: the crates, then PyPI (a release passes only with every
+    // file covered; one has a wheel nobody reviewed).
+    assert!(out.contains("== PyPI table"), "{out}");
+    assert!(out.contains("PASS demo check PyPI"), "{out}");
+    assert!(out.contains("files covered"), "{out}");
 }
 
 #[test]

@@ -20,8 +20,8 @@ pub struct BenchArgs {
     /// cargo-vet binary to time on the same lockfile and audits (default: look for one)
     #[arg(long)]
     cargo_vet: Option<PathBuf>,
-    /// Take package names, versions and checksums from this real Cargo.lock (needed to
-    /// time cargo-vet, which must resolve the crates)
+    /// Take packages, versions and file digests from this real lockfile, any format
+    /// `check` reads (a Cargo.lock also times cargo-vet, which must resolve the crates)
     #[arg(long)]
     lockfile: Option<PathBuf>,
     /// Two attestations per package and jurisdiction (full review of a previous version

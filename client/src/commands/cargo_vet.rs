@@ -1,4 +1,4 @@
-//! `import cargo-vet` and `export cargo-vet`.
+//! `import cargo-vet`, `import crev`, `import ossf-security-reviews` and `export cargo-vet`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use quorate_client::crates_index::{self, CratesIndex};
 use quorate_client::net::Node;
 use quorate_client::submit::{self, Logged};
 use quorate_client::{files, keys};
-use quorate_proto::attestation::{self, Digest};
+use quorate_proto::attestation::{self, Attestation, Digest};
 
 use super::sources::{SourceArgs, evaluate};
 use super::submit::log_key_for;
@@ -21,11 +21,19 @@ use super::{hex, load_lockfile, load_policy, now_secs};
 pub enum ImportCommand {
     /// Sign the audits of a cargo-vet audits.toml and submit them (or write them out)
     CargoVet(ImportArgs),
+    /// Sign the package reviews of a cargo-crev proofs directory (each proof's crev
+    /// signature checked first; a proof that does not verify is refused and makes the
+    /// import exit 1) and submit them (or write them out). Mapping: specs/cli.md
+    Crev(ImportArgs),
+    /// Sign the OpenSSF security-reviews under a directory (markdown with front matter)
+    /// and submit them (or write them out). Mapping: specs/cli.md
+    OssfSecurityReviews(ImportArgs),
 }
 
 #[derive(Args)]
 pub struct ImportArgs {
-    /// The audits.toml
+    /// The audits.toml (cargo-vet), the proofs directory (crev), or the reviews directory
+    /// (ossf-security-reviews)
     audits: PathBuf,
     /// Reviewer secret key to sign with
     #[arg(long, value_name = "SKEYFILE")]
@@ -65,11 +73,39 @@ pub struct ImportArgs {
     time: Option<u64>,
 }
 
+/// What an import read, before digests are known.
+enum ImportInput {
+    Vet(AuditsFile),
+    Crev(quorate_client::crev::ProofSet),
+    Ossf(quorate_client::ossf::ReviewSet),
+}
+
 pub fn import(c: &ImportCommand) -> Result<ExitCode> {
-    let ImportCommand::CargoVet(a) = c;
+    let a = match c {
+        ImportCommand::CargoVet(a)
+        | ImportCommand::Crev(a)
+        | ImportCommand::OssfSecurityReviews(a) => a,
+    };
     let (_, key) = keys::load_reviewer_key(&a.key)?;
-    let text = files::read_text(&a.audits)?;
-    let audits = AuditsFile::parse(&text).map_err(|e| anyhow!("{}: {e}", a.audits.display()))?;
+    let (input, named) = match c {
+        ImportCommand::CargoVet(_) => {
+            let text = files::read_text(&a.audits)?;
+            let audits =
+                AuditsFile::parse(&text).map_err(|e| anyhow!("{}: {e}", a.audits.display()))?;
+            let named = audited_versions(&audits);
+            (ImportInput::Vet(audits), named)
+        }
+        ImportCommand::Crev(_) => {
+            let set = quorate_client::crev::read_dir(&a.audits)?;
+            let named = quorate_client::crev::named_versions(&set);
+            (ImportInput::Crev(set), named)
+        }
+        ImportCommand::OssfSecurityReviews(_) => {
+            let set = quorate_client::ossf::read_dir(&a.audits)?;
+            let named = quorate_client::ossf::named_crates(&set);
+            (ImportInput::Ossf(set), named)
+        }
+    };
     let mut digests: BTreeMap<(String, String), Digest> = match &a.lock {
         Some(l) => load_lockfile(l)?.crates_io_digests(),
         None => BTreeMap::new(),
@@ -81,12 +117,11 @@ pub fn import(c: &ImportCommand) -> Result<ExitCode> {
             .or_else(CratesIndex::default_cache_dir),
     )
     .offline(a.offline);
-    let named = audited_versions(&audits);
     let mut index_down = false;
     if let Some(lock) = &a.lock {
         index_down = cross_check_lockfile(&mut index, lock, &named, &digests, a.offline)?;
     }
-    // Versions the audits name that the lockfile does not: ask the crates.io index.
+    // Versions the reviews name that the lockfile does not: ask the crates.io index.
     let mut unknown = 0usize;
     let mut index_errors = 0usize;
     for k in named {
@@ -105,24 +140,76 @@ pub fn import(c: &ImportCommand) -> Result<ExitCode> {
             Err(_) => index_errors += 1,
         }
     }
-    let opts = ImportOptions {
-        organisation: a.org.clone(),
-        reviewer_key: key.verifying_key().to_bytes(),
-        time: match a.time {
-            Some(t) => t,
-            None => now_secs()?,
-        },
-        digests: &digests,
+    let time = match a.time {
+        Some(t) => t,
+        None => now_secs()?,
     };
-    let imported = cargo_vet::import(&audits, &opts);
-    let mut envs = Vec::with_capacity(imported.attestations.len());
-    for att in &imported.attestations {
+    let reviewer_key = key.verifying_key().to_bytes();
+    let mut refused: Vec<(String, String)> = Vec::new();
+    let (attestations, skipped, what): (Vec<Attestation>, Vec<(String, String)>, &str) = match input
+    {
+        ImportInput::Vet(audits) => {
+            let opts = ImportOptions {
+                organisation: a.org.clone(),
+                reviewer_key,
+                time,
+                digests: &digests,
+            };
+            let imported = cargo_vet::import(&audits, &opts);
+            let skipped = imported
+                .skipped
+                .iter()
+                .map(|s| (format!("{} #{}", s.package, s.entry), s.reason.clone()))
+                .collect();
+            (imported.attestations, skipped, "audits")
+        }
+        ImportInput::Crev(set) => {
+            eprintln!(
+                "read {} proof files: {} package reviews verified ({} replaced by a newer one), {} trust proofs, {} refused",
+                set.files,
+                set.reviews.len() + set.superseded,
+                set.superseded,
+                set.trust,
+                set.refused.len()
+            );
+            refused = set.refused.clone();
+            let opts = quorate_client::crev::ImportOptions {
+                organisation: a.org.clone(),
+                reviewer_key,
+                digests: &digests,
+            };
+            let imported = quorate_client::crev::to_attestations(&set, &opts);
+            (
+                imported.attestations,
+                imported.skipped,
+                "crev package reviews",
+            )
+        }
+        ImportInput::Ossf(set) => {
+            for (f, why) in &set.refused {
+                eprintln!("  not a review: {f}: {why}");
+            }
+            let opts = quorate_client::ossf::ImportOptions {
+                organisation: a.org.clone(),
+                reviewer_key,
+                digests: &digests,
+            };
+            let imported = quorate_client::ossf::to_attestations(&set, &opts);
+            (
+                imported.attestations,
+                imported.skipped,
+                "OpenSSF reviewed releases",
+            )
+        }
+    };
+    let mut envs = Vec::with_capacity(attestations.len());
+    for att in &attestations {
         envs.push(attestation::sign(att, &key).context("signing")?);
     }
     eprintln!(
-        "imported {} audits as attestations ({} skipped; {} versions without a known digest{})",
+        "imported {} {what} as attestations ({} skipped; {} versions without a known digest{})",
         envs.len(),
-        imported.skipped.len(),
+        skipped.len(),
         unknown,
         if index_errors > 0 {
             format!(", {index_errors} index lookups failed")
@@ -130,12 +217,15 @@ pub fn import(c: &ImportCommand) -> Result<ExitCode> {
             String::new()
         }
     );
-    for s in &imported.skipped {
-        eprintln!("  skipped {} #{}: {}", s.package, s.entry, s.reason);
+    for (what, why) in &skipped {
+        eprintln!("  skipped {what}: {why}");
+    }
+    for (at, why) in &refused {
+        eprintln!("error: refused {at}: {why}");
     }
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        for (att, env) in imported.attestations.iter().zip(&envs) {
+        for (att, env) in attestations.iter().zip(&envs) {
             let name = format!(
                 "{}-{}-{}.att",
                 keys::file_stem_for(&att.package),
@@ -150,8 +240,7 @@ pub fn import(c: &ImportCommand) -> Result<ExitCode> {
     if let Some(url) = &a.node {
         let key = log_key_for(url, a.log.as_deref(), a.policy.as_deref())?;
         let results = submit::submit_all(&Node::new(url), &envs, key.as_ref());
-        let labels: Vec<String> = imported
-            .attestations
+        let labels: Vec<String> = attestations
             .iter()
             .map(|att| format!("{}@{}", att.package, att.version))
             .collect();
@@ -188,7 +277,11 @@ pub fn import(c: &ImportCommand) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if refused.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Every (crate, version) an audits file names, delta endpoints included.
@@ -299,7 +392,7 @@ pub struct ExportArgs {
 pub fn export(c: &ExportCommand) -> Result<ExitCode> {
     let ExportCommand::CargoVet(a) = c;
     let policy = load_policy(a.src.policy.as_deref())?;
-    let lock = load_lockfile(a.lock.as_deref().unwrap_or(Path::new("Cargo.lock")))?;
+    let lock = super::load_any_lockfile(a.lock.as_deref().unwrap_or(Path::new("Cargo.lock")))?;
     let r = evaluate(&policy, &lock, &a.src, a.bundle.as_deref(), None, true)?;
     print!("{}", cargo_vet::export(&r.verdicts, &policy));
     eprintln!(

@@ -11,8 +11,8 @@ use clap::Args;
 use quorate_client::check::Queries;
 use quorate_client::quorum::EntryStatus;
 
+use super::load_policy;
 use super::sources::{SourceArgs, load_view};
-use super::{load_lockfile, load_policy};
 
 #[derive(Args)]
 pub struct ExplainArgs {
@@ -36,8 +36,8 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         .lockfile
         .clone()
         .unwrap_or_else(|| PathBuf::from("Cargo.lock"));
-    let lock = load_lockfile(&lock_path)?;
-    let all = Queries::from_lockfile(&lock);
+    let lock = super::load_any_lockfile(&lock_path)?;
+    let all = Queries::from_parsed(&lock);
     let (name, version) = match a.package.rsplit_once('@') {
         Some((n, v)) if !n.is_empty() => (n, Some(v)),
         _ => (a.package.as_str(), None),
@@ -55,10 +55,10 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
             .filter(|q| q.package == name)
             .map(|q| q.version.as_str())
             .collect();
-        if let Some((p, why)) = all.not_checkable.iter().find(|(p, _)| p.name == name) {
+        if let Some((p, why)) = all.not_checkable.iter().find(|(p, _)| p.id.name() == name) {
             bail!(
                 "{name} {} in {} is not checked: {why}",
-                p.version,
+                p.id.version(),
                 lock_path.display()
             );
         }

@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use quorate_client::files;
-use quorate_client::lockfile::Lockfile;
+use quorate_client::lockfile::{Lockfile, ParsedLockfile};
 use quorate_client::policy::Policy;
 
 /// The policy file `check`, `bundle`, `gaps` and `export` read when `--policy` is absent.
@@ -49,6 +49,11 @@ pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy> {
 /// Whether two base URLs name the same server path (a trailing `/` aside).
 pub(crate) fn same_url(a: &str, b: &str) -> bool {
     a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// Any supported lockfile or SBOM, its format detected by name and content.
+pub(crate) fn load_any_lockfile(path: &Path) -> Result<ParsedLockfile> {
+    ParsedLockfile::read(path).map_err(|e| anyhow!("{e}"))
 }
 
 pub(crate) fn load_lockfile(path: &Path) -> Result<Lockfile> {

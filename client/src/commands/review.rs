@@ -13,13 +13,14 @@ use base64::Engine as _;
 use clap::Args;
 use ed25519_dalek::SigningKey;
 use quorate_client::check::Queries;
+use quorate_client::lockfile::FileDigest;
 use quorate_client::{files, keys};
 use quorate_proto::attestation::{
     self, Attestation, DeltaBase, Digest, Evidence, Reviewer, ReviewerKind, Scope, SupersedeKind,
     Supersedes, Verdict,
 };
 
-use super::{hex, load_lockfile, now_secs};
+use super::{hex, now_secs};
 
 /// cargo-vet's built-in criteria: the ones every review may use without declaring them.
 pub const BUILTIN_CRITERIA: [&str; 2] = ["safe-to-deploy", "safe-to-run"];
@@ -29,15 +30,18 @@ pub struct ReviewArgs {
     /// Reviewer secret key file (its key name is the reviewer name)
     #[arg(long, value_name = "SKEYFILE")]
     key: PathBuf,
-    /// The release: ECOSYSTEM/NAME@VERSION, e.g. cargo/serde@1.0.210 or pkg:cargo/serde@1.0.210; with --lock,
-    /// NAME (or NAME@VERSION when the lockfile holds several versions)
+    /// The release: a purl (pkg:npm/%40scope/name@1.0.0, pkg:pypi/requests@2.32.0,
+    /// pkg:golang/golang.org/x/mod@v0.7.0, pkg:maven/group/artifact@1.0,
+    /// pkg:generic/xz@5.6.1) or ECOSYSTEM/NAME@VERSION, e.g. cargo/serde@1.0.210; with
+    /// --lock, NAME (or NAME@VERSION when the lockfile holds several versions)
     #[arg(long)]
     package: String,
     /// Take the ecosystem, version and digest of --package from this lockfile
     #[arg(long, value_name = "LOCKFILE", conflicts_with_all = ["digest", "no_digest"])]
     lock: Option<PathBuf>,
-    /// SHA-256 of the reviewed archive (64 hex digits; Cargo.lock `checksum`)
-    #[arg(long, value_name = "SHA256", required_unless_present_any = ["lock", "no_digest"],
+    /// Digest of the reviewed archive in its ecosystem's notation: `sha256:HEX` or bare hex
+    /// (Cargo.lock, Python lockfiles), `sha512-BASE64` (npm integrity), `h1:BASE64` (go.sum)
+    #[arg(long, value_name = "DIGEST", required_unless_present_any = ["lock", "no_digest"],
           conflicts_with = "no_digest")]
     digest: Option<String>,
     /// Record no artifact digest (policies count such a review only with
@@ -95,7 +99,12 @@ fn parse_digest(s: &str, no_digest: bool, flag: &str) -> Result<Digest> {
         }
         return Ok(Digest::Unknown);
     }
-    Digest::parse(s).map_err(|e| anyhow!("{flag} {s:?}: {e}"))
+    // Each ecosystem's notation: sha256:HEX or bare hex, sha512-BASE64, h1:BASE64.
+    let d = FileDigest::parse(s).map_err(|e| anyhow!("{flag}: {e}"))?;
+    if d.is_weak() {
+        bail!("{flag} {s:?} is SHA-1, too weak to name reviewed bytes; give the sha256 or sha512");
+    }
+    Ok(d.to_attestation())
 }
 
 pub(crate) fn parse_hash(s: &str) -> Result<[u8; 32]> {
@@ -179,8 +188,8 @@ fn release(a: &ReviewArgs) -> Result<(String, String, String, Digest)> {
         };
         return Ok((eco, name, version, digest));
     };
-    let lock = load_lockfile(lock_path)?;
-    let q = Queries::from_lockfile(&lock);
+    let lock = super::load_any_lockfile(lock_path)?;
+    let q = Queries::from_parsed(&lock);
     // NAME, NAME@VERSION, or the full ECOSYSTEM/NAME@VERSION.
     let spec = a.package.as_str();
     let (eco, rest) = match spec.split_once('/') {
@@ -211,7 +220,7 @@ fn release(a: &ReviewArgs) -> Result<(String, String, String, Digest)> {
                 .filter(|x| x.package == name)
                 .map(|x| x.version.clone())
                 .collect();
-            let skipped = q.not_checkable.iter().find(|(p, _)| p.name == name);
+            let skipped = q.not_checkable.iter().find(|(p, _)| p.id.name() == name);
             match (other.is_empty(), skipped) {
                 (false, _) => bail!(
                     "{} has {name} only at {}; pass --package {name}@VERSION",
@@ -220,7 +229,7 @@ fn release(a: &ReviewArgs) -> Result<(String, String, String, Digest)> {
                 ),
                 (true, Some((p, why))) => bail!(
                     "{name} {} in {} cannot be reviewed from the lockfile: {why}",
-                    p.version,
+                    p.id.version(),
                     lock_path.display()
                 ),
                 (true, None) => bail!("{} has no package {name}", lock_path.display()),

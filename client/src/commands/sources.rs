@@ -8,14 +8,14 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use clap::Args;
 use quorate_client::check::{self, Queries, Report};
-use quorate_client::lockfile::Lockfile;
+use quorate_client::lockfile::ParsedLockfile;
 use quorate_client::mirror::{self, MirrorOptions};
 use quorate_client::net::{self};
 use quorate_client::policy::Policy;
 use quorate_client::quorum::Evaluator;
 use quorate_client::{bundle, bundle_manifest, files, keys};
 
-use super::{load_lockfile, load_policy, now_secs};
+use super::{load_any_lockfile, load_policy, now_secs};
 
 #[derive(Args, Clone)]
 pub struct SourceArgs {
@@ -182,9 +182,22 @@ fn log_state(l: &mirror::LogMirror) -> &'static str {
     }
 }
 
+/// `check --format`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// The cargo-style table
+    Table,
+    /// One JSON document
+    Json,
+    /// SARIF 2.1.0, for code-scanning UIs
+    Sarif,
+}
+
 #[derive(Args)]
 pub struct CheckArgs {
-    /// The lockfile (default: ./Cargo.lock)
+    /// The lockfile or SBOM: Cargo.lock, package-lock.json, npm-shrinkwrap.json, uv.lock,
+    /// poetry.lock, pylock.toml, requirements.txt, go.sum, gradle.lockfile, CycloneDX or
+    /// SPDX JSON (detected by name and content; default: ./Cargo.lock)
     lockfile: Option<PathBuf>,
     #[command(flatten)]
     src: SourceArgs,
@@ -197,9 +210,12 @@ pub struct CheckArgs {
     /// exactly, or check refuses (exit 2)
     #[arg(long, value_name = "VKEY", requires = "bundle")]
     bundle_maker: Option<String>,
-    /// Print one JSON document instead of the table
-    #[arg(long)]
+    /// Print one JSON document instead of the table (same as --format json)
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    format: CheckFormat,
     /// List failing packages only
     #[arg(long, conflicts_with = "verbose")]
     failures_only: bool,
@@ -213,14 +229,16 @@ pub struct CheckArgs {
 /// its completeness; with `maker`, a manifest that does not verify is an error.
 pub(crate) fn evaluate(
     policy: &Policy,
-    lock: &Lockfile,
+    lock: &ParsedLockfile,
     src: &SourceArgs,
     bundle_dir: Option<&Path>,
     maker: Option<&str>,
     quiet: bool,
 ) -> Result<Report> {
-    let q = Queries::from_lockfile(lock);
-    evaluate_queries(policy, &q, src, bundle_dir, maker, quiet)
+    let q = Queries::from_parsed(lock);
+    let mut r = evaluate_queries(policy, &q, src, bundle_dir, maker, quiet)?;
+    r.warnings.extend(lock.notes.iter().cloned());
+    Ok(r)
 }
 
 /// [`evaluate`] for given queries.
@@ -308,20 +326,26 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
         .lockfile
         .clone()
         .unwrap_or_else(|| PathBuf::from("Cargo.lock"));
-    let lock = load_lockfile(&lock_path)?;
+    let lock = load_any_lockfile(&lock_path)?;
+    let format = if a.json { CheckFormat::Json } else { a.format };
     let r = evaluate(
         &policy,
         &lock,
         &a.src,
         a.bundle.as_deref(),
         a.bundle_maker.as_deref(),
-        a.json,
+        format != CheckFormat::Table,
     )?;
-    if a.json {
+    if format == CheckFormat::Json {
         println!(
             "{}",
             serde_json::to_string_pretty(&check::render_json(&r, &policy))?
         );
+    } else if format == CheckFormat::Sarif {
+        // Read again only for line numbers; the decision used the text read above.
+        let text = std::fs::read_to_string(&lock_path).unwrap_or_default();
+        let sarif = check::sarif::render_sarif(&r, &policy, &lock_path.to_string_lossy(), &text);
+        println!("{}", serde_json::to_string_pretty(&sarif)?);
     } else {
         let detail = if a.failures_only {
             check::Detail::FailuresOnly
@@ -360,8 +384,8 @@ pub struct BundleArgs {
 
 pub fn bundle(a: &BundleArgs) -> Result<ExitCode> {
     let policy = load_policy(a.src.policy.as_deref())?;
-    let lock = load_lockfile(&a.lockfile)?;
-    let q = Queries::from_lockfile(&lock);
+    let lock = load_any_lockfile(&a.lockfile)?;
+    let q = Queries::from_parsed(&lock);
     let m = a.src.sync(&policy, a.json)?;
     let warnings = mirror_warnings(&policy, &m);
     for w in &warnings {
@@ -425,7 +449,7 @@ pub fn bundle(a: &BundleArgs) -> Result<ExitCode> {
 
 #[derive(Args)]
 pub struct GapsArgs {
-    /// The lockfile whose packages to rank (every crates.io package with a checksum)
+    /// The lockfile whose packages to rank (any format `check` reads)
     lockfile: PathBuf,
     #[command(flatten)]
     src: SourceArgs,
@@ -440,7 +464,7 @@ pub struct GapsArgs {
 pub fn gaps(a: &GapsArgs) -> Result<ExitCode> {
     let policy = load_policy(a.src.policy.as_deref())?;
     let text = files::read_text(&a.lockfile)?;
-    let lock = Lockfile::parse(&text).map_err(|e| anyhow!("{}: {e}", a.lockfile.display()))?;
+    let lock = load_any_lockfile(&a.lockfile)?;
     let r = evaluate(&policy, &lock, &a.src, a.bundle.as_deref(), None, a.json)?;
     let gs = quorate_client::gaps::gaps(&r, &quorate_client::dependents::count(&text));
     if a.json {

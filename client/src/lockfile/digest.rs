@@ -115,13 +115,13 @@ impl FileDigest {
     }
 
     /// The attestation digest of the same algorithm and value.
-    pub fn to_attestation(&self) -> Option<Digest> {
-        Some(match self {
+    pub fn to_attestation(&self) -> Digest {
+        match self {
             FileDigest::Sha256(d) => Digest::Sha256(*d),
             FileDigest::Sha512(d) => Digest::Sha512(*d),
             FileDigest::GoH1(d) => Digest::GoH1(*d),
             FileDigest::Sha1(d) => Digest::Sha1(*d),
-        })
+        }
     }
 
     pub fn from_attestation(d: &Digest) -> Option<FileDigest> {

@@ -101,7 +101,8 @@ pub struct PackageId {
 impl PackageId {
     /// Validates and normalises `name` by `ecosystem`'s rules:
     /// - pypi: PEP 503 (lowercase, each run of `-`, `_`, `.` becomes one `-`);
-    /// - npm: as published (the registry is case-sensitive for legacy names), `@scope/name`;
+    /// - npm: lowercase, `@scope/name` (npm refuses names differing only in case, so
+    ///   lowercasing keeps identity; attestations carry the lowercase form);
     /// - golang: the module path as written (the proxy's `!`-case-encoding is a transport
     ///   detail), so `github.com/Azure/x` and `github.com/azure/x` stay distinct;
     /// - maven: `group:artifact`;
@@ -148,7 +149,7 @@ impl PackageId {
                 if bare.contains('/') || bare.starts_with('.') || bare.starts_with('_') {
                     return Err(bad("not an npm package name"));
                 }
-                name.to_owned()
+                name.to_ascii_lowercase()
             }
             Ecosystem::Golang => {
                 if name.starts_with('/') || name.ends_with('/') || name.contains("//") {
@@ -160,7 +161,7 @@ impl PackageId {
                 let (g, a) = name
                     .split_once(':')
                     .ok_or_else(|| bad("must be group:artifact"))?;
-                if g.is_empty() || a.is_empty() || a.contains(':') {
+                if g.is_empty() || a.is_empty() || a.contains(':') || name.contains('/') {
                     return Err(bad("must be group:artifact"));
                 }
                 name.to_owned()

@@ -37,7 +37,7 @@ pub const MAX_ENTRIES: usize = 200_000;
 pub const MAX_FILES_PER_ENTRY: usize = 4096;
 
 /// One file the installer may fetch for an entry, with every digest the lockfile gives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LockedFile {
     /// File name when the lockfile names it (a wheel, an sdist); `None` where the format
     /// has one artifact per release (npm tarball, crate, Go module zip).
@@ -47,7 +47,7 @@ pub struct LockedFile {
 }
 
 /// Why an entry cannot be checked against reviews of registry bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum NotReviewable {
     Git(String),
     /// A local directory or file (`path`, `directory`, `file:`).
@@ -82,7 +82,7 @@ impl fmt::Display for NotReviewable {
 }
 
 /// What an entry lets the installer use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Resolution {
     /// Registry files, each pinned by digest. Never empty: every one must be covered.
     Files(Vec<LockedFile>),
@@ -260,6 +260,11 @@ impl ParsedLockfile {
             Format::CycloneDx => sbom::parse_cyclonedx(text),
             Format::Spdx => sbom::parse_spdx(text),
         }
+    }
+
+    /// The generic view of an already parsed Cargo.lock.
+    pub fn from_cargo(lock: &Lockfile) -> Result<ParsedLockfile, ParseError> {
+        cargo::to_entries(lock)
     }
 
     /// Reads `path`, detecting its format by name and content (go.sum also reads its go.mod
