@@ -74,7 +74,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn synthetic(n: usize) -> Vec<Pkg> {
     (0..n)
         .map(|i| Pkg {
-            ecosystem: "crates.io".into(),
+            ecosystem: "cargo".into(),
             name: format!("bench-crate-{i}"),
             prev: "1.0.0".into(),
             version: "1.0.1".into(),

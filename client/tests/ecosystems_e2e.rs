@@ -302,11 +302,11 @@ fn crev_and_ossf_imports_go_through_a_node_and_decide_releases() {
     ]);
     let v = json(&o);
     let lp = entry(&v, "pkg:npm/left-pad@1.3.0");
-    // This build's attestations carry SHA-256 only: the npm tarball's sha512 cannot be
-    // named by a review yet, and the check says why instead of passing it.
-    assert_eq!(lp["pass"], false, "{lp}");
+    // The review names the npm tarball by its sha512 (npm's `integrity`), so it decides
+    // the lockfile entry.
+    assert_eq!(lp["pass"], true, "{lp}");
     assert!(
-        lp["reason"].as_str().unwrap().contains("carry no sha512"),
+        lp["digest"].as_str().unwrap().starts_with("sha512:"),
         "{lp}"
     );
 }

@@ -513,6 +513,42 @@ fn withdraw_explain_reviews_and_policy_check() {
         2,
         "--index 9",
     );
+    // withdraw by leaf hash alone: the release is found in the verified mirror.
+    let o = with(&["reviews", "--log", &f.insts[0].url, "--json"]);
+    let alpha = json(&o)["reviews"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["package"] == "alpha")
+        .unwrap()["leaf_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out_file = f.dir.join("w2.att");
+    let text = ok(&with(&[
+        "withdraw",
+        "--key",
+        s(&f.keys[0].0),
+        "--entry",
+        &alpha,
+        "--out",
+        s(&out_file),
+    ]));
+    assert!(
+        text.contains(&format!("withdraws {alpha}")) && text.contains("cargo/alpha@1.0.0"),
+        "{text}"
+    );
+    exits(
+        &with(&[
+            "withdraw",
+            "--key",
+            s(&f.keys[0].0),
+            "--entry",
+            &"ab".repeat(32),
+        ]),
+        2,
+        "no verified log of the policy holds this leaf hash",
+    );
 
     // policy check: each log verified, weaknesses named; a log down is exit 1.
     let o = q(&["policy", "check", s(&pol)]);

@@ -57,17 +57,15 @@ fn every_file_of_an_entry_must_be_covered() {
         f.publish("DE", &pypi("attrs", "25.1.0", d, &a), &a);
         f.publish("FR", &pypi("attrs", "25.1.0", d, &b), &b);
     }
-    // typing-extensions reviewed under its unnormalised name: not the same identity.
-    f.publish(
-        "DE",
+    // typing-extensions under its unnormalised name cannot even be signed: the schema
+    // refuses names that are not in the ecosystem's normal form, so no log entry can
+    // carry a second identity for the same package.
+    let err = quorate_proto::attestation::sign(
         &pypi("Typing_Extensions", "4.16.0", digest(4), &a),
-        &a,
-    );
-    f.publish(
-        "FR",
-        &pypi("Typing_Extensions", "4.16.0", digest(4), &b),
-        &b,
-    );
+        &a.key,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("not PEP 503 normalised"), "{err}");
     let lock = ParsedLockfile::parse(Format::UvLock, &uv_lock(), None).unwrap();
     let (r, policy) = report(&f, &lock, "");
     assert!(!r.all_pass());

@@ -64,7 +64,7 @@ fn shared_reviews_import_by_the_table() {
         .iter()
         .find(|a| a.package == "rustls")
         .unwrap();
-    assert_eq!(rustls.ecosystem, "crates.io");
+    assert_eq!(rustls.ecosystem, "cargo");
     assert!(
         imp.skipped
             .iter()

@@ -25,10 +25,11 @@ pub struct WithdrawArgs {
     key: PathBuf,
     /// Leaf hash (hex) of the attestation to withdraw (`review` printed it)
     #[arg(long, value_name = "LEAF_HASH", required_unless_present = "index",
-          conflicts_with_all = ["log", "index"], requires = "package")]
+          conflicts_with_all = ["log", "index"])]
     entry: Option<String>,
     /// With --entry: the release it withdrew, ECOSYSTEM/NAME@VERSION (the withdrawal is
-    /// filed under it, so bundles and the node's package index keep them together)
+    /// filed under it, so bundles and the node's package index keep them together);
+    /// without it the entry is looked up in the verified mirror of the policy's logs
     #[arg(long)]
     package: Option<String>,
     /// The review log (its URL, as in the policy) holding the attestation to withdraw
@@ -67,10 +68,13 @@ struct Target {
 
 fn target(a: &WithdrawArgs, my_key: &[u8; 32]) -> Result<Target> {
     if let Some(h) = &a.entry {
-        let spec = a.package.as_deref().unwrap_or_default();
+        let leaf = parse_hash(h).map_err(|e| anyhow!("--entry: {e}"))?;
+        let Some(spec) = a.package.as_deref() else {
+            return find_entry(a, leaf, my_key);
+        };
         let (ecosystem, package, version) = Attestation::parse_package_spec(spec)?;
         return Ok(Target {
-            leaf: parse_hash(h).map_err(|e| anyhow!("--entry: {e}"))?,
+            leaf,
             ecosystem,
             package,
             version,
@@ -79,7 +83,7 @@ fn target(a: &WithdrawArgs, my_key: &[u8; 32]) -> Result<Target> {
         });
     }
     let (Some(url), Some(index)) = (&a.log, a.index) else {
-        bail!("pass --entry LEAF_HASH --package ECO/NAME@VERSION, or --log URL --index N");
+        bail!("pass --entry LEAF_HASH [--package ECO/NAME@VERSION], or --log URL --index N");
     };
     let policy = load_policy(a.src.policy.as_deref())?;
     let log = policy
@@ -102,6 +106,42 @@ fn target(a: &WithdrawArgs, my_key: &[u8; 32]) -> Result<Target> {
             lm.entries.len()
         )
     })?;
+    target_of(env, index, &origin, my_key)
+}
+
+/// `--entry LEAF` alone: the attestation with that leaf hash in the verified mirror of
+/// the policy's logs (its release and criteria are taken from it).
+fn find_entry(a: &WithdrawArgs, leaf: [u8; 32], my_key: &[u8; 32]) -> Result<Target> {
+    let policy = load_policy(a.src.policy.as_deref())?;
+    let m = a.src.sync(&policy, true)?;
+    for lm in &m.logs {
+        if let Some(index) = lm
+            .entries
+            .iter()
+            .position(|env| quorate_proto::merkle::leaf_hash(env) == leaf)
+        {
+            return target_of(&lm.entries[index], index as u64, &lm.origin, my_key);
+        }
+    }
+    let unproven: Vec<&str> = m
+        .logs
+        .iter()
+        .filter(|l| l.unproven.is_some())
+        .map(|l| l.origin.as_str())
+        .collect();
+    bail!(
+        "--entry {}: no verified log of the policy holds this leaf hash{}; pass --package \
+         ECO/NAME@VERSION to withdraw it without looking it up",
+        hex(&leaf),
+        if unproven.is_empty() {
+            String::new()
+        } else {
+            format!(" (could not be mirrored: {})", unproven.join(", "))
+        }
+    )
+}
+
+fn target_of(env: &[u8], index: u64, origin: &str, my_key: &[u8; 32]) -> Result<Target> {
     let v = attestation::verify(env)
         .map_err(|e| anyhow!("entry {index} of {origin} does not verify: {e}"))?;
     let att = v.attestation();
