@@ -84,6 +84,11 @@ impl AppState {
         self
     }
 
+    /// The federation state `/checkpoint` serves from, if federated.
+    pub fn federation(&self) -> Option<Arc<crate::federation::FedShared>> {
+        self.federation.clone()
+    }
+
     /// From now on, submissions get 503 shutting_down and /healthz reports it.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);

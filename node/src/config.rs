@@ -72,6 +72,10 @@ pub struct Config {
     /// the append-only log. Absent = any well-formed criterion (imports of cargo-vet
     /// audits bring their own custom criteria).
     pub accepted_criteria: Option<Vec<String>>,
+    /// Publish the read path (checkpoint, tiles, entry bundles) to this S3-compatible
+    /// bucket, `s3://BUCKET[/PREFIX]`; credentials and endpoint from the AWS environment
+    /// variables (see `node/README.md`). Absent = no publishing.
+    pub publish_s3_url: Option<String>,
 }
 
 /// `[gossip]`: where the libp2p transport listens.
@@ -169,6 +173,7 @@ impl Default for Config {
             cosign_timeout_ms: 5000,
             cosign_target: None,
             accepted_criteria: None,
+            publish_s3_url: None,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod datadir;
 pub mod fedbench;
 pub mod federation;
 pub mod metrics;
+pub mod publish;
 pub mod ratelimit;
 pub mod reviewers;
 pub mod server;

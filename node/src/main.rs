@@ -77,6 +77,10 @@ enum Cmd {
         /// Listen address; overrides the config file.
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// Also publish the read path to this S3-compatible bucket (s3://BUCKET[/PREFIX]);
+        /// credentials and endpoint from AWS_* environment variables. Overrides the config.
+        #[arg(long, value_name = "URL")]
+        publish_s3_url: Option<String>,
     },
     /// Benchmark the write path, proofs and disk use on temporary stores.
     Bench {
@@ -255,6 +259,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             config,
             listen,
+            publish_s3_url,
         } => {
             let mut cfg = match &config {
                 Some(p) => Config::load(p)?,
@@ -262,6 +267,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             if let Some(l) = listen {
                 cfg.listen = l;
+            }
+            if publish_s3_url.is_some() {
+                cfg.publish_s3_url = publish_s3_url;
             }
             init_tracing(&cfg.log_level, cfg.log_format);
             runtime()?.block_on(server::serve(DataDir::new(data.data), cfg))

@@ -60,6 +60,18 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
         witness_router = Some(started.witness_router);
         federation = Some(started.federation);
     }
+    // The bucket is configured before the socket is bound, so a bad URL or environment
+    // stops the node at start rather than being retried for ever.
+    let publisher = match &config.publish_s3_url {
+        Some(url) => Some(crate::publish::Publisher::start(
+            crate::publish::Bucket::from_url(url)?,
+            store.clone(),
+            state.federation(),
+            seq.committed(),
+            data.root().join("publish-s3.json"),
+        )),
+        None => None,
+    };
     let state = Arc::new(state);
     let app = router_with(state.clone(), &config, witness_router);
     let listener = TcpListener::bind(config.listen)
@@ -112,6 +124,9 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     }
     if let Some(f) = federation {
         f.shutdown().await;
+    }
+    if let Some(p) = publisher {
+        p.shutdown().await;
     }
     tracing::info!("draining the sequencer");
     seq.shutdown().await;
