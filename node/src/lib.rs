@@ -13,6 +13,7 @@ pub mod sequencer;
 pub mod store;
 
 pub mod api;
+pub mod backup;
 pub mod bench;
 pub mod config;
 pub mod datadir;

@@ -31,6 +31,8 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
             .context("opening the store")??,
     );
     let size = store.size()?;
+    let backups =
+        crate::backup::BackupSocket::start(crate::backup::socket_path(&data), store.clone())?;
     let reviewers = Arc::new(ReviewerWatch::open(data.reviewers_path())?);
     let seq = Arc::new(
         Sequencer::start(store.clone(), key, config.sequencer())
@@ -128,6 +130,7 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     if let Some(p) = publisher {
         p.shutdown().await;
     }
+    backups.stop();
     tracing::info!("draining the sequencer");
     seq.shutdown().await;
     drop(state);

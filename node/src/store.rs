@@ -37,6 +37,9 @@ use redb::{
     ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
 };
 
+mod copy;
+pub use copy::BackupReport;
+
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 const HASHES: TableDefinition<(u8, u64), &[u8; 32]> = TableDefinition::new("hashes");
 const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
