@@ -206,7 +206,7 @@ impl ApiError {
     fn bad(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
     fn internal(e: impl std::fmt::Display) -> Self {
@@ -269,7 +269,15 @@ async fn read<T: Send + 'static>(
     st: &St,
     f: impl FnOnce(Snapshot) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let store = st.store.clone();
+    read_store(&st.store, f).await
+}
+
+/// [`read`] on a given store.
+async fn read_store<T: Send + 'static>(
+    store: &Arc<Store>,
+    f: impl FnOnce(Snapshot) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = store.clone();
     tokio::task::spawn_blocking(move || f(store.snapshot().map_err(store_err)?))
         .await
         .map_err(ApiError::internal)?
@@ -326,15 +334,20 @@ fn checkpoint_response(note: Vec<u8>) -> Response {
 }
 
 async fn tile_get(State(st): State<St>, Path(path): Path<String>) -> Result<Response, ApiError> {
+    tile_response(st.store.clone(), path).await
+}
+
+/// `GET /tile/<path>` from `store` (shared with `quorate-node mirror`).
+pub(crate) async fn tile_response(store: Arc<Store>, path: String) -> Result<Response, ApiError> {
     let full = format!("tile/{path}");
     let (kind, t) =
         Tile::parse_path(&full).map_err(|e| ApiError::bad("bad_tile_path", e.to_string()))?;
     let cache = if t.is_full() { IMMUTABLE } else { PARTIAL };
     let body = match kind {
-        TileKind::Hash => Body::from(read(&st, move |s| hash_tile(&s, &t)).await?),
+        TileKind::Hash => Body::from(read_store(&store, move |s| hash_tile(&s, &t)).await?),
         TileKind::Entries => {
-            let (start, end) = read(&st, move |s| entry_tile_range(&s, &t)).await?;
-            entry_bundle_stream(st.store.clone(), start, end)
+            let (start, end) = read_store(&store, move |s| entry_tile_range(&s, &t)).await?;
+            entry_bundle_stream(store, start, end)
         }
     };
     Ok((

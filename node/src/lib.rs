@@ -20,6 +20,7 @@ pub mod datadir;
 pub mod fedbench;
 pub mod federation;
 pub mod metrics;
+pub mod mirror;
 pub mod publish;
 pub mod ratelimit;
 pub mod reviewers;

@@ -82,6 +82,29 @@ enum Cmd {
         #[arg(long, value_name = "URL")]
         publish_s3_url: Option<String>,
     },
+    /// Follow another institute's log, verify everything, and serve the same read path.
+    Mirror {
+        /// Base URL of the log to follow (its node, or a bucket it publishes to).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        #[command(flatten)]
+        data: DataArg,
+        /// Listen address for the mirror's read path.
+        #[arg(long, value_name = "ADDR")]
+        listen: SocketAddr,
+        /// The followed log's vkey (checkpoints must verify under it).
+        #[arg(long, value_name = "VKEY")]
+        log_vkey: String,
+        /// The followed log's origin (defaults to the key's name, which it must equal).
+        #[arg(long)]
+        origin: Option<String>,
+        /// Milliseconds between rounds.
+        #[arg(long, default_value_t = 2000)]
+        poll_ms: u64,
+        /// Most entry bytes one round may fetch and hold before committing (MiB).
+        #[arg(long, default_value_t = 1024)]
+        max_step_mib: u64,
+    },
     /// Copy the store consistently (through the running node if one holds it).
     Backup {
         #[command(flatten)]
@@ -291,6 +314,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             init_tracing(&cfg.log_level, cfg.log_format);
             runtime()?.block_on(server::serve(DataDir::new(data.data), cfg))
+        }
+        Cmd::Mirror {
+            from,
+            data,
+            listen,
+            log_vkey,
+            origin,
+            poll_ms,
+            max_step_mib,
+        } => {
+            init_tracing("info", LogFormat::Text);
+            let opts = quorate_node::mirror::MirrorOptions {
+                from,
+                data: data.data,
+                listen,
+                log_vkey,
+                origin,
+                poll: Duration::from_millis(poll_ms.max(10)),
+                max_step_bytes: max_step_mib.saturating_mul(1 << 20),
+            };
+            runtime()?.block_on(quorate_node::mirror::run(opts))
         }
         Cmd::Backup { data, out } => {
             init_tracing("warn", LogFormat::Text);

@@ -208,7 +208,10 @@ impl Node {
             .open(log.tmp.path().join("node.log"))
             .unwrap();
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--data", log.data(), "--listen", "127.0.0.1:0"]);
+        cmd.args(["serve", "--data", log.data()]);
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
         if let Some(c) = config {
             cmd.arg("--config").arg(c);
         }
