@@ -25,6 +25,8 @@ pub const MAX_GROUPS: usize = 256;
 pub const MAX_LOGS: usize = 256;
 pub const MAX_REVIEWERS: usize = 4096;
 pub const MAX_POLICY_BYTES: usize = 1 << 20;
+/// Most `log-mirror` URLs per log (each costs a fallback attempt when the log is down).
+pub const MAX_MIRRORS_PER_LOG: usize = 8;
 
 /// A policy error: the line it is on (0 for the file as a whole) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,6 +90,9 @@ pub struct Log {
     pub jurisdiction: Option<String>,
     pub vkey: String,
     pub url: Option<String>,
+    /// Other URLs serving the same read path (`log-mirror ORIGIN URL`), tried in order
+    /// when `url` cannot be read; everything they serve is verified the same way.
+    pub mirrors: Vec<String>,
     verifier: Ed25519Verifier,
 }
 
@@ -414,8 +419,37 @@ impl Policy {
                         jurisdiction,
                         vkey: vk.to_owned(),
                         url: url.map(str::to_owned),
+                        mirrors: Vec::new(),
                         verifier,
                     });
+                }
+                "log-mirror" => {
+                    arity(2, 2, "ORIGIN URL")?;
+                    let Some(log) = p.logs.iter_mut().find(|l| l.origin() == args[0]) else {
+                        return Err(err(
+                            n,
+                            format!(
+                                "{:?} is not the origin of a log on a preceding line",
+                                args[0]
+                            ),
+                        ));
+                    };
+                    check_url(n, args[1], true)?;
+                    if log.mirrors.iter().any(|m| m == args[1])
+                        || log.url.as_deref() == Some(args[1])
+                    {
+                        return Err(err(
+                            n,
+                            format!("URL {:?} is already listed for this log", args[1]),
+                        ));
+                    }
+                    if log.mirrors.len() == MAX_MIRRORS_PER_LOG {
+                        return Err(err(
+                            n,
+                            format!("more than {MAX_MIRRORS_PER_LOG} mirrors for one log"),
+                        ));
+                    }
+                    log.mirrors.push(args[1].to_owned());
                 }
                 "reviewer" => {
                     arity(2, 2, "JURISDICTION VKEY")?;
@@ -627,6 +661,9 @@ impl Policy {
                     l.vkey,
                     l.url.as_deref().unwrap_or_default()
                 )),
+            }
+            for m in &l.mirrors {
+                o.push_str(&format!("log-mirror {} {m}\n", l.origin()));
             }
         }
         for r in &self.reviewers {

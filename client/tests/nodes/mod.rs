@@ -213,6 +213,23 @@ fn serve(data: &Path, config: Option<&Path>, env: &[(String, String)]) -> (Child
     spawn_listening(cmd, log, "quorate-node serve")
 }
 
+/// `quorate-node mirror` following `from` (a log with `vkey`), data in `data`, on a free
+/// port; returns it and its `http://ADDR`.
+pub fn start_mirror(from: &str, data: &Path, vkey: &str) -> (Child, String) {
+    let log = std::fs::File::create(data.with_extension("log")).unwrap();
+    let mut cmd = Command::new(node_bin());
+    cmd.args(["mirror", "--from", from, "--data", s(data)])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--log-vkey",
+            vkey,
+            "--poll-ms",
+            "100",
+        ]);
+    spawn_listening(cmd, log, "quorate-node mirror")
+}
+
 /// Spawns a server that prints `listening on ADDR` first on stdout; returns it and
 /// `http://ADDR`. The rest of its stdout is drained; stderr goes to `log`.
 fn spawn_listening(mut cmd: Command, log: std::fs::File, what: &str) -> (Child, String) {
