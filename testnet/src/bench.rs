@@ -449,7 +449,7 @@ pub fn run_all(plan: &Plan, dir: &Path) -> Result<(Floors, Vec<Row>)> {
             restart,
             "s",
         )
-        .floor(read_s, "s", "one read of the store file")
+        .floor(read_s * 1e3, "ms", "one read of the store file")
         .ratio(restart / read_s, "x")
         .target("< 5 s (at 10M)", restart < 5.0)
         .note(format!("store file {store_mib:.0} MiB")),
@@ -467,7 +467,7 @@ pub fn run_all(plan: &Plan, dir: &Path) -> Result<(Floors, Vec<Row>)> {
             audit,
             "s",
         )
-        .floor(read_s, "s", "one read of the store file")
+        .floor(read_s * 1e3, "ms", "one read of the store file")
         .ratio(audit / read_s, "x"),
     );
     let _ = std::fs::remove_dir_all(&big);
