@@ -44,7 +44,10 @@ enum Command {
     #[command(subcommand)]
     Policy(PolicyCommand),
     /// Sign a review attestation of one release
-    Review(commands::review::ReviewArgs),
+    Review(Box<commands::review::ReviewArgs>),
+    /// Sign the reveal of a sealed attestation (`review --seal`), refused unless it opens
+    /// its commitment; optionally submit it
+    Reveal(commands::seal::RevealArgs),
     /// Withdraw one of your attestations (it certifies nothing)
     Withdraw(commands::withdraw::WithdrawArgs),
     /// Submit attestation files to a node and verify the inclusion proofs it returns
@@ -181,6 +184,7 @@ fn main() -> ExitCode {
     let (code, res) = match cli.command {
         Command::Review(a) => (input_errors, commands::review::review(&a)),
         Command::Withdraw(a) => (input_errors, commands::withdraw::withdraw(&a)),
+        Command::Reveal(a) => (input_errors, commands::seal::reveal(&a)),
         Command::Submit(a) => (input_errors, commands::submit::submit(&a)),
         Command::Mirror(a) => (input_errors, commands::sources::mirror(&a)),
         Command::Check(a) => (input_errors, commands::sources::check(&a)),
