@@ -48,6 +48,9 @@ enum Command {
     /// Sign the reveal of a sealed attestation (`review --seal`), refused unless it opens
     /// its commitment; optionally submit it
     Reveal(commands::seal::RevealArgs),
+    /// Tools that produce evidence (archive vs source, rebuilds) and sign it
+    #[command(subcommand)]
+    Evidence(commands::evidence::EvidenceCommand),
     /// Withdraw one of your attestations (it certifies nothing)
     Withdraw(commands::withdraw::WithdrawArgs),
     /// Submit attestation files to a node and verify the inclusion proofs it returns
@@ -185,6 +188,7 @@ fn main() -> ExitCode {
         Command::Review(a) => (input_errors, commands::review::review(&a)),
         Command::Withdraw(a) => (input_errors, commands::withdraw::withdraw(&a)),
         Command::Reveal(a) => (input_errors, commands::seal::reveal(&a)),
+        Command::Evidence(c) => (input_errors, commands::evidence::evidence(&c)),
         Command::Submit(a) => (input_errors, commands::submit::submit(&a)),
         Command::Mirror(a) => (input_errors, commands::sources::mirror(&a)),
         Command::Check(a) => (input_errors, commands::sources::check(&a)),

@@ -472,3 +472,390 @@ fn write_secret(p: &Path, text: &str) {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 }
+
+/// One tar member for [`tarball`]: a raw path (hostile ones included), its type, its
+/// data, a link target, and a size to claim instead of the data's.
+struct M<'a> {
+    path: &'a [u8],
+    kind: tar::EntryType,
+    data: &'a [u8],
+    link: &'a [u8],
+    claimed: Option<u64>,
+}
+
+fn file<'a>(path: &'a str, data: &'a [u8]) -> M<'a> {
+    M {
+        path: path.as_bytes(),
+        kind: tar::EntryType::Regular,
+        data,
+        link: b"",
+        claimed: None,
+    }
+}
+
+/// A tar stream written header by header (so paths `tar::Builder` would refuse can be
+/// written), optionally gzip-compressed.
+fn tarball(members: &[M<'_>], gzip: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for m in members {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..m.path.len()].copy_from_slice(m.path);
+        h.as_old_mut().linkname[..m.link.len()].copy_from_slice(m.link);
+        h.set_entry_type(m.kind);
+        h.set_mode(0o644);
+        h.set_size(m.claimed.unwrap_or(m.data.len() as u64));
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(m.data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    if !gzip {
+        return out;
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &out).unwrap();
+    gz.finish().unwrap()
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+fn source_tree(dir: &Path) {
+    for (p, c) in [
+        ("a.c", "int a;\n"),
+        ("b.c", "int b;\n"),
+        ("README", "xz\n"),
+        ("m4/x.m4", "dnl x\n"),
+        (".git/HEAD", "ref: refs/heads/main\n"),
+    ] {
+        let f = dir.join(p);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, c).unwrap();
+    }
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("../a.c", dir.join("m4/a-link")).unwrap();
+}
+
+fn archive_args<'a>(f: &'a Fed, archive: &'a Path, src: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    vec![
+        "evidence",
+        "archive-vs-source",
+        "--key",
+        s(&f.keys[0].0),
+        "--package",
+        "pkg:generic/xz@5.6.1",
+        "--archive",
+        s(archive),
+        "--source",
+        s(src),
+        "--source-revision",
+        "v5.6.1",
+        "--source-uri",
+        "https://github.com/tukaani-project/xz",
+        "--criteria",
+        "safe-to-deploy",
+        "--out",
+        s(out),
+    ]
+}
+
+#[test]
+fn archive_vs_source_names_every_difference_and_signs_the_result() {
+    let f = Fed::new("evarchive", &["DE"]);
+    let src = f.dir.join("src");
+    source_tree(&src);
+    let link = M {
+        path: b"xz-5.6.1/m4/a-link",
+        kind: tar::EntryType::Symlink,
+        data: b"",
+        link: b"../a.c",
+        claimed: None,
+    };
+    let global = M {
+        path: b"pax_global_header",
+        kind: tar::EntryType::XGlobalHeader,
+        data: b"52 comment=0123456789abcdef0123456789abcdef01234567\n",
+        link: b"",
+        claimed: None,
+    };
+    // The xz case: the tarball adds build-to-host.m4 and a generated configure, changes
+    // b.c and leaves README out.
+    let bytes = tarball(
+        &[
+            global,
+            file("xz-5.6.1/a.c", b"int a;\n"),
+            file("xz-5.6.1/b.c", b"int b = 1;\n"),
+            file("xz-5.6.1/m4/x.m4", b"dnl x\n"),
+            file("xz-5.6.1/m4/build-to-host.m4", b"dnl backdoor\n"),
+            file("xz-5.6.1/configure", b"#!/bin/sh\n"),
+            link,
+        ],
+        true,
+    );
+    let archive = f.dir.join("xz-5.6.1.tar.gz");
+    std::fs::write(&archive, &bytes).unwrap();
+    let out = f.dir.join("xz-archive.att");
+    let mut args = archive_args(&f, &archive, &src, &out);
+    args.extend([
+        "--allow-generated",
+        "configure",
+        "--allow-generated",
+        "po/*.gmo",
+    ]);
+    let o = q(&args);
+    let text = all(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    for want in [
+        "top directory xz-5.6.1/",
+        "added    m4/build-to-host.m4",
+        "changed  b.c",
+        "removed  README",
+        "allowed  configure (added; --allow-generated configure)",
+        "warning: --allow-generated po/*.gmo matched no differing path",
+        "3 paths differ (1 more allowed as generated: configure)",
+        "records an archive-matches-source MISMATCH",
+    ] {
+        assert!(text.contains(want), "missing {want:?}:\n{text}");
+    }
+    assert!(!text.contains("HEAD"), "{text}");
+    let a = decode(&out);
+    assert_eq!(a.verdict, Verdict::Informational);
+    assert_eq!(a.reviewer.kind, ReviewerKind::Tool);
+    assert_eq!(
+        a.digest.to_string(),
+        format!("sha256:{}", sha256_hex(&bytes))
+    );
+    assert_eq!(a.artifacts[0].name, "xz-5.6.1.tar.gz");
+    match a.evidence.unwrap() {
+        Evidence::ArchiveMatchesSource(m) => {
+            assert_eq!(m.differing_paths, ["README", "b.c", "m4/build-to-host.m4"]);
+            assert_eq!(m.differing_count, 3);
+            assert_eq!(m.allowed_generated, ["configure"]);
+            assert_eq!(m.source_revision, "v5.6.1");
+        }
+        e => panic!("{e:?}"),
+    }
+    assert!(submit(&f, 0, &out).contains("logged at index 0"));
+
+    // The honest tarball (plain tar this time) matches: it certifies, exit 0.
+    let honest = tarball(
+        &[
+            file("xz-5.6.1/a.c", b"int a;\n"),
+            file("xz-5.6.1/b.c", b"int b;\n"),
+            file("xz-5.6.1/README", b"xz\n"),
+            file("xz-5.6.1/m4/x.m4", b"dnl x\n"),
+            M {
+                path: b"xz-5.6.1/m4/a-link",
+                kind: tar::EntryType::Symlink,
+                data: b"",
+                link: b"../a.c",
+                claimed: None,
+            },
+        ],
+        false,
+    );
+    let good = f.dir.join("xz-5.6.1.tar");
+    std::fs::write(&good, &honest).unwrap();
+    let out2 = f.dir.join("xz-ok.att");
+    let o = ok(&q(&archive_args(&f, &good, &src, &out2)));
+    assert!(o.contains("0 paths differ"), "{o}");
+    assert!(o.contains("certifies (archive matches source)"), "{o}");
+    assert_eq!(decode(&out2).verdict, Verdict::Certify);
+    assert!(submit(&f, 0, &out2).contains("logged at index 1"));
+}
+
+#[test]
+fn hostile_archives_are_refused_with_the_member_named() {
+    let f = Fed::new("evhostile", &["DE"]);
+    let src = f.dir.join("src");
+    source_tree(&src);
+    let link_to = |target: &'static [u8]| M {
+        path: b"x-1/l",
+        kind: tar::EntryType::Symlink,
+        data: b"",
+        link: target,
+        claimed: None,
+    };
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            tarball(
+                &[file("x-1/a", b"a"), file("x-1/../../etc/cron.d/x", b"a")],
+                true,
+            ),
+            "path traversal",
+        ),
+        (
+            tarball(&[file("/etc/passwd", b"root")], true),
+            "absolute path",
+        ),
+        (
+            tarball(&[file("x-1/a", b"a"), link_to(b"/etc/passwd")], true),
+            "symbolic link to an absolute path",
+        ),
+        (
+            tarball(&[file("x-1/a", b"a"), link_to(b"../../etc/passwd")], true),
+            "leaves the tree",
+        ),
+        (
+            tarball(&[file("x-1/a", b"a"), file("y-2/a", b"a")], true),
+            "more than one top directory",
+        ),
+        (
+            tarball(&[file("a", b"a")], true),
+            "not inside a top directory",
+        ),
+        (
+            tarball(&[file("x-1/a", b"a"), file("x-1/a", b"b")], true),
+            "appears twice",
+        ),
+        (
+            tarball(
+                &[M {
+                    path: b"x-1/big",
+                    kind: tar::EntryType::Regular,
+                    data: b"",
+                    link: b"",
+                    claimed: Some(1 << 40),
+                }],
+                true,
+            ),
+            "claims 1099511627776 bytes, over the",
+        ),
+        (
+            {
+                // Claims 4096 bytes, then the stream just ends.
+                let mut t = tarball(
+                    &[M {
+                        path: b"x-1/cut",
+                        kind: tar::EntryType::Regular,
+                        data: b"abc",
+                        link: b"",
+                        claimed: Some(4096),
+                    }],
+                    false,
+                );
+                t.truncate(512 + 512);
+                t
+            },
+            "x-1/cut",
+        ),
+        (
+            tarball(
+                &[
+                    file("x-1/a", b"a"),
+                    M {
+                        path: b"x-1/h",
+                        kind: tar::EntryType::Link,
+                        data: b"",
+                        link: b"x-1/a",
+                        claimed: None,
+                    },
+                ],
+                true,
+            ),
+            "is a hard link",
+        ),
+        (tarball(&[], true), "has no files"),
+        (
+            b"this is not a tarball at all, just text\n".repeat(20),
+            "is not a tarball",
+        ),
+        (
+            [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4, 5].to_vec(),
+            "is not a tarball",
+        ),
+        (
+            [0xfd, b'7', b'z', b'X', b'Z', 0, 1, 2].to_vec(),
+            "xz-compressed",
+        ),
+    ];
+    for (i, (bytes, want)) in cases.into_iter().enumerate() {
+        let archive = f.dir.join(format!("h{i}.tar.gz"));
+        std::fs::write(&archive, &bytes).unwrap();
+        let out = f.dir.join(format!("h{i}.att"));
+        let o = q(&archive_args(&f, &archive, &src, &out));
+        exits(&o, 2, want);
+        assert!(!all(&o).contains("panicked"), "{}", all(&o));
+        assert!(!out.exists(), "case {i} ({want}) wrote an attestation");
+    }
+    // A pattern that could excuse anything outside the tree is refused.
+    let archive = f.dir.join("ok.tar");
+    std::fs::write(&archive, tarball(&[file("x-1/a.c", b"int a;\n")], false)).unwrap();
+    let out = f.dir.join("p.att");
+    let mut args = archive_args(&f, &archive, &src, &out);
+    args.extend(["--allow-generated", "../x"]);
+    exits(&q(&args), 2, "--allow-generated \"../x\"");
+}
+
+#[test]
+fn rebuild_records_a_reproduced_digest_and_refuses_a_mismatch() {
+    let f = Fed::new("evrebuild", &["DE"]);
+    let art = f.dir.join("foo-1.0.0.crate");
+    std::fs::write(&art, b"rebuilt bytes").unwrap();
+    let good = sha256_hex(b"rebuilt bytes");
+    let env = format!("sha256:{}", d(7));
+    let run = |digest: &str, out: &Path| {
+        q(&[
+            "evidence",
+            "rebuild",
+            "--key",
+            s(&f.keys[0].0),
+            "--package",
+            "cargo/foo@1.0.0",
+            "--artifact",
+            s(&art),
+            "--digest",
+            digest,
+            "--source-revision",
+            "a1b2c3d",
+            "--source-uri",
+            "https://example.org/foo.git",
+            "--builder",
+            "rebuilder.de.test",
+            "--build-env",
+            &env,
+            "--criteria",
+            "safe-to-deploy",
+            "--out",
+            s(out),
+        ])
+    };
+    let out = f.dir.join("rb.att");
+    let o = ok(&run(&format!("sha256:{good}"), &out));
+    assert!(o.contains("matches the published digest"), "{o}");
+    let a = decode(&out);
+    match a.evidence.unwrap() {
+        Evidence::ReproducibleBuild(b) => {
+            assert_eq!(b.builder, "rebuilder.de.test");
+            assert_eq!(b.source_revision, "a1b2c3d");
+        }
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(a.digest.to_string(), format!("sha256:{good}"));
+    assert!(submit(&f, 0, &out).contains("logged at index 0"));
+    // sha512 in npm's notation works too.
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let sri = format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(b"rebuilt bytes"))
+    );
+    ok(&run(&sri, &f.dir.join("rb512.att")));
+    // A mismatch signs nothing.
+    let bad = f.dir.join("bad.att");
+    let o = run(&d(1), &bad);
+    exits(&o, 1, "not reproduced");
+    assert!(all(&o).contains(&format!("sha256:{good}")), "{}", all(&o));
+    assert!(!bad.exists());
+    exits(
+        &run("h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", &bad),
+        2,
+        "Go's module hash",
+    );
+}

@@ -6,6 +6,7 @@
 pub mod attest;
 pub mod bench;
 pub mod cargo_vet;
+pub mod evidence;
 pub mod evidence_args;
 pub mod explain;
 pub mod policy_check;
