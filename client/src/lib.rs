@@ -26,4 +26,5 @@ pub mod ossf;
 pub mod policy;
 pub mod quorum;
 pub mod submit;
+pub mod vsa;
 pub mod yaml;

@@ -59,6 +59,8 @@ enum Command {
     Mirror(commands::sources::MirrorArgs),
     /// Check every crates.io package of a lockfile against the policy's quorum
     Check(commands::sources::CheckArgs),
+    /// Verify a Verification Summary Attestation (`check --vsa`) with the checker's key
+    VerifyVsa(commands::vsa::VerifyVsaArgs),
     /// Write an offline bundle of everything `check --bundle` needs for a lockfile
     Bundle(commands::sources::BundleArgs),
     /// The review work list: packages without quorum, most depended-upon first, each with
@@ -188,6 +190,7 @@ fn main() -> ExitCode {
         Command::Review(a) => (input_errors, commands::review::review(&a)),
         Command::Withdraw(a) => (input_errors, commands::withdraw::withdraw(&a)),
         Command::Reveal(a) => (input_errors, commands::seal::reveal(&a)),
+        Command::VerifyVsa(a) => (input_errors, commands::vsa::verify_vsa(&a)),
         Command::Evidence(c) => (input_errors, commands::evidence::evidence(&c)),
         Command::Submit(a) => (input_errors, commands::submit::submit(&a)),
         Command::Mirror(a) => (input_errors, commands::sources::mirror(&a)),

@@ -15,6 +15,7 @@ pub mod reviews;
 pub mod seal;
 pub mod sources;
 pub mod submit;
+pub mod vsa;
 pub mod withdraw;
 
 use std::path::Path;

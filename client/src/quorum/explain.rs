@@ -253,6 +253,9 @@ pub struct PackageVerdict {
     pub certified_by: Vec<String>,
     pub missing: Vec<Missing>,
     pub violations: Vec<ViolationFound>,
+    /// When it passes: the attestations the certifying jurisdictions' chains to the
+    /// release are made of (empty when it fails).
+    pub counted: Vec<super::Counted>,
 }
 
 impl PackageVerdict {

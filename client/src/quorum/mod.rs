@@ -15,6 +15,7 @@
 //! vote), [`explain`] (reasons and their text); this file classifies entries and decides.
 
 mod chain;
+mod counted;
 mod explain;
 mod inclusion;
 mod keys;
@@ -31,6 +32,7 @@ use quorate_proto::merkle::Hash;
 use crate::policy::{Policy, Veto};
 
 use chain::{ANY, Bits, CriteriaTable, Edge, ForeignState, Reach, reach};
+pub use counted::Counted;
 pub use explain::{EntryRef, Missing, PackageVerdict, Rejection, ViolationFound, Why};
 pub use inclusion::{Included, Inclusion, MAX_FUTURE_SKEW, NotProven, TrustedCheckpoint};
 pub use keys::MAX_ASSIGNMENTS;
@@ -404,7 +406,17 @@ impl<'p> Evaluator<'p> {
         }
         let required = policy.review_quorum().max(1);
         let pass = certified_by.len() >= required && !violations.iter().any(|v| v.blocking);
+        // What a passing verdict rests on, for Verification Summary Attestations.
+        let counted = if pass {
+            certified_by
+                .iter()
+                .flat_map(|j| self.counted(j, edges_of(j), &foreign[j.as_str()], q, want))
+                .collect()
+        } else {
+            Vec::new()
+        };
         PackageVerdict {
+            counted,
             query: q.clone(),
             criteria: criterion.to_owned(),
             required,
@@ -512,6 +524,7 @@ impl<'p> Evaluator<'p> {
                 to: (a.version.as_str(), d),
                 criteria: criteria.clone(),
                 key: e.att.reviewer_key(),
+                entry: i,
             })
             .collect()
     }
