@@ -859,3 +859,63 @@ fn rebuild_records_a_reproduced_digest_and_refuses_a_mismatch() {
         "Go's module hash",
     );
 }
+
+/// An attestation whose evidence is of a kind this schema does not know (a later
+/// schema's field 7), correctly signed: `submit` warns with the reason, and the node
+/// refuses it with the reason; nothing is logged.
+#[test]
+fn evidence_of_an_unknown_kind_is_refused_with_the_reason() {
+    use ed25519_dalek::Signer as _;
+    use prost::Message as _;
+    use quorate_proto::attestation::pb;
+    let f = Fed::new("evunknown", &["DE"]);
+    let good = f.dir.join("good.att");
+    ok(&review(
+        &f,
+        &good,
+        &[
+            "--package",
+            "cargo/foo@1.0.0",
+            "--digest",
+            &d(1),
+            "--criteria",
+            "safe-to-run",
+        ],
+    ));
+    let env = pb::Envelope::decode(std::fs::read(&good).unwrap().as_slice()).unwrap();
+    let mut att = pb::Attestation::decode(env.payload.as_slice()).unwrap();
+    att.evidence = None;
+    let mut payload = att.encode_to_vec();
+    // Field 15 (evidence) holding an Evidence whose only field is 7, an unknown kind.
+    payload.extend_from_slice(&[0x7a, 0x02, 0x3a, 0x00]);
+    let (_, key) = quorate_client::keys::load_reviewer_key(&f.keys[0].0).unwrap();
+    let mut msg = attestation::SIGNATURE_DOMAIN.to_vec();
+    msg.extend_from_slice(&payload);
+    let forged = pb::Envelope {
+        payload,
+        signature: key.sign(&msg).to_bytes().to_vec(),
+    }
+    .encode_to_vec();
+    let e = attestation::verify(&forged).unwrap_err().to_string();
+    assert!(e.contains("unknown or missing evidence kind"), "{e}");
+    let file = f.dir.join("unknown-kind.att");
+    std::fs::write(&file, &forged).unwrap();
+    let o = q(&[
+        "submit",
+        "--node",
+        &f.insts[0].url,
+        "--log",
+        &f.insts[0].vkey,
+        s(&file),
+    ]);
+    let text = all(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "does not verify locally (evidence is invalid: unknown or missing evidence kind"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("not logged: HTTP 400"), "{text}");
+    assert!(text.contains("unknown or missing evidence kind"), "{text}");
+}
