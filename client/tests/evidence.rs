@@ -761,6 +761,24 @@ fn hostile_archives_are_refused_with_the_member_named() {
             ),
             "is a hard link",
         ),
+        (
+            // A GNU long name claiming 4 MiB (cheap zeros once compressed): the tar reader
+            // would buffer it whole, so it is refused before.
+            tarball(
+                &[
+                    M {
+                        path: b"././@LongLink",
+                        kind: tar::EntryType::GNULongName,
+                        data: &vec![0u8; 4 << 20],
+                        link: b"",
+                        claimed: None,
+                    },
+                    file("x-1/a", b"a"),
+                ],
+                true,
+            ),
+            "claims 4194304 bytes, over the 1048576-byte limit",
+        ),
         (tarball(&[], true), "has no files"),
         (
             b"this is not a tarball at all, just text\n".repeat(20),

@@ -13,9 +13,10 @@
 //! `/`, a non-UTF-8 path, a link whose target is absolute or leaves the tree, a hard link
 //! or a device, the same path twice, members outside one top directory, a member whose
 //! claimed size is over the limit or larger than the data behind it, too many members,
-//! too much data in all, or input that is not a tarball. No claimed size or count drives
-//! an allocation: contents are read through a fixed buffer, and the tar reader grows its
-//! long-name buffers only with bytes that really arrive, within the total limit.
+//! too much data in all, an extension member (long name, pax header) over 1 MiB, or input
+//! that is not a tarball. No claimed size or count drives an allocation: contents are read
+//! through a fixed buffer, and extension members, which the tar reader buffers whole, are
+//! measured by their header before it reads them ([`guard`]).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -23,6 +24,12 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256, Sha512};
+
+mod glob;
+mod guard;
+
+pub use glob::glob_match;
+use guard::{Bounded, TOO_LARGE};
 
 /// Bounds on what one comparison reads.
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +93,8 @@ pub enum ArchiveError {
     },
     #[error("more than {limit} entries in {what}")]
     TooManyEntries { what: String, limit: usize },
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("the archive decompresses to more than {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("source tree {path}: {why}")]
@@ -133,26 +142,6 @@ pub struct ArchiveTree {
     pub sha256: [u8; 32],
     pub sha512: [u8; 64],
 }
-
-/// Counts bytes read and refuses to go past a limit, so a decompression bomb stops.
-struct Bounded<R> {
-    inner: R,
-    read: u64,
-    limit: u64,
-}
-
-impl<R: Read> Read for Bounded<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read += n as u64;
-        if self.read > self.limit {
-            return Err(io::Error::other(TOO_LARGE));
-        }
-        Ok(n)
-    }
-}
-
-const TOO_LARGE: &str = "quorate: archive over the decompressed size limit";
 
 /// Hashes the raw archive file (what a lockfile's digest names) while it is read.
 struct Hashing<R> {
@@ -282,11 +271,7 @@ pub fn read_archive(path: &Path, limits: &Limits) -> Result<ArchiveTree> {
         } else {
             Box::new(&mut hashing)
         };
-        let bounded = Bounded {
-            inner: raw,
-            read: 0,
-            limit: limits.max_total_bytes,
-        };
+        let bounded = Bounded::new(raw, limits.max_total_bytes);
         read_members(&label, bounded, limits)?
     };
     // The digest is of the whole file, also bytes past the tar's end-of-archive blocks.
@@ -318,9 +303,13 @@ fn tar_error(label: &str, e: io::Error, limits: &Limits) -> ArchiveError {
             limit: limits.max_total_bytes,
         };
     }
+    let why = e.to_string();
+    if why.starts_with(guard::EXTENSION_REFUSED) {
+        return ArchiveError::Refused(why);
+    }
     ArchiveError::NotTar {
         path: label.to_owned(),
-        why: e.to_string(),
+        why,
     }
 }
 
@@ -515,68 +504,9 @@ pub fn diff(archive: &Tree, source: &Tree) -> Vec<(String, Change)> {
     out
 }
 
-/// Whether `path` matches the glob `pat`: `*` and `?` within one path segment, `**` any
-/// number of whole segments, anything else literally.
-pub fn glob_match(pat: &str, path: &str) -> bool {
-    let p: Vec<&str> = pat.split('/').collect();
-    let s: Vec<&str> = path.split('/').collect();
-    match_segments(&p, &s)
-}
-
-fn match_segments(p: &[&str], s: &[&str]) -> bool {
-    match p.split_first() {
-        None => s.is_empty(),
-        Some((&"**", rest)) => (0..=s.len()).any(|i| match_segments(rest, &s[i..])),
-        Some((first, rest)) => match s.split_first() {
-            Some((seg, srest)) => {
-                match_one(first.as_bytes(), seg.as_bytes()) && match_segments(rest, srest)
-            }
-            None => false,
-        },
-    }
-}
-
-/// `*` and `?` in one segment (iterative, with backtracking to the last `*`).
-fn match_one(p: &[u8], s: &[u8]) -> bool {
-    let (mut pi, mut si) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == s[si]) {
-            pi += 1;
-            si += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, si));
-            pi += 1;
-        } else if let Some((sp, ss)) = star {
-            pi = sp + 1;
-            si = ss + 1;
-            star = Some((sp, ss + 1));
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == b'*' {
-        pi += 1;
-    }
-    pi == p.len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("configure", "configure"));
-        assert!(!glob_match("configure", "sub/configure"));
-        assert!(glob_match("**/Makefile.in", "Makefile.in"));
-        assert!(glob_match("**/Makefile.in", "src/liblzma/Makefile.in"));
-        assert!(glob_match("m4/*.m4", "m4/build-to-host.m4"));
-        assert!(!glob_match("m4/*.m4", "m4/sub/x.m4"));
-        assert!(glob_match("po/??.gmo", "po/de.gmo"));
-        assert!(!glob_match("po/??.gmo", "po/pt_BR.gmo"));
-        assert!(glob_match("a/**", "a/b/c"));
-    }
 
     #[test]
     fn member_paths_are_normalised_or_refused() {
