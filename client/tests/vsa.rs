@@ -47,6 +47,20 @@ fn passing_packages_get_a_signed_vsa_that_independent_verifiers_accept() {
     f.publish(0, "cargo/beta@2.0.0", &d(3), &[]);
     // An unrelated review in FR's log that must not be named.
     f.publish(1, "cargo/alpha@0.9.0", &d(9), &[]);
+    // DE's two envelopes replayed into FR's log (its reviewer registered there too): FR
+    // certifies with its own key, so the copies are not named (one key, one vote).
+    f.insts[1].add_reviewer(&f.keys[0].1);
+    for tag in ["DE-cargo_alpha_1.0.0-0.att", "DE-cargo_alpha_1.1.0-4.att"] {
+        let o = ok(&q(&[
+            "submit",
+            "--node",
+            &f.insts[1].url,
+            "--log",
+            &f.insts[1].vkey,
+            s(&f.dir.join(tag)),
+        ]));
+        assert!(o.contains(": logged at index"), "{o}");
+    }
     let lock = write(
         &f.dir,
         "Cargo.lock",

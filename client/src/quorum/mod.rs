@@ -408,10 +408,7 @@ impl<'p> Evaluator<'p> {
         let pass = certified_by.len() >= required && !violations.iter().any(|v| v.blocking);
         // What a passing verdict rests on, for Verification Summary Attestations.
         let counted = if pass {
-            certified_by
-                .iter()
-                .flat_map(|j| self.counted(j, edges_of(j), &foreign[j.as_str()], q, want))
-                .collect()
+            self.counted_all(&certified_by, &edges_of, &foreign, q, want, certifies)
         } else {
             Vec::new()
         };
