@@ -149,6 +149,45 @@ fn passing_packages_get_a_signed_vsa_that_independent_verifiers_accept() {
     got.sort();
     assert_eq!(got, want);
 
+    // From an offline bundle the same inputs are named (their proofs are the bundle's).
+    let bundle = f.dir.join("bundle");
+    ok(&q(&[
+        "bundle",
+        s(&lock),
+        "--out",
+        s(&bundle),
+        "--policy",
+        s(&pol),
+        "--cache",
+        s(&f.dir.join("cache")),
+    ]));
+    let out_b = f.dir.join("vsas-bundle");
+    let o = q(&[
+        "check",
+        s(&lock),
+        "--policy",
+        s(&pol),
+        "--bundle",
+        s(&bundle),
+        "--vsa",
+        s(&out_b),
+        "--vsa-key",
+        s(&ckey),
+        "--now",
+        "1800000000",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let vb = std::fs::read_dir(&out_b)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let eb: serde_json::Value = serde_json::from_slice(&std::fs::read(&vb).unwrap()).unwrap();
+    let sb: serde_json::Value =
+        serde_json::from_slice(&STANDARD.decode(eb["payload"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(sb["predicate"]["inputAttestations"], p["inputAttestations"]);
+
     // Quorate's own verifier.
     let v = ok(&q(&[
         "verify-vsa",
