@@ -247,32 +247,42 @@ fn hash_stream(r: &mut dyn Read, limit: u64) -> io::Result<([u8; 32], u64)> {
 /// Reads the archive at `path`: gzip-compressed or plain tar, detected by content.
 pub fn read_archive(path: &Path, limits: &Limits) -> Result<ArchiveTree> {
     let label = path.display().to_string();
-    let io_err = |source| ArchiveError::Io {
+    let f = fs::File::open(path).map_err(|source| ArchiveError::Io {
         path: label.clone(),
         source,
+    })?;
+    read_archive_from(&label, f, limits)
+}
+
+/// [`read_archive`] from any reader (`label` names it in errors).
+pub fn read_archive_from(label: &str, r: impl Read, limits: &Limits) -> Result<ArchiveTree> {
+    let io_err = |source| ArchiveError::Io {
+        path: label.to_owned(),
+        source,
     };
-    let mut f = fs::File::open(path).map_err(io_err)?;
-    let mut magic = [0u8; 6];
-    let got = read_up_to(&mut f, &mut magic).map_err(io_err)?;
-    drop(f);
-    let magic = &magic[..got];
-    if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        return Err(ArchiveError::Xz { path: label });
-    }
-    let f = fs::File::open(path).map_err(io_err)?;
     let mut hashing = Hashing {
-        inner: f,
+        inner: r,
         sha256: Sha256::new(),
         sha512: Sha512::new(),
     };
+    let mut magic = [0u8; 6];
+    let got = read_up_to(&mut hashing, &mut magic).map_err(io_err)?;
+    let magic = &magic[..got];
+    if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        return Err(ArchiveError::Xz {
+            path: label.to_owned(),
+        });
+    }
+    let gzip = magic.starts_with(&[0x1f, 0x8b]);
     let (top, tree) = {
-        let raw: Box<dyn Read + '_> = if magic.starts_with(&[0x1f, 0x8b]) {
-            Box::new(flate2::read::GzDecoder::new(&mut hashing))
+        let stream = io::Cursor::new(magic.to_vec()).chain(&mut hashing);
+        let raw: Box<dyn Read + '_> = if gzip {
+            Box::new(flate2::read::GzDecoder::new(stream))
         } else {
-            Box::new(&mut hashing)
+            Box::new(stream)
         };
         let bounded = Bounded::new(raw, limits.max_total_bytes);
-        read_members(&label, bounded, limits)?
+        read_members(label, bounded, limits)?
     };
     // The digest is of the whole file, also bytes past the tar's end-of-archive blocks.
     io::copy(&mut hashing, &mut io::sink()).map_err(io_err)?;
