@@ -385,6 +385,50 @@ fn evidence_of_an_unknown_kind_is_refused_with_a_reason() {
     let v = ev.evaluate(&query(P, "5.6.1", digest(1)), NOW);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(!v.pass && v.certified_by.is_empty(), "{v}");
+
+    // The same entry in a verified mirror of DE's log, beside a good review, loaded for
+    // this package only: refused and named (origin#index and the reason), never skipped
+    // unseen as "another package", and the good review still decides.
+    let good = attestation::sign(&full(P, "5.6.1", digest(1), &a), &a.key).unwrap();
+    let mut tree = quorate_proto::merkle::MemoryLog::new();
+    tree.append(&env);
+    tree.append(&good);
+    let cp = quorate_proto::checkpoint::Checkpoint::new("de.example/log", 2, tree.root(), vec![])
+        .unwrap();
+    let note = quorate_proto::note::sign(&cp.to_text(), &[signer]).unwrap();
+    let cos: Vec<_> = ws
+        .iter()
+        .map(|w| w.cosign(&cp.to_text(), NOW - 60).unwrap())
+        .collect();
+    let note = quorate_proto::note::add_signatures(&note, &cos).unwrap();
+    let m = quorate_client::mirror::Mirror {
+        logs: vec![quorate_client::mirror::LogMirror {
+            origin: "de.example/log".into(),
+            url: None,
+            checkpoint: Some(note.into_bytes()),
+            entries: vec![env.clone(), good],
+            tree,
+            warnings: vec![],
+            unproven: None,
+            not_refreshed: None,
+            fetched: 0,
+        }],
+        equivocations: Default::default(),
+        warnings: vec![],
+    };
+    let mut ev = quorate_client::quorum::Evaluator::new(&policy);
+    let wanted = Some([("cargo".to_owned(), P.to_owned())].into_iter().collect());
+    let st = quorate_client::mirror::load_into(&m, &mut ev, &wanted);
+    assert_eq!((st.entries, st.invalid), (1, 1), "{st:?}");
+    assert_eq!(st.refused.len(), 1);
+    assert!(
+        st.refused[0]
+            .starts_with("de.example/log#0: evidence is invalid: unknown or missing evidence kind"),
+        "{:?}",
+        st.refused
+    );
+    let v = ev.evaluate(&query(P, "5.6.1", digest(1)), NOW);
+    assert!(v.pass, "{v}");
 }
 
 /// Signs raw payload bytes as an envelope (the canonical envelope encoding by hand).
