@@ -552,6 +552,21 @@ fn reveal_dates_from_the_commitment() {
             Rejection::CertifiedAfterSealing { commitment } if commitment == "commitment at fr.example/log#0")),
         "{v}"
     );
+    // A reveal the client does not accept (here: distrusted) dates nothing: the cover
+    // certification counts again.
+    let reveal_leaf = g
+        .log("FR")
+        .entries
+        .last()
+        .map(|e| quorate_proto::merkle::leaf_hash(e))
+        .unwrap();
+    let d = g.policy(
+        2,
+        2,
+        &format!("veto none\ndistrust {}\n", hex(&reveal_leaf)),
+    );
+    let v = eval(&g, &d);
+    assert!(v.pass && v.sealed_unrevealed.len() == 1, "{v}");
     // Withdrawing the commitment withdraws the reveal with it.
     let mut w = Fed::new(&["DE", "FR"], 2);
     w.publish("DE", &full(P, "5.6.1", digest(1), &a), &a);

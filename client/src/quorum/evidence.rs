@@ -144,8 +144,9 @@ impl Evaluator<'_> {
                 let Some(kind) = a.evidence.as_ref().map(Evidence::kind) else {
                     continue;
                 };
-                // Required kinds already speak through their requirement, unless negative.
-                if (required.contains(&kind) && negative(a).is_none())
+                // Required kinds already speak through their requirement (negative ones
+                // as its refusal).
+                if required.contains(&kind)
                     || !(a.version == q.version || kind == EvidenceKind::MaintainerChange)
                 {
                     continue;

@@ -315,12 +315,13 @@ impl fmt::Display for RequirementOutcome {
         if let Some(neg) = self.refused_by.first() {
             return write!(
                 f,
-                "{}: {}: refused: {} logged {} ({}){}",
+                "{}: {}: refused: {} logged {}, by {:?} in {}{}",
                 self.criterion,
                 self.describe,
                 neg.jurisdiction,
                 neg.what,
-                neg.entry,
+                neg.entry.reviewer,
+                neg.entry.origin,
                 if self.refused_by.len() > 1 {
                     format!(" and {} more", self.refused_by.len() - 1)
                 } else {

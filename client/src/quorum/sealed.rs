@@ -118,7 +118,9 @@ impl Evaluator<'_> {
             {
                 continue;
             }
-            if let Ok(c) = self.reveal_status(r, now)
+            // The reveal must count itself (not withdrawn, distrusted, excluded, unproven).
+            if self.rejection(r, now).is_none()
+                && let Ok(c) = self.reveal_status(r, now)
                 && self.logged_after(i, c)
             {
                 return Some(Rejection::CertifiedAfterSealing {
@@ -133,7 +135,9 @@ impl Evaluator<'_> {
     pub(super) fn unrevealed(&self, ids: &[usize], now: u64) -> Vec<SealedCommitment> {
         let mut opened = std::collections::HashSet::new();
         for &i in ids {
+            // Only a reveal the client accepts reveals anything.
             if self.entries[i].att.attestation().reveal.is_some()
+                && self.rejection(i, now).is_none()
                 && let Ok(c) = self.reveal_status(i, now)
             {
                 opened.insert(*self.entries[c].att.leaf_hash());
