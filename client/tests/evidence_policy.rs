@@ -595,3 +595,64 @@ fn reveal_dates_from_the_commitment() {
     let v = eval(&w, &strict);
     assert!(v.pass, "{v}");
 }
+
+/// Loads every log with its own witnessing time (`ts` per jurisdiction), as a mirror that
+/// saw each log's checkpoint cosigned at a different moment would.
+fn load_at<'p>(
+    f: &Fed,
+    policy: &'p Policy,
+    ts: &[(&str, u64)],
+) -> quorate_client::quorum::Evaluator<'p> {
+    let mut ev = quorate_client::quorum::Evaluator::new(policy);
+    let ws: Vec<_> = f.witnesses.iter().collect();
+    for l in &f.logs {
+        let t = ts
+            .iter()
+            .find(|(j, _)| *j == l.jurisdiction)
+            .map_or(NOW - 60, |(_, t)| *t);
+        let cp = l.checkpoint(&ws, t);
+        for (i, env) in l.entries.iter().enumerate() {
+            let v = attestation::verify(env).unwrap();
+            let inc =
+                quorate_client::quorum::Inclusion::from_proof(policy, &v, &l.proof(i as u64, &cp));
+            ev.add(&l.origin(), v, inc).unwrap();
+        }
+    }
+    ev
+}
+
+/// The freshness rules hold for the commitment as well as the reveal: a reveal in a fresh
+/// log of a commitment whose log is witnessed too long ago is refused with that reason.
+#[test]
+fn a_reveal_needs_its_commitment_to_count_under_max_checkpoint_age() {
+    let mut f = Fed::new(&["DE", "FR", "JP"], 2);
+    let (a, s) = (Person::new("anna"), Person::new("sigrid"));
+    f.publish("DE", &full(P, "5.6.1", digest(1), &a), &a);
+    let mut inner = violation(P, "=5.6.1", &["safe-to-deploy"], &s);
+    inner.version = "5.6.1".into();
+    let salt = [5u8; 32];
+    let cleaf = f.publish(
+        "FR",
+        &Attestation::sealed_commitment(&inner, &salt, NOW - 7200),
+        &s,
+    );
+    f.publish("JP", &Attestation::revealing(&inner, cleaf, salt), &s);
+    let policy = f.policy(1, 2, "max-checkpoint-age 600\n");
+    let q = query(P, "5.6.1", digest(1));
+    // Both fresh: the reveal counts and vetoes.
+    let v = load_at(&f, &policy, &[]).evaluate(&q, NOW);
+    assert!(!v.pass && v.violations.len() == 1, "{v}");
+    assert_eq!(
+        v.violations[0].sealed_at.as_deref(),
+        Some("fr.example/log#0")
+    );
+    // FR's checkpoint witnessed an hour ago: the commitment is stale, so is the reveal.
+    let v = load_at(&f, &policy, &[("FR", NOW - 3600)]).evaluate(&q, NOW);
+    assert!(v.pass && v.violations.is_empty(), "{v}");
+    assert!(
+        v.notices.iter().any(|n| n
+            .text
+            .contains("reveal refused: its commitment is set aside: checkpoint is stale")),
+        "{v}"
+    );
+}
