@@ -48,6 +48,19 @@ pub fn weaknesses(p: &Policy) -> Vec<String> {
             p.review_quorum()
         ));
     }
+    // A requirement on a criterion the checked one does not imply never applies to `check`.
+    let applying = p.requirements_for(p.criteria());
+    for r in p.requirements() {
+        if !applying.iter().any(|a| std::ptr::eq(*a, r)) {
+            w.push(format!(
+                "`{}` (line {}) never applies to `check`: criteria {} does not imply {}",
+                r.to_line(),
+                r.line,
+                p.criteria(),
+                r.criterion
+            ));
+        }
+    }
     if p.requires_witnesses() {
         for j in p.jurisdictions() {
             let logs: Vec<&str> = p
@@ -87,6 +100,18 @@ pub fn policy_check(a: &PolicyCheckArgs) -> Result<ExitCode> {
         policy.witnesses().len(),
         policy.criteria()
     );
+    for r in policy.requirements() {
+        let from = match r.count {
+            quorate_client::policy::Count::Any => "any jurisdiction".to_owned(),
+            quorate_client::policy::Count::All => "every jurisdiction".to_owned(),
+            quorate_client::policy::Count::AtLeast(k) => format!("{k} jurisdiction(s)"),
+        };
+        println!(
+            "  requires for {}: {} from {from}",
+            r.criterion,
+            r.describe()
+        );
+    }
     let limits = net::Limits::with_budget(Duration::from_secs(a.log_timeout));
     let witness_keys = policy.witness_verifiers();
     let mut failed = 0usize;

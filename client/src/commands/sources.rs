@@ -297,8 +297,13 @@ pub(crate) fn load_view<'p>(
             warnings.extend(st.warnings);
             if st.invalid > 0 {
                 warnings.push(format!(
-                    "{} log entries did not verify and were ignored",
-                    st.invalid
+                    "{} log entries did not verify and were ignored{}",
+                    st.invalid,
+                    if st.refused.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", st.refused.join("; "))
+                    }
                 ));
             }
         }

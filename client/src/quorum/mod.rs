@@ -16,10 +16,12 @@
 
 mod chain;
 mod counted;
+mod evidence;
 mod explain;
 mod inclusion;
 mod keys;
 mod listing;
+mod sealed;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -33,7 +35,10 @@ use crate::policy::{Policy, Veto};
 
 use chain::{ANY, Bits, CriteriaTable, Edge, ForeignState, Reach, reach};
 pub use counted::Counted;
-pub use explain::{EntryRef, Missing, PackageVerdict, Rejection, ViolationFound, Why};
+pub use explain::{
+    EntryRef, Missing, NegativeEvidence, Notice, PackageVerdict, Rejection, RequirementOutcome,
+    SealedCommitment, ViolationFound, Why, sealed_line,
+};
 pub use inclusion::{Included, Inclusion, MAX_FUTURE_SKEW, NotProven, TrustedCheckpoint};
 pub use keys::MAX_ASSIGNMENTS;
 pub use listing::{EntryStatus, ListedEntry};
@@ -74,8 +79,14 @@ impl Entry {
         let what = match (&a.verdict, &a.delta_from) {
             (Verdict::Violation { range }, _) => format!("violation {range}"),
             (Verdict::Certify, Some(d)) => format!("{} -> {}", d.version, a.version),
-            (Verdict::Certify, None) => a.version.clone(),
-            (Verdict::Informational, _) => format!("{} (informational)", a.version),
+            (Verdict::Certify, None) => match a.evidence.as_ref().map(|e| e.kind()) {
+                Some(EvidenceKind::SourceReview) | None => a.version.clone(),
+                Some(k) => format!("{} ({k})", a.version),
+            },
+            (Verdict::Informational, _) => match a.evidence.as_ref().map(|e| e.kind()) {
+                Some(k) => format!("{} ({k}, informational)", a.version),
+                None => format!("{} (informational)", a.version),
+            },
             (Verdict::Sealed { .. }, _) => format!("{} (sealed commitment)", a.version),
         };
         EntryRef {
@@ -94,6 +105,10 @@ pub struct Evaluator<'p> {
     by_package: HashMap<(String, String), Vec<usize>>,
     /// leaf hash -> entries whose `supersedes` names it.
     supersedes: HashMap<Hash, Vec<usize>>,
+    /// leaf hash -> entries with it (a commitment a reveal names; copies in several logs).
+    by_leaf: HashMap<Hash, Vec<usize>>,
+    /// reviewer key -> its reveal entries (to date its certifications against them).
+    reveals_by_key: HashMap<[u8; 32], Vec<usize>>,
     equivocated: BTreeSet<String>,
     /// Logs the source could not bring up to date: origin -> (why, size of the cached
     /// checkpoint used instead, if any). Explains a missing jurisdiction as "log
@@ -108,6 +123,8 @@ impl<'p> Evaluator<'p> {
             entries: Vec::new(),
             by_package: HashMap::new(),
             supersedes: HashMap::new(),
+            by_leaf: HashMap::new(),
+            reveals_by_key: HashMap::new(),
             equivocated: BTreeSet::new(),
             unreachable: BTreeMap::new(),
         }
@@ -146,6 +163,13 @@ impl<'p> Evaluator<'p> {
         if let Some(s) = &a.supersedes {
             self.supersedes.entry(s.leaf_hash).or_default().push(idx);
         }
+        if a.reveal.is_some() {
+            self.reveals_by_key
+                .entry(*att.reviewer_key())
+                .or_default()
+                .push(idx);
+        }
+        self.by_leaf.entry(*att.leaf_hash()).or_default().push(idx);
         self.entries.push(Entry {
             origin: origin.to_owned(),
             jurisdiction: log.jurisdiction.clone(),
@@ -188,6 +212,12 @@ impl<'p> Evaluator<'p> {
         if self.equivocated.contains(&e.origin) {
             return Some(Rejection::LogEquivocated);
         }
+        if self.policy.distrusts(e.att.leaf_hash()) {
+            return Some(Rejection::Distrusted);
+        }
+        if self.policy.excludes_kind(a.reviewer.kind) {
+            return Some(Rejection::ExcludedReviewerKind(a.reviewer.kind));
+        }
         if let Some(j) = &e.jurisdiction {
             if !self.policy.reviewer_trusted(j, e.att.reviewer_key()) {
                 return Some(Rejection::UntrustedReviewer);
@@ -209,6 +239,10 @@ impl<'p> Evaluator<'p> {
             for &w in ws {
                 let we = &self.entries[w];
                 let wa = we.att.attestation();
+                // An entry the policy distrusts takes nothing away either.
+                if self.policy.distrusts(we.att.leaf_hash()) {
+                    continue;
+                }
                 if (we.att.reviewer_key() == e.att.reviewer_key()
                     || (we.origin == e.origin
                         && !wa.organisation.is_empty()
@@ -221,6 +255,16 @@ impl<'p> Evaluator<'p> {
                     });
                 }
             }
+        }
+        if a.reveal.is_some()
+            && let Err(r) = self.reveal_status(i, now)
+        {
+            return Some(r);
+        }
+        if matches!(a.verdict, Verdict::Certify)
+            && let Some(r) = self.sealed_contradiction(i, now)
+        {
+            return Some(r);
         }
         if !self.policy.accept_unknown_digests()
             && matches!(a.verdict, Verdict::Certify)
@@ -283,6 +327,9 @@ impl<'p> Evaluator<'p> {
         // Classify every entry of the package once.
         let mut usable: BTreeMap<&str, Vec<Edge<'_>>> = BTreeMap::new();
         let mut rejected: BTreeMap<&str, Vec<(usize, Rejection)>> = BTreeMap::new();
+        // Every entry that counts, per jurisdiction: the evidence requirements' input.
+        let mut counting: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut refused_reveals = Vec::new();
         let mut violations = Vec::new();
         let required_closure = policy.implied_by(criterion);
         for &i in ids {
@@ -299,23 +346,32 @@ impl<'p> Evaluator<'p> {
             {
                 continue;
             }
-            match self.rejection(i, now) {
+            let rejection = self.rejection(i, now);
+            if rejection.is_none() {
+                counting.entry(j).or_default().push(i);
+            }
+            if let Some(Rejection::BadReveal { reason }) = &rejection {
+                // A reveal that does not open its commitment is worth seeing even when
+                // its jurisdiction certifies: someone claims a sealed finding.
+                refused_reveals.push(Notice {
+                    jurisdiction: j.to_owned(),
+                    evidence: a
+                        .evidence
+                        .as_ref()
+                        .map_or(EvidenceKind::SourceReview, |e| e.kind()),
+                    entry: e.describe(),
+                    text: format!("reveal refused: {reason}; it counts for nothing"),
+                });
+            }
+            match rejection {
                 Some(r) => rejected.entry(j).or_default().push((i, r)),
                 None => match &a.verdict {
-                    // Until policy lines say otherwise, only full-scope source reviews
-                    // certify (specs/policy.md).
-                    Verdict::Certify
-                        if a.scope.as_ref().is_some_and(|s| s.is_full())
-                            && a.evidence
-                                .as_ref()
-                                .is_some_and(|e| e.kind() == EvidenceKind::SourceReview) =>
-                    {
-                        usable.entry(j).or_default().extend(self.edges(
-                            i,
-                            &mut table,
-                            &mut closures,
-                        ))
-                    }
+                    // Only source reviews make the quorum's chains, and only full-scope
+                    // ones unless the policy says `accept-partial-scope yes`.
+                    Verdict::Certify if self.makes_chain(a) => usable
+                        .entry(j)
+                        .or_default()
+                        .extend(self.edges(i, &mut table, &mut closures)),
                     Verdict::Violation { range } => {
                         // A violation of X blocks a requirement that implies X.
                         if !a.criteria.iter().any(|c| required_closure.contains(c)) {
@@ -330,6 +386,11 @@ impl<'p> Evaluator<'p> {
                                 criteria: a.criteria.clone(),
                                 blocking: policy.veto() == Veto::Any,
                                 unparsed_range: unparsed,
+                                sealed_at: a
+                                    .reveal
+                                    .as_ref()
+                                    .and_then(|_| self.reveal_status(i, now).ok())
+                                    .map(|c| self.position(c)),
                             });
                         }
                     }
@@ -405,7 +466,12 @@ impl<'p> Evaluator<'p> {
             });
         }
         let required = policy.review_quorum().max(1);
-        let pass = certified_by.len() >= required && !violations.iter().any(|v| v.blocking);
+        let (requirements, mut notices) =
+            self.requirements(q, criterion, &counting, &mut table, &mut closures);
+        notices.extend(refused_reveals);
+        let pass = certified_by.len() >= required
+            && !violations.iter().any(|v| v.blocking)
+            && requirements.iter().all(|r| r.pass);
         // What a passing verdict rests on, for Verification Summary Attestations.
         let counted = if pass {
             self.counted_all(&certified_by, &edges_of, &foreign, q, want, certifies)
@@ -421,6 +487,9 @@ impl<'p> Evaluator<'p> {
             certified_by,
             missing,
             violations,
+            requirements,
+            notices,
+            sealed_unrevealed: self.unrevealed(ids, now),
         }
     }
 
@@ -452,6 +521,7 @@ impl<'p> Evaluator<'p> {
                 .as_ref()
                 .is_some_and(|s| s.kind == SupersedeKind::Withdraw)
                 || !matches!(a.verdict, Verdict::Certify)
+                || !self.makes_chain(a)
                 || self.rejection(i, now).is_some()
             {
                 continue;
@@ -469,6 +539,18 @@ impl<'p> Evaluator<'p> {
                 ((*j).to_owned(), states)
             })
             .collect()
+    }
+
+    /// Whether a `certify` attestation is a step of the review quorum's chains: a source
+    /// review, of full scope unless the policy says `accept-partial-scope yes`. Other
+    /// evidence kinds count only through `require` lines.
+    fn makes_chain(&self, a: &quorate_proto::attestation::Attestation) -> bool {
+        a.scope
+            .as_ref()
+            .is_some_and(|s| s.is_full() || self.policy.accept_partial_scope())
+            && a.evidence
+                .as_ref()
+                .is_some_and(|e| e.kind() == EvidenceKind::SourceReview)
     }
 
     /// The name an attestation of this package by key `k` gives its reviewer.
