@@ -7,12 +7,14 @@
 //! - [`gossip`]: the federation transport (libp2p gossip of checkpoints and equivocation
 //!   evidence, and the `/quorate/fetch/1` request-response protocol).
 //! - [`federation`]: embedded witness, cross-witnessing, relay and equivocation detection.
+//! - [`web`]: the public HTML pages (home, reviews, reviewers, federation, activity).
 
 pub mod gossip;
 pub mod sequencer;
 pub mod store;
 
 pub mod api;
+pub mod browser;
 pub mod bench;
 pub mod config;
 pub mod datadir;
@@ -22,3 +24,4 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod reviewers;
 pub mod server;
+pub mod web;
