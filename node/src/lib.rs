@@ -14,8 +14,8 @@ pub mod sequencer;
 pub mod store;
 
 pub mod api;
-pub mod browser;
 pub mod bench;
+pub mod browser;
 pub mod config;
 pub mod datadir;
 pub mod fedbench;

@@ -101,14 +101,23 @@ fn pages_of_a_standalone_node_in_a_real_browser() {
     let (_, _, note) = common::latest(&log, addr);
     assert_eq!(home.text("#checkpoint-note"), text_collapse(&note));
     let raw = home.hrefs("#raw-links a");
-    for p in ["/checkpoint", "/checkpoint/latest", "/tile/0/000.p/33", "/tile/entries/000.p/33"] {
+    for p in [
+        "/checkpoint",
+        "/checkpoint/latest",
+        "/tile/0/000.p/33",
+        "/tile/entries/000.p/33",
+    ] {
         assert!(raw.iter().any(|h| h == p), "home links {p}: {raw:?}");
         assert_eq!(get(addr, p).status, 200, "{p} is served");
     }
     assert!(home.text("#evidence-status").contains("no federation"));
 
     // A release: every field, the withdrawn state, hostile text inert.
-    let rel = load(&b, addr, "/reviews?ecosystem=cargo&package=serde&version=1.0.0");
+    let rel = load(
+        &b,
+        addr,
+        "/reviews?ecosystem=cargo&package=serde&version=1.0.0",
+    );
     assert_eq!(rel.all("article.card").len(), 3);
     let c = card(&rel, i_hostile);
     assert_eq!(c.value().attr("data-state"), Some("withdrawn"));
@@ -137,12 +146,19 @@ fn pages_of_a_standalone_node_in_a_real_browser() {
     let scripts = rel.all("script");
     assert_eq!(scripts.len(), 1, "only /assets/site.js");
     assert_eq!(scripts[0].value().attr("src"), Some("/assets/site.js"));
-    assert!(rel.text("title").starts_with("Reviews"), "title not rewritten");
+    assert!(
+        rel.text("title").starts_with("Reviews"),
+        "title not rewritten"
+    );
     assert_eq!(rel.one("body").value().attr("data-pwned"), None);
     assert!(rel.all("main img").is_empty());
     let links = rel.hrefs("article a");
     // The hostile URL stays one attribute value, exactly as logged.
-    assert!(links.iter().any(|h| h == "https://example.org/\"><script>document.title='pwned'</script>"));
+    assert!(
+        links
+            .iter()
+            .any(|h| h == "https://example.org/\"><script>document.title='pwned'</script>")
+    );
     assert!(links.iter().any(|h| h == "https://example.org/review/1"));
     // The proof link returns a tlog-proof that verifies against the log key alone.
     let proof_href = format!("/v1/proof/entry/{i_hostile}");
@@ -157,7 +173,12 @@ fn pages_of_a_standalone_node_in_a_real_browser() {
     assert_eq!(get(addr, "/v1/proof/entry/x").status, 400);
     // Without JavaScript: the same content is in the HTML as served, with the CSP.
     let raw_html = get(addr, "/reviews?ecosystem=cargo&package=serde&version=1.0.0");
-    assert!(raw_html.header("content-security-policy").unwrap().contains("script-src 'self'"));
+    assert!(
+        raw_html
+            .header("content-security-policy")
+            .unwrap()
+            .contains("script-src 'self'")
+    );
     let served = scraper::Html::parse_document(&raw_html.text());
     let sel = scraper::Selector::parse("article.card").unwrap();
     assert_eq!(served.select(&sel).count(), 3);
@@ -182,7 +203,12 @@ fn pages_of_a_standalone_node_in_a_real_browser() {
         .collect();
     assert_eq!(shown.len(), 30, "every release exactly once");
     // Any ecosystem finds it too; the newest entries without a query.
-    assert_eq!(load(&b, addr, "/reviews?package=serde").all("tr.release").len(), 1);
+    assert_eq!(
+        load(&b, addr, "/reviews?package=serde")
+            .all("tr.release")
+            .len(),
+        1
+    );
     let newest = load(&b, addr, "/reviews?limit=5");
     let idx: Vec<String> = newest
         .all("article.card")
@@ -197,12 +223,22 @@ fn pages_of_a_standalone_node_in_a_real_browser() {
     assert_eq!(rows.len(), 2);
     let hex2 = hex(&r2.verifying_key().to_bytes());
     let row2 = rv.one(&format!("tr.reviewer[data-key='{hex2}']"));
-    assert_eq!(text(row2.select(&scraper::Selector::parse("td.count").unwrap()).next().unwrap()), "31");
+    assert_eq!(
+        text(
+            row2.select(&scraper::Selector::parse("td.count").unwrap())
+                .next()
+                .unwrap()
+        ),
+        "31"
+    );
     assert!(text(row2).contains(&reviewer_vkey(&r2)));
     let one = load(&b, addr, &format!("/reviewers/{hex2}?limit=10"));
     assert_eq!(one.text("#entry-count"), "31");
     assert_eq!(one.all("article.card").len(), 10);
-    assert_eq!(one.all("article.card")[0].value().attr("data-index"), Some("32"));
+    assert_eq!(
+        one.all("article.card")[0].value().attr("data-index"),
+        Some("32")
+    );
     assert_eq!(one.hrefs("p.pager a").len(), 1);
 
     // Activity: the bars add up to the entries dated in the window.
@@ -210,12 +246,21 @@ fn pages_of_a_standalone_node_in_a_real_browser() {
     let bars: u64 = act
         .all("svg.barchart rect.bar")
         .iter()
-        .map(|r| r.value().attr("data-value").unwrap().parse::<u64>().unwrap())
+        .map(|r| {
+            r.value()
+                .attr("data-value")
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
         .sum();
     assert_eq!(bars, size);
     assert_eq!(act.text("#in-window"), size.to_string());
     assert_eq!(act.all("svg.barchart rect.bar").len(), 30);
-    assert_eq!(get(addr, "/activity.svg?days=7").header("content-type"), Some("image/svg+xml"));
+    assert_eq!(
+        get(addr, "/activity.svg?days=7").header("content-type"),
+        Some("image/svg+xml")
+    );
 
     // Federation of a standalone node.
     let fed = load(&b, addr, "/federation");
@@ -269,13 +314,19 @@ fn federation_page_shows_who_witnesses_whom() {
         let rows = p.all("#logs tr.log");
         let ok = rows.len() == 3
             && rows[1..].iter().all(|r| text(*r).contains("size 1"))
-            && rows[0].select(&scraper::Selector::parse("ul.cosigs li").unwrap()).count() == 2;
+            && rows[0]
+                .select(&scraper::Selector::parse("ul.cosigs li").unwrap())
+                .count()
+                == 2;
         ok.then_some(p)
     });
     assert!(page.script_ran());
     let rows = page.all("#logs tr.log");
     assert_eq!(rows.len(), 3);
-    assert_eq!(rows[0].value().attr("data-origin"), Some(fed.specs[0].origin.as_str()));
+    assert_eq!(
+        rows[0].value().attr("data-origin"),
+        Some(fed.specs[0].origin.as_str())
+    );
     assert_eq!(rows[0].value().attr("data-own"), Some("true"));
     for r in &rows[1..] {
         let t = text(*r);
@@ -289,16 +340,29 @@ fn federation_page_shows_who_witnesses_whom() {
     assert_eq!(page.all("svg.fedgraph g.vertex.log").len(), 3);
     assert!(page.all("svg.fedgraph path.edge.fresh").len() >= 4);
     assert!(page.all("svg.fedgraph path.edge.none").is_empty());
-    assert_eq!(get_svg(procs[0].http), page.all("svg.fedgraph path.edge").len());
+    assert_eq!(
+        get_svg(procs[0].http),
+        page.all("svg.fedgraph path.edge").len()
+    );
     // Home lists both cosigners with their ages.
     let home = load(&b, procs[0].http, "/");
-    let cos: Vec<String> = home.all("#cosigners tr.cosigner td:first-child").into_iter().map(text).collect();
-    let mut want: Vec<String> = fed.specs[1..].iter().map(|s| s.witness_verifier().name().to_owned()).collect();
+    let cos: Vec<String> = home
+        .all("#cosigners tr.cosigner td:first-child")
+        .into_iter()
+        .map(text)
+        .collect();
+    let mut want: Vec<String> = fed.specs[1..]
+        .iter()
+        .map(|s| s.witness_verifier().name().to_owned())
+        .collect();
     let mut got = cos.clone();
     want.sort();
     got.sort();
     assert_eq!(got, want);
-    assert!(home.text("#evidence-status").contains("No equivocation evidence"));
+    assert!(
+        home.text("#evidence-status")
+            .contains("No equivocation evidence")
+    );
 }
 
 /// Edges in the standalone `/federation.svg`.

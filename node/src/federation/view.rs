@@ -172,10 +172,15 @@ impl FedView {
                 ),
                 None => (None, Vec::new()),
             };
-            (latest, cosignatures, evidence.get(origin).copied().unwrap_or(0))
+            (
+                latest,
+                cosignatures,
+                evidence.get(origin).copied().unwrap_or(0),
+            )
         };
         let mut out = Vec::with_capacity(1 + i.peers.len());
-        let (latest, cosignatures, ev) = describe(&i.origin, &i.log, own_latest.map(|x| x.1).as_deref());
+        let (latest, cosignatures, ev) =
+            describe(&i.origin, &i.log, own_latest.map(|x| x.1).as_deref());
         out.push(LogInfo {
             origin: i.origin.clone(),
             vkey: i.log.vkey(),

@@ -139,5 +139,8 @@ pub(crate) async fn page(
         }
         p.note { "Dates are the review times the attestations state (the reviewers' claims); the log itself records no time." }
     };
-    html_response(StatusCode::OK, layout(&ctx, Nav::Activity, "Activity", content))
+    html_response(
+        StatusCode::OK,
+        layout(&ctx, Nav::Activity, "Activity", content),
+    )
 }

@@ -107,8 +107,10 @@ pub fn card(d: &CardData) -> Markup {
                     a href={"/reviewers/" (hex(&a.reviewer.public_key))} { (a.reviewer.name) }
                     " (" (a.reviewer.kind.as_str()) ")"
                 }
-                dt { "Organisation" }
-                dd.organisation { (a.organisation) }
+                @if !a.organisation.is_empty() {
+                    dt { "Organisation" }
+                    dd.organisation { (a.organisation) }
+                }
                 dt { "Verdict" }
                 dd { (verdict(&a.verdict)) }
                 @if !a.criteria.is_empty() {

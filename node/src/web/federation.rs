@@ -181,7 +181,11 @@ pub(crate) async fn page(State(ctx): State<Ctx>) -> Response {
         );
     };
     let (vertices, edges) = graph_of(&view, t);
-    let own_witness = view.witnesses.first().map(|w| w.name.clone()).unwrap_or_default();
+    let own_witness = view
+        .witnesses
+        .first()
+        .map(|w| w.name.clone())
+        .unwrap_or_default();
     let content = html! {
         figure #graph {
             (raw(svg::graph(&vertices, &edges)))

@@ -30,11 +30,22 @@ pub(crate) async fn page(State(ctx): State<Ctx>) -> Response {
         let witness_vkey = c.fed.as_ref().map(|f| f.own_witness_vkey());
         let evidence_total = c.fed.as_ref().map(|_| {
             logs.iter().fold((0, 0), |(n, e), l| {
-                (n + l.evidence, e + u64::from(l.evidence > 0 || l.equivocating))
+                (
+                    n + l.evidence,
+                    e + u64::from(l.evidence > 0 || l.equivocating),
+                )
             })
         });
         let own = logs.into_iter().next();
-        Ok::<_, PageError>((size, note, newest, own, witness_vkey, evidence_total, snap.root()))
+        Ok::<_, PageError>((
+            size,
+            note,
+            newest,
+            own,
+            witness_vkey,
+            evidence_total,
+            snap.root(),
+        ))
     })
     .await;
     let (size, note, newest, own, witness_vkey, evidence, root) = match data {
@@ -116,5 +127,8 @@ pub(crate) async fn page(State(ctx): State<Ctx>) -> Response {
             }
         }
     };
-    html_response(StatusCode::OK, layout(&ctx, Nav::Home, "Quorate log", content))
+    html_response(
+        StatusCode::OK,
+        layout(&ctx, Nav::Home, "Quorate log", content),
+    )
 }

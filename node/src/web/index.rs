@@ -120,7 +120,7 @@ impl WebIndex {
                 .iter()
                 .map(|(k, r)| (*k, r.indexes.len(), r.name.clone(), r.organisation.clone()))
                 .collect();
-            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v.sort_by_key(|a| a.0);
             v
         })
     }
@@ -155,12 +155,7 @@ impl WebIndex {
 
     /// Entries per day (by claimed review time) for days `first..=last`.
     pub fn days(&self, first: u64, last: u64) -> Vec<(u64, u64)> {
-        self.read(|s| {
-            s.days
-                .range(first..=last)
-                .map(|(d, n)| (*d, *n))
-                .collect()
-        })
+        self.read(|s| s.days.range(first..=last).map(|(d, n)| (*d, *n)).collect())
     }
 
     /// Entries that did not decode.

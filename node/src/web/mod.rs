@@ -406,7 +406,10 @@ pub(crate) fn b64(b: &[u8]) -> String {
 /// A URL only if it is plain `http(s)`: anything else (`javascript:`, `data:`) is shown
 /// as text, never made a link.
 pub(crate) fn safe_link(url: &str) -> Option<&str> {
-    let lower = url.get(..8).map(str::to_ascii_lowercase).unwrap_or_default();
+    let lower = url
+        .get(..8)
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
     (lower.starts_with("https://") || lower.starts_with("http://")).then_some(url)
 }
 

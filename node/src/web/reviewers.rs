@@ -12,8 +12,8 @@ use maud::html;
 
 use super::card::{CardData, cards};
 use super::{
-    Ctx, Nav, PageError, fmt_date, hex, html_response, layout, opt_u64, page_limit,
-    parse_hex32, with_snapshot,
+    Ctx, Nav, PageError, fmt_date, hex, html_response, layout, opt_u64, page_limit, parse_hex32,
+    with_snapshot,
 };
 use crate::reviewers::{ReviewerKey, read_list};
 
@@ -113,7 +113,10 @@ pub(crate) async fn page(
             (table(&former, "former-reviewers"))
         }
     };
-    html_response(StatusCode::OK, layout(&ctx, Nav::Reviewers, "Reviewers", content))
+    html_response(
+        StatusCode::OK,
+        layout(&ctx, Nav::Reviewers, "Reviewers", content),
+    )
 }
 
 pub(crate) async fn reviewer_page(
@@ -162,7 +165,10 @@ pub(crate) async fn reviewer_page(
     let name = summary
         .as_ref()
         .map(|s| s.1.clone())
-        .or_else(|| vkey.as_ref().and_then(|v| v.split('+').next().map(str::to_owned)))
+        .or_else(|| {
+            vkey.as_ref()
+                .and_then(|v| v.split('+').next().map(str::to_owned))
+        })
         .unwrap_or_default();
     let title = format!("Reviewer {name}");
     let content = html! {
@@ -182,5 +188,8 @@ pub(crate) async fn reviewer_page(
             p.pager { a rel="next" href={"/reviewers/" (hex(&k)) "?before=" (b) "&limit=" (limit)} { "Older entries" } }
         }
     };
-    html_response(StatusCode::OK, layout(&ctx, Nav::Reviewers, &title, content))
+    html_response(
+        StatusCode::OK,
+        layout(&ctx, Nav::Reviewers, &title, content),
+    )
 }

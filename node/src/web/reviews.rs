@@ -45,9 +45,10 @@ fn parse_search(q: &HashMap<String, String>) -> Result<Search, PageError> {
     let eco = field(q, "ecosystem")?;
     let ecosystem = match eco {
         "" | "any" => None,
-        e => Some(Ecosystem::from_input(e).map_err(|err| {
-            PageError::BadRequest(format!("ecosystem {e:?}: {err}"))
-        })?),
+        e => Some(
+            Ecosystem::from_input(e)
+                .map_err(|err| PageError::BadRequest(format!("ecosystem {e:?}: {err}")))?,
+        ),
     };
     let raw = field(q, "package")?;
     // A full name is normalised as the log stores it (npm lowercase, PyPI's PEP 503
@@ -284,7 +285,10 @@ pub(crate) async fn page(
             }
         }
     };
-    html_response(StatusCode::OK, layout(&ctx, Nav::Reviews, "Reviews", content))
+    html_response(
+        StatusCode::OK,
+        layout(&ctx, Nav::Reviews, "Reviews", content),
+    )
 }
 
 /// `GET /entry/{index}`: one entry.

@@ -115,8 +115,12 @@ pub fn graph(vertices: &[Vertex], edges: &[Edge]) -> String {
     let vertices = &vertices[..vertices.len().min(MAX_VERTICES)];
     let (w, h) = (760.0_f64, 560.0_f64);
     let (cx, cy) = (w / 2.0, h / 2.0 - 10.0);
-    let logs: Vec<usize> = (0..vertices.len()).filter(|&i| !vertices[i].external).collect();
-    let ext: Vec<usize> = (0..vertices.len()).filter(|&i| vertices[i].external).collect();
+    let logs: Vec<usize> = (0..vertices.len())
+        .filter(|&i| !vertices[i].external)
+        .collect();
+    let ext: Vec<usize> = (0..vertices.len())
+        .filter(|&i| vertices[i].external)
+        .collect();
     let mut pos = vec![(0.0, 0.0); vertices.len()];
     let place = |ring: &[usize], r: f64, pos: &mut Vec<(f64, f64)>, phase: f64| {
         let n = ring.len().max(1) as f64;
@@ -125,8 +129,18 @@ pub fn graph(vertices: &[Vertex], edges: &[Edge]) -> String {
             pos[i] = (cx + r * a.cos(), cy + r * a.sin());
         }
     };
-    place(&logs, if logs.len() > 1 { 200.0 } else { 0.0 }, &mut pos, 0.0);
-    place(&ext, if logs.len() > 1 { 90.0 } else { 150.0 }, &mut pos, PI / 4.0);
+    place(
+        &logs,
+        if logs.len() > 1 { 200.0 } else { 0.0 },
+        &mut pos,
+        0.0,
+    );
+    place(
+        &ext,
+        if logs.len() > 1 { 90.0 } else { 150.0 },
+        &mut pos,
+        PI / 4.0,
+    );
 
     let mut s = String::new();
     let _ = write!(
@@ -205,7 +219,11 @@ pub fn graph(vertices: &[Vertex], edges: &[Edge]) -> String {
         } else {
             "#57606a"
         };
-        let class = if v.external { "vertex witness" } else { "vertex log" };
+        let class = if v.external {
+            "vertex witness"
+        } else {
+            "vertex log"
+        };
         let _ = write!(s, r#"<g class="{class}" data-label="{}">"#, esc(&v.label));
         if v.external {
             let _ = write!(
@@ -228,7 +246,10 @@ pub fn graph(vertices: &[Vertex], edges: &[Edge]) -> String {
         } else {
             let (dx, dy) = (x - cx, y - cy);
             let l = (dx * dx + dy * dy).sqrt();
-            (x + dx / l * (radius + 14.0), y + dy / l * (radius + 14.0) + 4.0)
+            (
+                x + dx / l * (radius + 14.0),
+                y + dy / l * (radius + 14.0) + 4.0,
+            )
         };
         let anchor = if (lx - x).abs() < 8.0 {
             "middle"

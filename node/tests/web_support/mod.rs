@@ -54,7 +54,12 @@ fn sel(s: &str) -> Selector {
 
 /// Whitespace-collapsed text of an element.
 pub fn text(e: ElementRef<'_>) -> String {
-    e.text().collect::<Vec<_>>().join("").split_whitespace().collect::<Vec<_>>().join(" ")
+    e.text()
+        .collect::<Vec<_>>()
+        .join("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl Page {
@@ -64,7 +69,13 @@ impl Page {
 
     pub fn one(&self, css: &str) -> ElementRef<'_> {
         let v = self.all(css);
-        assert_eq!(v.len(), 1, "{}: expected exactly one {css:?}, found {}", self.url, v.len());
+        assert_eq!(
+            v.len(),
+            1,
+            "{}: expected exactly one {css:?}, found {}",
+            self.url,
+            v.len()
+        );
         v[0]
     }
 
