@@ -363,6 +363,42 @@ fn federation_page_shows_who_witnesses_whom() {
         home.text("#evidence-status")
             .contains("No equivocation evidence")
     );
+
+    // Evidence that node 2's log forked, proven to node 0: its row, its vertex and the
+    // home page say so.
+    let key = quorate_node::datadir::DataDir::new(&fed.specs[2].dir)
+        .load_key()
+        .unwrap();
+    let a = key.sign_checkpoint(5, [1; 32]).unwrap();
+    let b2 = key.sign_checkpoint(5, [2; 32]).unwrap();
+    let ev = quorate_proto::equivocation::Equivocation::same_size(&a, &b2).to_text();
+    let (status, _) = procs[0]
+        .post("/v1/equivocations", "text/plain", ev.as_bytes())
+        .unwrap();
+    assert_eq!(status, 200);
+    let page = load(&b, procs[0].http, "/federation");
+    let forked = page.one(&format!("tr.log[data-origin='{}']", fed.specs[2].origin));
+    assert!(
+        text(forked).contains("1 item(s): this log forked"),
+        "{}",
+        text(forked)
+    );
+    let honest = page.one(&format!("tr.log[data-origin='{}']", fed.specs[1].origin));
+    assert!(!text(honest).contains("forked"));
+    let marked: Vec<String> = page
+        .all("svg.fedgraph g.vertex.log")
+        .iter()
+        .filter(|g| text(**g).contains("EVIDENCE"))
+        .filter_map(|g| g.value().attr("data-label").map(str::to_owned))
+        .collect();
+    assert_eq!(marked, [fed.specs[2].origin.clone()]);
+    let home = load(&b, procs[0].http, "/");
+    let status = home.text("#evidence-status");
+    assert!(
+        status.contains("1 item(s) of equivocation evidence held, against 1 log(s)"),
+        "{status}"
+    );
+    assert!(!status.contains("This log itself"));
 }
 
 /// Edges in the standalone `/federation.svg`.
