@@ -49,6 +49,7 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     shutting_down: AtomicBool,
     federation: Option<Arc<crate::federation::FedShared>>,
+    web: Option<Router<Arc<AppState>>>,
 }
 
 impl AppState {
@@ -75,12 +76,19 @@ impl AppState {
             metrics,
             shutting_down: AtomicBool::new(false),
             federation: None,
+            web: None,
         }
     }
 
     /// Serve the federation's cosigned checkpoint and metrics.
     pub fn with_federation(mut self, shared: Arc<crate::federation::FedShared>) -> AppState {
         self.federation = Some(shared);
+        self
+    }
+
+    /// Serve the public web pages ([`crate::web::router`]) beside the API.
+    pub fn with_web(mut self, pages: Router<Arc<AppState>>) -> AppState {
+        self.web = Some(pages);
         self
     }
 
@@ -105,6 +113,9 @@ pub fn router_with(state: St, config: &Config, witness: Option<Router>) -> Route
         r = r
             .route_service("/add-checkpoint", w.clone())
             .route_service("/v1/equivocations", w);
+    }
+    if let Some(pages) = state.web.clone() {
+        r = r.merge(pages);
     }
     r.route("/checkpoint", get(checkpoint))
         .route("/checkpoint/latest", get(checkpoint_latest))

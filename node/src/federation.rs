@@ -30,7 +30,8 @@
 //!
 //! Modules: [`shared`] (state shared with the HTTP API), [`events`] (gossip events and
 //! peer requests), [`detect`] (relay and fork detection), [`evidence`] (storing and
-//! publishing evidence), [`cosign`] (the log side's cosigning rounds).
+//! publishing evidence), [`cosign`] (the log side's cosigning rounds), [`view`] (what the
+//! web pages read).
 
 mod cosign;
 mod detect;
@@ -39,6 +40,7 @@ mod evidence;
 mod peer_http;
 mod relay;
 mod shared;
+mod view;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
@@ -62,6 +64,7 @@ use cosign::{External, Target, load_cosigned};
 use detect::{Seen, load_seen};
 use evidence::evidence_channel;
 pub use shared::FedShared;
+pub use view::{CosignatureInfo, FedView, LogInfo, WitnessInfo, WitnessOperator};
 
 /// How often the log side looks for a new checkpoint when not notified by the sequencer.
 pub const POLL: Duration = Duration::from_millis(200);
@@ -286,6 +289,11 @@ impl Federation {
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    /// A read-only view for the public web pages ([`crate::web`]).
+    pub fn view(&self) -> FedView {
+        FedView::new(self.inner.clone())
     }
 
     /// This node's libp2p PeerId.

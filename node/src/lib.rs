@@ -7,6 +7,7 @@
 //! - [`gossip`]: the federation transport (libp2p gossip of checkpoints and equivocation
 //!   evidence, and the `/quorate/fetch/1` request-response protocol).
 //! - [`federation`]: embedded witness, cross-witnessing, relay and equivocation detection.
+//! - [`web`]: the public HTML pages (home, reviews, reviewers, federation, activity).
 
 pub mod gossip;
 pub mod sequencer;
@@ -14,6 +15,7 @@ pub mod store;
 
 pub mod api;
 pub mod bench;
+pub mod browser;
 pub mod config;
 pub mod datadir;
 pub mod fedbench;
@@ -22,3 +24,4 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod reviewers;
 pub mod server;
+pub mod web;

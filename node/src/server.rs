@@ -24,6 +24,7 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     let key = data.load_key()?;
     let origin = key.origin().to_owned();
     let log_verifier = key.signer().verifier();
+    let log_vkey = log_verifier.vkey();
     let d = data.clone();
     let store = Arc::new(
         tokio::task::spawn_blocking(move || d.open_store())
@@ -46,6 +47,7 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     );
     let mut federation = None;
     let mut witness_router = None;
+    let mut fed_shared = None;
     if config.gossip.is_some() || !config.external_witness.is_empty() {
         let started = Federation::start(
             data.clone(),
@@ -57,9 +59,18 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
         .await
         .context("starting the federation")?;
         state = state.with_federation(started.shared.clone());
+        fed_shared = Some(started.shared.clone());
         witness_router = Some(started.witness_router);
         federation = Some(started.federation);
     }
+    let pages = crate::web::WebCtx::start(
+        store.clone(),
+        origin.clone(),
+        log_vkey,
+        data.reviewers_path(),
+        fed_shared.zip(federation.as_ref().map(Federation::view)),
+    );
+    state = state.with_web(crate::web::router(pages));
     let state = Arc::new(state);
     let app = router_with(state.clone(), &config, witness_router);
     let listener = TcpListener::bind(config.listen)
