@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use quorate_proto::checkpoint::LogKeys;
 use quorate_proto::cosignature::CosignatureSigner;
 use quorate_proto::note::{Ed25519Verifier, NoteVerifier};
 use quorate_witness::{SystemClock, Witness, router};
@@ -60,7 +61,8 @@ enum Cmd {
         /// name is the log origin. Repeatable.
         #[arg(long = "log")]
         logs: Vec<String>,
-        /// TOML file with `[[log]] origin = "...", vkey = "..."` entries.
+        /// TOML file with `[[log]] origin = "...", vkey = "..."` entries; the origin may
+        /// differ from the key name, and one origin may have several entries (keys).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Milliseconds a connection has to send a complete request head (also the
@@ -192,10 +194,24 @@ fn read_vkey(arg: &str) -> anyhow::Result<Ed25519Verifier> {
     Ed25519Verifier::from_vkey(text.trim()).with_context(|| format!("log key {arg:?}"))
 }
 
-fn load_logs(args: &[String], config: Option<&Path>) -> anyhow::Result<Vec<Ed25519Verifier>> {
-    let mut logs = Vec::new();
+/// The logs to follow: each `--log` vkey (origin = its key name), then the config file's
+/// `[[log]]` entries, where the origin is configured and may differ from the key name, and
+/// several entries with one origin list several keys (rotation overlap).
+fn load_logs(args: &[String], config: Option<&Path>) -> anyhow::Result<Vec<LogKeys>> {
+    let mut logs: Vec<LogKeys> = Vec::new();
+    let mut add = |origin: &str, key: Ed25519Verifier| -> anyhow::Result<()> {
+        match logs.iter_mut().find(|l| l.origin() == origin) {
+            Some(l) if l.contains(&key) => Ok(()),
+            Some(l) => Ok(l.add_key(key)?),
+            None => {
+                logs.push(LogKeys::new(origin, vec![key])?);
+                Ok(())
+            }
+        }
+    };
     for a in args {
-        logs.push(read_vkey(a)?);
+        let v = read_vkey(a)?;
+        add(&v.name().to_owned(), v)?;
     }
     if let Some(path) = config {
         let text =
@@ -204,15 +220,7 @@ fn load_logs(args: &[String], config: Option<&Path>) -> anyhow::Result<Vec<Ed255
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         for entry in cfg.log {
             let v = read_vkey(&entry.vkey)?;
-            if v.name() != entry.origin {
-                bail!(
-                    "{}: log origin {:?} differs from its key name {:?}",
-                    path.display(),
-                    entry.origin,
-                    v.name()
-                );
-            }
-            logs.push(v);
+            add(&entry.origin, v).with_context(|| format!("{}", path.display()))?;
         }
     }
     Ok(logs)
@@ -238,7 +246,7 @@ async fn serve(
     if logs.is_empty() {
         tracing::warn!("no logs configured: every add-checkpoint will get 404");
     }
-    let witness = Witness::open(signer, logs, &data.join(STATE_FILE), SystemClock)
+    let witness = Witness::open_logs(signer, logs, &data.join(STATE_FILE), SystemClock)
         .context("opening the witness state")?;
     tracing::info!(name = witness.name(), vkey = %witness.vkey(), logs = ?witness.origins(), "witness ready");
     let witness = Arc::new(witness);
