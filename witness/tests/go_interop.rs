@@ -135,3 +135,83 @@ fn witness_cosigns_a_go_sumdb_shaped_log_across_a_key_rotation() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The other direction: a cosignature/v1 made outside Rust (Go, crypto/ed25519, from the
+/// spec text alone) verified by Quorate; and Quorate's cosignature over a Quorate
+/// checkpoint verified by that Go code (`gowitness verify`).
+#[test]
+fn cosignatures_made_and_checked_outside_rust() {
+    use quorate_proto::checkpoint::verify_checkpoint;
+    use quorate_proto::cosignature::{CosignatureSigner, CosignatureVerifier};
+    use quorate_proto::note;
+
+    let dir = TempDir::new("gocosig");
+    let Some(tool) = go_tool(dir.path()) else {
+        return;
+    };
+    let log = common::TestLog::new("example.org/quorate-log", 4);
+    let mut log = log;
+    log.grow(9, "x");
+    let signed = String::from_utf8(log.checkpoint()).unwrap();
+    let note_file = dir.path().join("cp.note");
+    std::fs::write(&note_file, &signed).unwrap();
+
+    // Go cosigns; Quorate verifies.
+    let out = Command::new(&tool)
+        .args(["cosign", "go-witness.example/w", &"ab".repeat(32)])
+        .arg(&note_file)
+        .arg("1700000123")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (vkey, line) = stdout.split_once('\n').unwrap();
+    let gv = CosignatureVerifier::from_vkey(vkey).unwrap();
+    let with_go = format!("{signed}{line}");
+    let v = verify_checkpoint(with_go.as_bytes(), &log.signer.verifier(), &[gv.clone()]).unwrap();
+    assert_eq!(v.cosignatures().len(), 1);
+    assert_eq!(v.cosignatures()[0].timestamp(), 1_700_000_123);
+    // The same key made in Rust from the same seed has the same vkey.
+    let rust_twin = CosignatureSigner::generate("go-witness.example/w", [0xab; 32]).unwrap();
+    assert_eq!(rust_twin.vkey(), vkey);
+    // A flipped bit in Go's signature is refused.
+    let (head, b64) = line.trim_end().rsplit_once(' ').unwrap();
+    let mut raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap();
+    raw[20] ^= 1;
+    let bad = format!(
+        "{signed}{head} {}\n",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &raw)
+    );
+    assert!(verify_checkpoint(bad.as_bytes(), &log.signer.verifier(), &[gv]).is_err());
+
+    // Quorate cosigns; Go verifies from the spec.
+    let w = CosignatureSigner::generate("quorate-witness.example/w", [0x5c; 32]).unwrap();
+    let text = &signed[..signed.rfind("\n\n").unwrap() + 1];
+    let sig = w.cosign(text, 1_700_000_456).unwrap();
+    let both = note::add_signatures(&signed, &[sig]).unwrap();
+    std::fs::write(&note_file, &both).unwrap();
+    let out = Command::new(&tool)
+        .args(["verify", &w.vkey()])
+        .arg(&note_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok 1700000456\n");
+    // Go refuses a tampered checkpoint text under Quorate's cosignature.
+    std::fs::write(&note_file, both.replacen("\n9\n", "\n8\n", 1)).unwrap();
+    let out = Command::new(&tool)
+        .args(["verify", &w.vkey()])
+        .arg(&note_file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not verify"));
+}
