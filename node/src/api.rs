@@ -49,6 +49,7 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     shutting_down: AtomicBool,
     federation: Option<Arc<crate::federation::FedShared>>,
+    freshness: Option<Arc<crate::health::Freshness>>,
 }
 
 impl AppState {
@@ -75,12 +76,19 @@ impl AppState {
             metrics,
             shutting_down: AtomicBool::new(false),
             federation: None,
+            freshness: None,
         }
     }
 
     /// Serve the federation's cosigned checkpoint and metrics.
     pub fn with_federation(mut self, shared: Arc<crate::federation::FedShared>) -> AppState {
         self.federation = Some(shared);
+        self
+    }
+
+    /// `/healthz` fails once `f` goes stale (see [`crate::health`]).
+    pub fn with_freshness(mut self, f: Arc<crate::health::Freshness>) -> AppState {
+        self.freshness = Some(f);
         self
     }
 
@@ -1048,6 +1056,13 @@ async fn consistency(
 async fn healthz(State(st): State<St>) -> Response {
     let size = read(&st, |s| Ok(s.size())).await;
     match size {
+        Ok(_)
+            if !st.shutting_down.load(Ordering::SeqCst)
+                && let Some(Err(stale)) = st.freshness.as_ref().map(|f| f.check()) =>
+        {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stale", stale.to_string())
+                .into_response()
+        }
         Ok(size) if !st.shutting_down.load(Ordering::SeqCst) => (
             StatusCode::OK,
             axum::Json(serde_json::json!({"status": "ok", "size": size})),

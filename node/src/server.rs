@@ -46,6 +46,7 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     );
     let mut federation = None;
     let mut witness_router = None;
+    let mut fed_shared = None;
     if config.gossip.is_some() || !config.external_witness.is_empty() {
         let started = Federation::start(
             data.clone(),
@@ -56,9 +57,17 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
         )
         .await
         .context("starting the federation")?;
+        fed_shared = Some(started.shared.clone());
         state = state.with_federation(started.shared.clone());
         witness_router = Some(started.witness_router);
         federation = Some(started.federation);
+    }
+    if let Some(ms) = config.healthz_max_age_ms {
+        state = state.with_freshness(crate::health::watch(
+            Duration::from_millis(ms),
+            seq.committed(),
+            fed_shared.as_deref(),
+        ));
     }
     let state = Arc::new(state);
     let app = router_with(state.clone(), &config, witness_router);

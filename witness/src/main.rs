@@ -3,6 +3,7 @@
 //! ```text
 //! quorate-witness init  --data DIR --name NAME
 //! quorate-witness serve --data DIR [--listen ADDR] [--log VKEY]... [--config FILE]
+//!                       [--tls-cert FILE --tls-key FILE]
 //! quorate-witness bench [--requests N]
 //! ```
 
@@ -72,6 +73,12 @@ enum Cmd {
         /// Connections served at once; more wait in the listen backlog.
         #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
         max_connections: u64,
+        /// Serve HTTPS with this PEM certificate chain, leaf first (needs --tls-key).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Measure add-checkpoint throughput and latency (in-process and over loopback HTTP).
     Bench {
@@ -124,6 +131,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             header_read_timeout_ms,
             max_connections,
+            tls_cert,
+            tls_key,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -138,7 +147,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 header_read_timeout: std::time::Duration::from_millis(header_read_timeout_ms),
                 max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
             };
-            rt.block_on(serve(&data, listen, &logs, config.as_deref(), limits))
+            let tls = match (tls_cert, tls_key) {
+                (Some(c), Some(k)) => Some(quorate_witness::tls::server_config(&c, &k)?),
+                _ => None,
+            };
+            rt.block_on(serve(&data, listen, &logs, config.as_deref(), limits, tls))
         }
         Cmd::Bench {
             requests,
@@ -232,6 +245,7 @@ async fn serve(
     log_args: &[String],
     config: Option<&Path>,
     limits: quorate_witness::server::ConnLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> anyhow::Result<()> {
     let key_path = data.join(KEY_FILE);
     if !key_path.exists() {
@@ -266,7 +280,7 @@ async fn serve(
     // Tests and scripts read the bound address (the port may have been 0) from stdout.
     println!("listening on {addr}");
     std::io::stdout().flush()?;
-    quorate_witness::server::serve(listener, app, limits, shutdown_signal()).await;
+    quorate_witness::server::serve_tls(listener, app, limits, tls, shutdown_signal()).await;
     tracing::info!("shut down");
     Ok(())
 }

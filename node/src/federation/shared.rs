@@ -46,6 +46,8 @@ pub struct FedShared {
     pub(super) cosign_refused: AtomicU64,
     pub(super) gossip_lines_stripped: AtomicU64,
     pub(super) proof_requests: AtomicU64,
+    /// Told of every cosignature gathered (`/healthz` freshness), when set.
+    freshness: std::sync::OnceLock<std::sync::Arc<crate::health::Freshness>>,
 }
 
 impl FedShared {
@@ -61,6 +63,11 @@ impl FedShared {
             stall,
             ..FedShared::default()
         }
+    }
+
+    /// Reports every gathered cosignature to `f` from now on (set once).
+    pub fn set_freshness(&self, f: std::sync::Arc<crate::health::Freshness>) {
+        let _ = self.freshness.set(f);
     }
 
     /// The cosigning target (distinct witness cosignatures).
@@ -111,6 +118,11 @@ impl FedShared {
     /// Records the cosignatures gathered so far on the checkpoint of size `size` (every
     /// line verified). Returns true when it reached the target and is now served.
     pub(super) fn set_gathered(&self, size: u64, note: Vec<u8>) -> bool {
+        if count_signature_lines(&note) > 1
+            && let Some(f) = self.freshness.get()
+        {
+            f.touch(crate::health::Activity::Cosigned);
+        }
         let reached = self.reaches_target(&note);
         if reached {
             self.set_served(size, note.clone());
