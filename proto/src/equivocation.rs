@@ -78,6 +78,9 @@ pub enum EquivocationError {
     BadProof(MerkleError),
 }
 
+/// Verifies one of the two notes (`'A'` or `'B'`) against the log's key(s).
+type CheckOne<'a> = dyn Fn(&[u8], char) -> Result<VerifiedCheckpoint, EquivocationError> + 'a;
+
 /// Equivocation evidence as parsed, not yet verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Equivocation {
@@ -269,7 +272,7 @@ impl Equivocation {
 
     fn verify_with(
         &self,
-        verify_one: &dyn Fn(&[u8], char) -> Result<VerifiedCheckpoint, EquivocationError>,
+        verify_one: &CheckOne<'_>,
         log: &[&dyn NoteVerifier],
     ) -> Result<VerifiedEquivocation, EquivocationError> {
         let a = verify_one(&self.a, 'A')?;

@@ -224,7 +224,8 @@ fn load_logs(args: &[String], config: Option<&Path>) -> anyhow::Result<Vec<LogKe
     };
     for a in args {
         let v = read_vkey(a)?;
-        add(&v.name().to_owned(), v)?;
+        let origin = v.name().to_owned();
+        add(&origin, v)?;
     }
     if let Some(path) = config {
         let text =

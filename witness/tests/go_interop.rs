@@ -172,7 +172,12 @@ fn cosignatures_made_and_checked_outside_rust() {
     let (vkey, line) = stdout.split_once('\n').unwrap();
     let gv = CosignatureVerifier::from_vkey(vkey).unwrap();
     let with_go = format!("{signed}{line}");
-    let v = verify_checkpoint(with_go.as_bytes(), &log.signer.verifier(), &[gv.clone()]).unwrap();
+    let v = verify_checkpoint(
+        with_go.as_bytes(),
+        &log.signer.verifier(),
+        std::slice::from_ref(&gv),
+    )
+    .unwrap();
     assert_eq!(v.cosignatures().len(), 1);
     assert_eq!(v.cosignatures()[0].timestamp(), 1_700_000_123);
     // The same key made in Rust from the same seed has the same vkey.

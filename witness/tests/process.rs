@@ -3,14 +3,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use common::proc::{BIN, Proc, init, serve, wait_exit};
+use common::proc::{BIN, init, serve, wait_exit};
 use common::{TempDir, TestLog, body, http};
 use quorate_proto::checkpoint::verify_checkpoint;
 use quorate_proto::cosignature::CosignatureVerifier;

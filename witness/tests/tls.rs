@@ -51,10 +51,14 @@ fn witness_serves_https_and_the_client_trusts_only_the_configured_ca() {
             other => panic!("{host}: {other:?}"),
         };
         let cosigned = note::add_signatures(std::str::from_utf8(&cp).unwrap(), &sigs).unwrap();
-        verify_checkpoint(cosigned.as_bytes(), &log.signer.verifier(), &[wv.clone()])
-            .unwrap()
-            .require_witnesses(1)
-            .unwrap();
+        verify_checkpoint(
+            cosigned.as_bytes(),
+            &log.signer.verifier(),
+            std::slice::from_ref(&wv),
+        )
+        .unwrap()
+        .require_witnesses(1)
+        .unwrap();
     }
     // Platform roots only (no test CA): the handshake fails, naming the certificate.
     if let Ok(cfg) = quorate_witness::tls::client_config(None) {
