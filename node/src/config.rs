@@ -122,7 +122,7 @@ pub struct PeerConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalWitnessConfig {
-    /// Submission prefix, `http://host[:port][/prefix]`.
+    /// Submission prefix, `http[s]://host[:port][/prefix]`.
     pub url: String,
     /// The witness's cosignature/v1 vkey.
     pub vkey: String,

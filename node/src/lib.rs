@@ -21,6 +21,7 @@ pub mod federation;
 pub mod health;
 pub mod metrics;
 pub mod ops_args;
+pub mod outbound;
 pub mod ratelimit;
 pub mod reviewers;
 pub mod server;

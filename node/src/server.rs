@@ -71,6 +71,12 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     }
     let state = Arc::new(state);
     let app = router_with(state.clone(), &config, witness_router);
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(c), Some(k)) => Some(
+            quorate_witness::tls::server_config(c, k).context("loading tls_cert and tls_key")?,
+        ),
+        _ => None,
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -80,6 +86,7 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
         origin,
         size,
         reviewers = reviewers.current().len(),
+        tls = tls.is_some(),
         "quorate-node listening"
     );
     println!("listening on {addr}");
@@ -98,8 +105,10 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     let stop2 = stop.clone();
     let limits = config.conn_limits();
     let mut server = tokio::spawn(async move {
-        quorate_witness::server::serve(listener, app, limits, async move { stop2.notified().await })
-            .await
+        quorate_witness::server::serve_tls(listener, app, limits, tls, async move {
+            stop2.notified().await
+        })
+        .await
     });
     tokio::select! {
         r = &mut server => {
