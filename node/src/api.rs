@@ -328,7 +328,11 @@ fn checkpoint_response(note: Vec<u8>) -> Response {
         .into_response()
 }
 
-async fn tile_get(State(st): State<St>, Path(path): Path<String>) -> Result<Response, ApiError> {
+async fn tile_get(
+    State(st): State<St>,
+    Path(path): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     let full = format!("tile/{path}");
     let (kind, t) =
         Tile::parse_path(&full).map_err(|e| ApiError::bad("bad_tile_path", e.to_string()))?;
@@ -337,9 +341,33 @@ async fn tile_get(State(st): State<St>, Path(path): Path<String>) -> Result<Resp
         TileKind::Hash => Body::from(read(&st, move |s| hash_tile(&s, &t)).await?),
         TileKind::Entries => {
             let (start, end) = read(&st, move |s| entry_tile_range(&s, &t)).await?;
-            entry_bundle_stream(st.store.clone(), start, end)
+            let body = entry_bundle_stream(st.store.clone(), start, end);
+            if crate::gzip::accepts_gzip(&headers) {
+                return Ok((
+                    [
+                        (header::CONTENT_TYPE, "application/octet-stream"),
+                        (header::CACHE_CONTROL, cache),
+                        (header::CONTENT_ENCODING, "gzip"),
+                        (header::VARY, "Accept-Encoding"),
+                    ],
+                    crate::gzip::gzip(body),
+                )
+                    .into_response());
+            }
+            body
         }
     };
+    if kind == TileKind::Entries {
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "application/octet-stream"),
+                (header::CACHE_CONTROL, cache),
+                (header::VARY, "Accept-Encoding"),
+            ],
+            body,
+        )
+            .into_response());
+    }
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream"),

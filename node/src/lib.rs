@@ -18,6 +18,7 @@ pub mod config;
 pub mod datadir;
 pub mod fedbench;
 pub mod federation;
+pub mod gzip;
 pub mod health;
 pub mod metrics;
 pub mod ops_args;

@@ -11,7 +11,9 @@ use std::process::Command;
 use common::BIN;
 
 fn deploy(file: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy").join(file);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy")
+        .join(file);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
