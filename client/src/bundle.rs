@@ -374,7 +374,7 @@ pub fn load_into(
 fn add_evidence(ev: &mut Evaluator<'_>, e: &Equivocation) {
     let policy = ev.policy();
     for l in policy.logs() {
-        if let Ok(v) = e.verify(l.verifier()) {
+        if let Ok(v) = e.verify_log(l.log_keys()) {
             let _ = ev.add_equivocation(&v);
             return;
         }

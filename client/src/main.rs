@@ -25,6 +25,10 @@ use quorate_proto::note::{self, NoteVerifier, Signer};
     propagate_version = true
 )]
 struct Cli {
+    /// PEM CA certificates to trust, besides the platform's roots, for every HTTPS
+    /// connection (nodes, mirrors, crates.io index): a private CA.
+    #[arg(long, global = true, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -183,6 +187,12 @@ enum CheckpointCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(p) = &cli.ca_file
+        && let Err(e) = quorate_client::net::trust_ca_file(p)
+    {
+        eprintln!("error: --ca-file: {e}");
+        return ExitCode::from(2);
+    }
     // The newer commands answer 0 (all good), 1 (verdict: something failed) or 2 (usage
     // or input error); the older ones keep 1 for every failure.
     let input_errors = 2;

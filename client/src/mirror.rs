@@ -280,7 +280,7 @@ fn record_evidence(
     lm: &mut LogMirror,
     found: &mut Vec<Equivocation>,
 ) {
-    if let Ok(v) = ev.verify(log.verifier()) {
+    if let Ok(v) = ev.verify_log(log.log_keys()) {
         evidence::store_evidence(cache, &v);
         lm.warnings.push(format!(
             "EQUIVOCATION: log signed conflicting checkpoints of sizes {} and {}; evidence stored, log distrusted",
@@ -585,7 +585,7 @@ pub fn load_into(m: &Mirror, ev: &mut Evaluator<'_>, wanted: &Wanted) -> LoadSta
     for evs in m.equivocations.values() {
         for e in evs {
             for l in policy.logs() {
-                if let Ok(v) = e.verify(l.verifier()) {
+                if let Ok(v) = e.verify_log(l.log_keys()) {
                     if let Err(err) = ev.add_equivocation(&v) {
                         st.warnings.push(format!("{}: {err}", l.origin()));
                     }

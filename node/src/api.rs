@@ -50,6 +50,7 @@ pub struct AppState {
     shutting_down: AtomicBool,
     federation: Option<Arc<crate::federation::FedShared>>,
     web: Option<Router<Arc<AppState>>>,
+    freshness: Option<Arc<crate::health::Freshness>>,
 }
 
 impl AppState {
@@ -77,6 +78,7 @@ impl AppState {
             shutting_down: AtomicBool::new(false),
             federation: None,
             web: None,
+            freshness: None,
         }
     }
 
@@ -89,6 +91,12 @@ impl AppState {
     /// Serve the public web pages ([`crate::web::router`]) beside the API.
     pub fn with_web(mut self, pages: Router<Arc<AppState>>) -> AppState {
         self.web = Some(pages);
+        self
+    }
+
+    /// `/healthz` fails once `f` goes stale (see [`crate::health`]).
+    pub fn with_freshness(mut self, f: Arc<crate::health::Freshness>) -> AppState {
+        self.freshness = Some(f);
         self
     }
 
@@ -331,7 +339,11 @@ fn checkpoint_response(note: Vec<u8>) -> Response {
         .into_response()
 }
 
-async fn tile_get(State(st): State<St>, Path(path): Path<String>) -> Result<Response, ApiError> {
+async fn tile_get(
+    State(st): State<St>,
+    Path(path): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     let full = format!("tile/{path}");
     let (kind, t) =
         Tile::parse_path(&full).map_err(|e| ApiError::bad("bad_tile_path", e.to_string()))?;
@@ -340,9 +352,33 @@ async fn tile_get(State(st): State<St>, Path(path): Path<String>) -> Result<Resp
         TileKind::Hash => Body::from(read(&st, move |s| hash_tile(&s, &t)).await?),
         TileKind::Entries => {
             let (start, end) = read(&st, move |s| entry_tile_range(&s, &t)).await?;
-            entry_bundle_stream(st.store.clone(), start, end)
+            let body = entry_bundle_stream(st.store.clone(), start, end);
+            if crate::gzip::accepts_gzip(&headers) {
+                return Ok((
+                    [
+                        (header::CONTENT_TYPE, "application/octet-stream"),
+                        (header::CACHE_CONTROL, cache),
+                        (header::CONTENT_ENCODING, "gzip"),
+                        (header::VARY, "Accept-Encoding"),
+                    ],
+                    crate::gzip::gzip(body),
+                )
+                    .into_response());
+            }
+            body
         }
     };
+    if kind == TileKind::Entries {
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "application/octet-stream"),
+                (header::CACHE_CONTROL, cache),
+                (header::VARY, "Accept-Encoding"),
+            ],
+            body,
+        )
+            .into_response());
+    }
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream"),
@@ -1059,6 +1095,13 @@ async fn consistency(
 async fn healthz(State(st): State<St>) -> Response {
     let size = read(&st, |s| Ok(s.size())).await;
     match size {
+        Ok(_)
+            if !st.shutting_down.load(Ordering::SeqCst)
+                && let Some(Err(stale)) = st.freshness.as_ref().map(|f| f.check()) =>
+        {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stale", stale.to_string())
+                .into_response()
+        }
         Ok(size) if !st.shutting_down.load(Ordering::SeqCst) => (
             StatusCode::OK,
             axum::Json(serde_json::json!({"status": "ok", "size": size})),

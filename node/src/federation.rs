@@ -119,6 +119,7 @@ pub struct Started {
 
 fn parse_peers(config: &Config, own_origin: &str) -> anyhow::Result<Vec<Peer>> {
     let mut peers: Vec<Peer> = Vec::new();
+    let roots = crate::outbound::ureq_roots(config.ca_file.as_deref())?;
     for (i, p) in config.peer.iter().enumerate() {
         let ctx = || format!("[[peer]] #{} ({})", i + 1, p.origin);
         let log = Ed25519Verifier::from_vkey(p.log_vkey.trim()).with_context(ctx)?;
@@ -144,6 +145,7 @@ fn parse_peers(config: &Config, own_origin: &str) -> anyhow::Result<Vec<Peer>> {
             Arc::new(peer_http::PeerHttp::new(
                 u,
                 Duration::from_millis(config.cosign_timeout_ms.max(1000)),
+                roots.clone(),
             ))
         });
         peers.push(Peer {
@@ -194,10 +196,11 @@ impl Federation {
         );
 
         let mut targets: Vec<Target> = (0..peers.len()).map(Target::Peer).collect();
+        let witness_tls = crate::outbound::witness_tls(config.ca_file.as_deref())?;
         for (i, w) in config.external_witness.iter().enumerate() {
             let verifier = CosignatureVerifier::from_vkey(w.vkey.trim())
                 .with_context(|| format!("[[external_witness]] #{} vkey", i + 1))?;
-            let client = WitnessClient::new(&w.url)
+            let client = WitnessClient::with_tls(&w.url, witness_tls.clone())
                 .with_context(|| format!("[[external_witness]] #{} url", i + 1))?
                 .with_timeout(Duration::from_millis(config.cosign_timeout_ms));
             targets.push(Target::External(Box::new(External {

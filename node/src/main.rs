@@ -77,6 +77,8 @@ enum Cmd {
         /// Listen address; overrides the config file.
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        #[command(flatten)]
+        ops: quorate_node::ops_args::ServeOps,
     },
     /// Benchmark the write path, proofs and disk use on temporary stores.
     Bench {
@@ -146,6 +148,8 @@ fn init_tracing(level: &str, format: LogFormat) {
     match format {
         LogFormat::Text => b.init(),
         LogFormat::Compact => b.compact().init(),
+        // Without ANSI escapes whatever the terminal: a JSON log is for machines.
+        LogFormat::Json => b.json().with_ansi(false).init(),
     }
 }
 
@@ -255,6 +259,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             config,
             listen,
+            ops,
         } => {
             let mut cfg = match &config {
                 Some(p) => Config::load(p)?,
@@ -263,6 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(l) = listen {
                 cfg.listen = l;
             }
+            ops.apply(&mut cfg)?;
             init_tracing(&cfg.log_level, cfg.log_format);
             runtime()?.block_on(server::serve(DataDir::new(data.data), cfg))
         }

@@ -58,10 +58,17 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
         )
         .await
         .context("starting the federation")?;
-        state = state.with_federation(started.shared.clone());
         fed_shared = Some(started.shared.clone());
+        state = state.with_federation(started.shared.clone());
         witness_router = Some(started.witness_router);
         federation = Some(started.federation);
+    }
+    if let Some(ms) = config.healthz_max_age_ms {
+        state = state.with_freshness(crate::health::watch(
+            Duration::from_millis(ms),
+            seq.committed(),
+            fed_shared.as_deref(),
+        ));
     }
     let pages = crate::web::WebCtx::start(
         store.clone(),
@@ -73,6 +80,12 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     state = state.with_web(crate::web::router(pages));
     let state = Arc::new(state);
     let app = router_with(state.clone(), &config, witness_router);
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(c), Some(k)) => Some(
+            quorate_witness::tls::server_config(c, k).context("loading tls_cert and tls_key")?,
+        ),
+        _ => None,
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -82,6 +95,7 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
         origin,
         size,
         reviewers = reviewers.current().len(),
+        tls = tls.is_some(),
         "quorate-node listening"
     );
     println!("listening on {addr}");
@@ -100,8 +114,10 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     let stop2 = stop.clone();
     let limits = config.conn_limits();
     let mut server = tokio::spawn(async move {
-        quorate_witness::server::serve(listener, app, limits, async move { stop2.notified().await })
-            .await
+        quorate_witness::server::serve_tls(listener, app, limits, tls, async move {
+            stop2.notified().await
+        })
+        .await
     });
     tokio::select! {
         r = &mut server => {

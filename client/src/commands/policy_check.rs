@@ -11,7 +11,7 @@ use anyhow::Result;
 use clap::Args;
 use quorate_client::net::{self, Deadline, Node};
 use quorate_client::policy::Policy;
-use quorate_proto::checkpoint::verify_checkpoint;
+use quorate_proto::checkpoint::verify_log_checkpoint;
 
 use super::{load_policy, now_secs};
 
@@ -136,7 +136,7 @@ pub fn policy_check(a: &PolicyCheckArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        let v = match verify_checkpoint(&body, l.verifier(), &witness_keys) {
+        let v = match verify_log_checkpoint(&body, l.log_keys(), &witness_keys, None) {
             Ok(v) => v,
             Err(e) => {
                 failed += 1;

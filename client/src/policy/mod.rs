@@ -10,7 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use quorate_proto::note::{Ed25519Verifier, NoteVerifier};
+use quorate_proto::checkpoint::LogKeys;
+use quorate_proto::note::Ed25519Verifier;
 
 mod builder;
 mod evidence;
@@ -68,15 +69,26 @@ pub struct Log {
     pub vkey: String,
     pub url: Option<String>,
     verifier: Ed25519Verifier,
+    /// Origin and every key that may sign for it (`log-origin`, `log-key` lines).
+    keys: LogKeys,
+    /// Whether a `log-origin` line set the origin (else it is the key name).
+    origin_set: bool,
+    /// The vkeys of `log-key` lines, in order.
+    extra_vkeys: Vec<String>,
 }
 
 impl Log {
-    /// The log's origin: its key name.
+    /// The log's origin: its key name, unless a `log-origin` line says otherwise.
     pub fn origin(&self) -> &str {
-        self.verifier.name()
+        self.keys.origin()
     }
+    /// The key of the log's own line (the first of [`Log::log_keys`]).
     pub fn verifier(&self) -> &Ed25519Verifier {
         &self.verifier
+    }
+    /// The origin and every key accepted for it: verify checkpoints with these.
+    pub fn log_keys(&self) -> &LogKeys {
+        &self.keys
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use quorate_proto::checkpoint::LogKeys;
 use quorate_proto::note::{self, Ed25519Verifier, NoteVerifier};
 
 use super::evidence::EvidencePolicy;
@@ -273,8 +274,73 @@ impl Policy {
                         jurisdiction,
                         vkey: vk.to_owned(),
                         url: url.map(str::to_owned),
+                        keys: LogKeys::single(verifier.clone()),
                         verifier,
+                        origin_set: false,
+                        extra_vkeys: Vec::new(),
                     });
+                }
+                "log-origin" | "log-key" => {
+                    let usage = if kw == "log-origin" {
+                        "LOG_VKEY ORIGIN"
+                    } else {
+                        "LOG_VKEY VKEY"
+                    };
+                    if kw == "log-origin" {
+                        arity(2, usize::MAX, usage)?;
+                    } else {
+                        arity(2, 2, usage)?;
+                    }
+                    let Some(li) = p.logs.iter().position(|l| l.vkey == args[0]) else {
+                        return Err(err(
+                            n,
+                            format!(
+                                "`{kw}` names no log: {:?} is not the key of a `log` or `review-log` line above",
+                                args[0]
+                            ),
+                        ));
+                    };
+                    if kw == "log-origin" {
+                        // The origin is the rest of the line: origins may hold spaces
+                        // (Go's checksum database: `go.sum database tree`).
+                        let rest = trimmed[kw.len()..].trim_start_matches([' ', '\t']);
+                        let origin = rest[args[0].len()..].trim_start_matches([' ', '\t']);
+                        let log = &mut p.logs[li];
+                        if log.origin_set {
+                            return Err(err(
+                                n,
+                                "this log's origin is already set by a `log-origin` line"
+                                    .to_owned(),
+                            ));
+                        }
+                        if let Some(prev) = origins.get(origin).filter(|_| origin != log.origin()) {
+                            return Err(err(
+                                n,
+                                format!(
+                                    "log origin {origin:?} is already used by the log on line {prev}"
+                                ),
+                            ));
+                        }
+                        let keys = LogKeys::new(origin, log.keys.keys().to_vec())
+                            .map_err(|e| err(n, e.to_string()))?;
+                        origins.remove(log.origin());
+                        origins.insert(origin.to_owned(), n);
+                        log.keys = keys;
+                        log.origin_set = true;
+                    } else {
+                        let v = log_verifier(n, args[1])?;
+                        let key = v.public_key_bytes();
+                        if let Some(prev) = log_keys.get(&key) {
+                            return Err(err(
+                                n,
+                                format!("log key duplicates the key of the log on line {prev}"),
+                            ));
+                        }
+                        let log = &mut p.logs[li];
+                        log.keys.add_key(v).map_err(|e| err(n, e.to_string()))?;
+                        log.extra_vkeys.push(args[1].to_owned());
+                        log_keys.insert(key, n);
+                    }
                 }
                 "reviewer" => {
                     arity(2, 2, "JURISDICTION VKEY")?;

@@ -41,6 +41,12 @@ impl Policy {
                     l.url.as_deref().unwrap_or_default()
                 )),
             }
+            if l.origin_set {
+                o.push_str(&format!("log-origin {} {}\n", l.vkey, l.origin()));
+            }
+            for k in &l.extra_vkeys {
+                o.push_str(&format!("log-key {} {k}\n", l.vkey));
+            }
         }
         for r in &self.reviewers {
             o.push_str(&format!("reviewer {} {}\n", r.jurisdiction, r.vkey));

@@ -188,7 +188,7 @@ impl<'p> Evaluator<'p> {
             .log(origin)
             .ok_or_else(|| InputError::UnknownLog(origin.to_owned()))?;
         ev.evidence()
-            .verify(log.verifier())
+            .verify_log(log.log_keys())
             .map_err(|e| InputError::BadEquivocation {
                 origin: origin.to_owned(),
                 reason: e.to_string(),

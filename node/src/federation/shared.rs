@@ -50,6 +50,8 @@ pub struct FedShared {
     /// Per peer origin: the tree size this node's witness last cosigned for it and when
     /// (POSIX seconds), for the web pages. In memory: peers recosign every few seconds.
     witnessed: RwLock<BTreeMap<String, (u64, u64)>>,
+    /// Told of every cosignature gathered (`/healthz` freshness), when set.
+    freshness: std::sync::OnceLock<std::sync::Arc<crate::health::Freshness>>,
 }
 
 impl FedShared {
@@ -65,6 +67,11 @@ impl FedShared {
             stall,
             ..FedShared::default()
         }
+    }
+
+    /// Reports every gathered cosignature to `f` from now on (set once).
+    pub fn set_freshness(&self, f: std::sync::Arc<crate::health::Freshness>) {
+        let _ = self.freshness.set(f);
     }
 
     /// The cosigning target (distinct witness cosignatures).
@@ -115,6 +122,11 @@ impl FedShared {
     /// Records the cosignatures gathered so far on the checkpoint of size `size` (every
     /// line verified). Returns true when it reached the target and is now served.
     pub(super) fn set_gathered(&self, size: u64, note: Vec<u8>) -> bool {
+        if count_signature_lines(&note) > 1
+            && let Some(f) = self.freshness.get()
+        {
+            f.touch(crate::health::Activity::Cosigned);
+        }
         let reached = self.reaches_target(&note);
         if reached {
             self.set_served(size, note.clone());

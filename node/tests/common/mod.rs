@@ -192,6 +192,11 @@ pub struct Node {
 
 impl Node {
     pub fn start(log: &Log, config: Option<&Path>) -> Node {
+        Node::start_args(log, config, &[])
+    }
+
+    /// As [`Node::start`], with more `serve` flags.
+    pub fn start_args(log: &Log, config: Option<&Path>, extra: &[&str]) -> Node {
         let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -202,6 +207,7 @@ impl Node {
         if let Some(c) = config {
             cmd.arg("--config").arg(c);
         }
+        cmd.args(extra);
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
