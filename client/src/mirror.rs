@@ -201,6 +201,12 @@ fn fetch_evidence(policy: &Policy, opts: &MirrorOptions) {
         .logs()
         .iter()
         .filter_map(|l| l.url.as_deref())
+        .chain(
+            policy
+                .logs()
+                .iter()
+                .flat_map(|l| l.mirrors.iter().map(String::as_str)),
+        )
         .chain(policy.witnesses().iter().filter_map(|w| w.url.as_deref()))
         .collect();
     urls.sort_unstable();
@@ -406,18 +412,62 @@ fn choose(
     }
 }
 
+/// Syncs one log from its URL, then, if that gave no fresh view (the log is down, or
+/// served nothing usable), from each of its `log-mirror` URLs in turn, all within the
+/// log's one time budget. A mirror is read and verified exactly like the log itself.
 fn sync_log(policy: &Policy, log: &Log, opts: &MirrorOptions) -> (LogMirror, Vec<Equivocation>) {
+    let deadline = Deadline::after(opts.limits.per_log);
+    let (first, mut found) = sync_log_from(policy, log, opts, log.url.as_deref(), deadline);
+    let Some(why) = not_fresh(&first) else {
+        return (first, found);
+    };
+    if opts.offline || log.mirrors.is_empty() {
+        return (first, found);
+    }
+    let mut failures = vec![format!("{}: {why}", log.url.as_deref().unwrap_or("no URL"))];
+    for m in &log.mirrors {
+        if deadline.remaining().is_none() {
+            break;
+        }
+        let (mut lm, evs) = sync_log_from(policy, log, opts, Some(m), deadline);
+        found.extend(evs);
+        match not_fresh(&lm) {
+            None => {
+                lm.warnings.push(format!(
+                    "read through its mirror {m}, since {}",
+                    failures.join("; ")
+                ));
+                lm.url = Some(m.clone());
+                return (lm, found);
+            }
+            Some(why) => failures.push(format!("{m}: {why}")),
+        }
+    }
+    (first, found)
+}
+
+/// Why a sync gave no fresh view of the log (`None`: it did).
+fn not_fresh(lm: &LogMirror) -> Option<String> {
+    lm.unproven
+        .clone()
+        .or_else(|| lm.not_refreshed.as_ref().map(|(why, _)| why.clone()))
+}
+
+fn sync_log_from(
+    policy: &Policy,
+    log: &Log,
+    opts: &MirrorOptions,
+    url: Option<&str>,
+    deadline: Deadline,
+) -> (LogMirror, Vec<Equivocation>) {
     let origin = log.origin().to_owned();
     let mut lm = LogMirror::empty(log);
     let mut found = Vec::new();
     let node = if opts.offline {
         None
     } else {
-        log.url
-            .as_deref()
-            .map(|u| Node::with_limits(u, &opts.limits))
+        url.map(|u| Node::with_limits(u, &opts.limits))
     };
-    let deadline = Deadline::after(opts.limits.per_log);
     let dir = opts.cache.join(origin_dir(&origin));
     let mut tiles = CachedTiles::new(dir.clone(), node.clone(), deadline, None);
     let Some(chosen) = choose(policy, log, opts, &tiles, &mut lm, &mut found) else {

@@ -544,3 +544,60 @@ fn log_origin_and_several_keys_per_log() {
         );
     }
 }
+
+#[test]
+fn log_mirror_lines_parse_round_trip_and_are_checked() {
+    let de = lkey("de.example/log");
+    let head = format!("quorum none\nreview-log DE {de} https://de.example/\n");
+    let text = format!(
+        "{head}log-mirror de.example/log https://mirror.fr.example/de\n\
+         log-mirror de.example/log http://10.0.0.7:8780\nreview-quorum 1\n"
+    );
+    let p = Policy::parse(&text).unwrap();
+    let log = p.log("de.example/log").unwrap();
+    assert_eq!(
+        log.mirrors,
+        ["https://mirror.fr.example/de", "http://10.0.0.7:8780"]
+    );
+    let again = Policy::parse(&p.to_text()).unwrap();
+    assert_eq!(again, p);
+    assert!(
+        p.to_text()
+            .contains("log-mirror de.example/log https://mirror.fr.example/de\n")
+    );
+
+    let mut many = head.clone();
+    for i in 0..9 {
+        many.push_str(&format!(
+            "log-mirror de.example/log https://m{i}.example/\n"
+        ));
+    }
+    let cases = [
+        (
+            format!("log-mirror de.example/log https://m.example/\n{head}"),
+            1,
+            "not the origin of a log on a preceding line",
+        ),
+        (
+            format!("{head}log-mirror de.example/log ftp://m.example/\n"),
+            3,
+            "must start with https:// or http://",
+        ),
+        (
+            format!("{head}log-mirror de.example/log https://de.example/\n"),
+            3,
+            "already listed for this log",
+        ),
+        (
+            format!("{head}log-mirror de.example/log\n"),
+            3,
+            "takes ORIGIN URL",
+        ),
+        (many, 11, "more than 8 mirrors"),
+    ];
+    for (text, line, want) in cases {
+        let e = Policy::parse(&text).expect_err(&text);
+        assert_eq!(e.line, line, "{text}\n-> {e}");
+        assert!(e.to_string().contains(want), "{text}\n-> {e}");
+    }
+}

@@ -100,6 +100,11 @@ impl AppState {
         self
     }
 
+    /// The federation state `/checkpoint` serves from, if federated.
+    pub fn federation(&self) -> Option<Arc<crate::federation::FedShared>> {
+        self.federation.clone()
+    }
+
     /// From now on, submissions get 503 shutting_down and /healthz reports it.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
@@ -220,7 +225,7 @@ impl ApiError {
     fn bad(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
     fn internal(e: impl std::fmt::Display) -> Self {
@@ -283,7 +288,15 @@ async fn read<T: Send + 'static>(
     st: &St,
     f: impl FnOnce(Snapshot) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let store = st.store.clone();
+    read_store(&st.store, f).await
+}
+
+/// [`read`] on a given store.
+async fn read_store<T: Send + 'static>(
+    store: &Arc<Store>,
+    f: impl FnOnce(Snapshot) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = store.clone();
     tokio::task::spawn_blocking(move || f(store.snapshot().map_err(store_err)?))
         .await
         .map_err(ApiError::internal)?
@@ -344,16 +357,25 @@ async fn tile_get(
     Path(path): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
+    tile_response(st.store.clone(), path, &headers).await
+}
+
+/// `GET /tile/<path>` from `store` (shared with `quorate-node mirror`).
+pub(crate) async fn tile_response(
+    store: Arc<Store>,
+    path: String,
+    headers: &axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     let full = format!("tile/{path}");
     let (kind, t) =
         Tile::parse_path(&full).map_err(|e| ApiError::bad("bad_tile_path", e.to_string()))?;
     let cache = if t.is_full() { IMMUTABLE } else { PARTIAL };
     let body = match kind {
-        TileKind::Hash => Body::from(read(&st, move |s| hash_tile(&s, &t)).await?),
+        TileKind::Hash => Body::from(read_store(&store, move |s| hash_tile(&s, &t)).await?),
         TileKind::Entries => {
-            let (start, end) = read(&st, move |s| entry_tile_range(&s, &t)).await?;
-            let body = entry_bundle_stream(st.store.clone(), start, end);
-            if crate::gzip::accepts_gzip(&headers) {
+            let (start, end) = read_store(&store, move |s| entry_tile_range(&s, &t)).await?;
+            let body = entry_bundle_stream(store, start, end);
+            if crate::gzip::accepts_gzip(headers) {
                 return Ok((
                     [
                         (header::CONTENT_TYPE, "application/octet-stream"),

@@ -81,6 +81,10 @@ pub struct Config {
     /// PEM CA certificates trusted (besides the platform's roots) for outbound HTTPS to
     /// external witnesses and peers, e.g. a private CA.
     pub ca_file: Option<PathBuf>,
+    /// Publish the read path (checkpoint, tiles, entry bundles) to this S3-compatible
+    /// bucket, `s3://BUCKET[/PREFIX]`; credentials and endpoint from the AWS environment
+    /// variables (see `node/README.md`). Absent = no publishing.
+    pub publish_s3_url: Option<String>,
 }
 
 /// `[gossip]`: where the libp2p transport listens.
@@ -184,6 +188,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             ca_file: None,
+            publish_s3_url: None,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod sequencer;
 pub mod store;
 
 pub mod api;
+pub mod backup;
 pub mod bench;
 pub mod browser;
 pub mod config;
@@ -25,6 +26,8 @@ pub mod health;
 pub mod metrics;
 pub mod ops_args;
 pub mod outbound;
+pub mod mirror;
+pub mod publish;
 pub mod ratelimit;
 pub mod reviewers;
 pub mod server;

@@ -79,6 +79,51 @@ enum Cmd {
         listen: Option<SocketAddr>,
         #[command(flatten)]
         ops: quorate_node::ops_args::ServeOps,
+        /// Also publish the read path to this S3-compatible bucket (s3://BUCKET[/PREFIX]);
+        /// credentials and endpoint from AWS_* environment variables. Overrides the config.
+        #[arg(long, value_name = "URL")]
+        publish_s3_url: Option<String>,
+    },
+    /// Follow another institute's log, verify everything, and serve the same read path.
+    Mirror {
+        /// Base URL of the log to follow (its node, or a bucket it publishes to).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        #[command(flatten)]
+        data: DataArg,
+        /// Listen address for the mirror's read path.
+        #[arg(long, value_name = "ADDR")]
+        listen: SocketAddr,
+        /// The followed log's vkey (checkpoints must verify under it).
+        #[arg(long, value_name = "VKEY")]
+        log_vkey: String,
+        /// The followed log's origin (defaults to the key's name, which it must equal).
+        #[arg(long)]
+        origin: Option<String>,
+        /// Milliseconds between rounds.
+        #[arg(long, default_value_t = 2000)]
+        poll_ms: u64,
+        /// Most entry bytes one round may fetch and hold before committing (MiB).
+        #[arg(long, default_value_t = 1024)]
+        max_step_mib: u64,
+    },
+    /// Copy the store consistently (through the running node if one holds it).
+    Backup {
+        #[command(flatten)]
+        data: DataArg,
+        /// Backup file to create (must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Audit a store: re-hash every entry, check every stored checkpoint's signature and
+    /// root; exits non-zero naming the first mismatch.
+    Verify {
+        #[command(flatten)]
+        data: DataArg,
+        /// Store file to audit instead of the data directory's (e.g. a backup); the log
+        /// key is still read from the data directory's log.pub.
+        #[arg(long, value_name = "FILE")]
+        store: Option<PathBuf>,
     },
     /// Benchmark the write path, proofs and disk use on temporary stores.
     Bench {
@@ -260,6 +305,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             listen,
             ops,
+            publish_s3_url,
         } => {
             let mut cfg = match &config {
                 Some(p) => Config::load(p)?,
@@ -269,8 +315,54 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 cfg.listen = l;
             }
             ops.apply(&mut cfg)?;
+            if publish_s3_url.is_some() {
+                cfg.publish_s3_url = publish_s3_url;
+            }
             init_tracing(&cfg.log_level, cfg.log_format);
             runtime()?.block_on(server::serve(DataDir::new(data.data), cfg))
+        }
+        Cmd::Mirror {
+            from,
+            data,
+            listen,
+            log_vkey,
+            origin,
+            poll_ms,
+            max_step_mib,
+        } => {
+            init_tracing("info", LogFormat::Text);
+            let opts = quorate_node::mirror::MirrorOptions {
+                from,
+                data: data.data,
+                listen,
+                log_vkey,
+                origin,
+                poll: Duration::from_millis(poll_ms.max(10)),
+                max_step_bytes: max_step_mib.saturating_mul(1 << 20),
+            };
+            runtime()?.block_on(quorate_node::mirror::run(opts))
+        }
+        Cmd::Backup { data, out } => {
+            init_tracing("warn", LogFormat::Text);
+            let started = std::time::Instant::now();
+            let r = quorate_node::backup::backup(&DataDir::new(data.data), &out)?;
+            println!(
+                "backup of size {} written to {} ({} bytes, {:.1} s)",
+                r.size,
+                out.display(),
+                r.bytes,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Cmd::Verify { data, store } => {
+            init_tracing("warn", LogFormat::Text);
+            let r = quorate_node::backup::verify(&DataDir::new(data.data), store.as_deref())?;
+            println!(
+                "ok: {} entries re-hashed, {} checkpoints verified",
+                r.size, r.checkpoints
+            );
+            Ok(())
         }
         Cmd::Bench {
             entries,

@@ -32,6 +32,8 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
             .context("opening the store")??,
     );
     let size = store.size()?;
+    let backups =
+        crate::backup::BackupSocket::start(crate::backup::socket_path(&data), store.clone())?;
     let reviewers = Arc::new(ReviewerWatch::open(data.reviewers_path())?);
     let seq = Arc::new(
         Sequencer::start(store.clone(), key, config.sequencer())
@@ -78,6 +80,18 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
         fed_shared.zip(federation.as_ref().map(Federation::view)),
     );
     state = state.with_web(crate::web::router(pages));
+    // The bucket is configured before the socket is bound, so a bad URL or environment
+    // stops the node at start rather than being retried for ever.
+    let publisher = match &config.publish_s3_url {
+        Some(url) => Some(crate::publish::Publisher::start(
+            crate::publish::Bucket::from_url(url)?,
+            store.clone(),
+            state.federation(),
+            seq.committed(),
+            data.root().join("publish-s3.json"),
+        )),
+        None => None,
+    };
     let state = Arc::new(state);
     let app = router_with(state.clone(), &config, witness_router);
     let tls = match (&config.tls_cert, &config.tls_key) {
@@ -140,6 +154,10 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     if let Some(f) = federation {
         f.shutdown().await;
     }
+    if let Some(p) = publisher {
+        p.shutdown().await;
+    }
+    backups.stop();
     tracing::info!("draining the sequencer");
     seq.shutdown().await;
     drop(state);
@@ -150,7 +168,7 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() -> &'static str {
+pub(crate) async fn wait_for_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,

@@ -37,6 +37,10 @@ use redb::{
     ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
 };
 
+mod copy;
+mod mirror;
+pub use copy::BackupReport;
+
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 const HASHES: TableDefinition<(u8, u64), &[u8; 32]> = TableDefinition::new("hashes");
 const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
@@ -338,6 +342,8 @@ impl Store {
         };
         match snap.checkpoints.last()? {
             Some((k, _)) => check("latest checkpoint's size", k.value())?,
+            // A mirror's store before its first verified checkpoint (see `mirror`).
+            None if size == 0 => {}
             None => return Err(corrupt("checkpoints", "last", "no checkpoint")),
         }
         check("entry count", snap.entries.len()?)?;

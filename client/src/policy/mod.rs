@@ -36,6 +36,8 @@ pub const MAX_GROUPS: usize = 256;
 pub const MAX_LOGS: usize = 256;
 pub const MAX_REVIEWERS: usize = 4096;
 pub const MAX_POLICY_BYTES: usize = 1 << 20;
+/// Most `log-mirror` URLs per log (each costs a fallback attempt when the log is down).
+pub const MAX_MIRRORS_PER_LOG: usize = 8;
 
 /// A policy error: the line it is on (0 for the file as a whole) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,6 +70,9 @@ pub struct Log {
     pub jurisdiction: Option<String>,
     pub vkey: String,
     pub url: Option<String>,
+    /// Other URLs serving the same read path (`log-mirror ORIGIN URL`), tried in order
+    /// when `url` cannot be read; everything they serve is verified the same way.
+    pub mirrors: Vec<String>,
     verifier: Ed25519Verifier,
     /// Origin and every key that may sign for it (`log-origin`, `log-key` lines).
     keys: LogKeys,

@@ -9,7 +9,8 @@ use quorate_proto::note::{self, Ed25519Verifier, NoteVerifier};
 use super::evidence::EvidencePolicy;
 use super::witnesses::{Group, Member, Witness, check_new_name, witness_verifier};
 use super::{
-    Log, MAX_GROUPS, MAX_LOGS, MAX_POLICY_BYTES, MAX_REVIEWERS, MAX_WITNESSES, Policy, PolicyError,
+    Log, MAX_GROUPS, MAX_LOGS, MAX_MIRRORS_PER_LOG, MAX_POLICY_BYTES, MAX_REVIEWERS, MAX_WITNESSES,
+    Policy, PolicyError,
     SAFE_TO_DEPLOY, SAFE_TO_RUN, TrustedReviewer, Veto, check_criterion, err,
 };
 
@@ -278,7 +279,36 @@ impl Policy {
                         verifier,
                         origin_set: false,
                         extra_vkeys: Vec::new(),
+                        mirrors: Vec::new(),
                     });
+                }
+                "log-mirror" => {
+                    arity(2, 2, "ORIGIN URL")?;
+                    let Some(log) = p.logs.iter_mut().find(|l| l.origin() == args[0]) else {
+                        return Err(err(
+                            n,
+                            format!(
+                                "{:?} is not the origin of a log on a preceding line",
+                                args[0]
+                            ),
+                        ));
+                    };
+                    check_url(n, args[1], true)?;
+                    if log.mirrors.iter().any(|m| m == args[1])
+                        || log.url.as_deref() == Some(args[1])
+                    {
+                        return Err(err(
+                            n,
+                            format!("URL {:?} is already listed for this log", args[1]),
+                        ));
+                    }
+                    if log.mirrors.len() == MAX_MIRRORS_PER_LOG {
+                        return Err(err(
+                            n,
+                            format!("more than {MAX_MIRRORS_PER_LOG} mirrors for one log"),
+                        ));
+                    }
+                    log.mirrors.push(args[1].to_owned());
                 }
                 "log-origin" | "log-key" => {
                     let usage = if kw == "log-origin" {

@@ -47,6 +47,9 @@ impl Policy {
             for k in &l.extra_vkeys {
                 o.push_str(&format!("log-key {} {k}\n", l.vkey));
             }
+            for m in &l.mirrors {
+                o.push_str(&format!("log-mirror {} {m}\n", l.origin()));
+            }
         }
         for r in &self.reviewers {
             o.push_str(&format!("reviewer {} {}\n", r.jurisdiction, r.vkey));

@@ -132,12 +132,17 @@ pub struct Inited {
 impl Inited {
     /// `quorate-node serve --listen 127.0.0.1:0`, with `config` (TOML text) if given.
     pub fn serve(self, config: Option<&str>) -> Institute {
+        self.serve_env(config, &[])
+    }
+
+    /// [`Inited::serve`] with extra environment variables for the node.
+    pub fn serve_env(self, config: Option<&str>, env: &[(String, String)]) -> Institute {
         let cfg = config.map(|c| {
             let p = self.data.with_extension("toml");
             std::fs::write(&p, c).unwrap();
             p
         });
-        let (child, url) = serve(&self.data, cfg.as_deref());
+        let (child, url) = serve(&self.data, cfg.as_deref(), env);
         Institute {
             jurisdiction: self.jurisdiction,
             origin: self.origin,
@@ -197,14 +202,32 @@ impl Institute {
     }
 }
 
-fn serve(data: &Path, config: Option<&Path>) -> (Child, String) {
+fn serve(data: &Path, config: Option<&Path>, env: &[(String, String)]) -> (Child, String) {
     let log = std::fs::File::create(data.with_extension("log")).unwrap();
     let mut cmd = Command::new(node_bin());
     cmd.args(["serve", "--data", s(data), "--listen", "127.0.0.1:0"]);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     if let Some(c) = config {
         cmd.args(["--config", s(c)]);
     }
     spawn_listening(cmd, log, "quorate-node serve")
+}
+
+/// `quorate-node mirror` following `from` (a log with `vkey`), data in `data`, on a free
+/// port; returns it and its `http://ADDR`.
+pub fn start_mirror(from: &str, data: &Path, vkey: &str) -> (Child, String) {
+    let log = std::fs::File::create(data.with_extension("log")).unwrap();
+    let mut cmd = Command::new(node_bin());
+    cmd.args(["mirror", "--from", from, "--data", s(data)])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--log-vkey",
+            vkey,
+            "--poll-ms",
+            "100",
+        ]);
+    spawn_listening(cmd, log, "quorate-node mirror")
 }
 
 /// Spawns a server that prints `listening on ADDR` first on stdout; returns it and
@@ -427,13 +450,18 @@ pub struct Fed {
 
 impl Fed {
     pub fn new(tag: &str, js: &[&str]) -> Fed {
+        Fed::with(tag, js, |i| i.serve(None))
+    }
+
+    /// [`Fed::new`], each institute started by `serve` (its own config or environment).
+    pub fn with(tag: &str, js: &[&str], serve: impl Fn(Inited) -> Institute) -> Fed {
         let t = Tmp::new(tag);
         let dir = t.path().to_path_buf();
         let mut insts = Vec::new();
         let mut keys = Vec::new();
         for j in js {
             let k = reviewer(&dir, &format!("rev-{}", j.to_lowercase()));
-            insts.push(Institute::start(&dir, j, &[&k.1]));
+            insts.push(serve(Institute::init(&dir, j, &[&k.1])));
             keys.push(k);
         }
         Fed {

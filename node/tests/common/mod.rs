@@ -192,22 +192,36 @@ pub struct Node {
 
 impl Node {
     pub fn start(log: &Log, config: Option<&Path>) -> Node {
-        Node::start_args(log, config, &[])
+        Node::start_with(log, config, &[], &[])
     }
 
     /// As [`Node::start`], with more `serve` flags.
     pub fn start_args(log: &Log, config: Option<&Path>, extra: &[&str]) -> Node {
+        Node::start_with(log, config, extra, &[])
+    }
+
+    /// [`Node::start`] with extra `serve` arguments and environment variables.
+    pub fn start_with(
+        log: &Log,
+        config: Option<&Path>,
+        args: &[&str],
+        env: &[(String, String)],
+    ) -> Node {
         let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log.tmp.path().join("node.log"))
             .unwrap();
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--data", log.data(), "--listen", "127.0.0.1:0"]);
+        cmd.args(["serve", "--data", log.data()]);
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
         if let Some(c) = config {
             cmd.arg("--config").arg(c);
         }
-        cmd.args(extra);
+        cmd.args(args);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -369,10 +383,19 @@ pub struct HttpTiles(pub SocketAddr);
 
 impl TileReader for HttpTiles {
     fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, MerkleError> {
+        HttpTilesAt(self.0, String::new()).read_tiles(tiles)
+    }
+}
+
+/// Tiles fetched over HTTP under a path prefix (e.g. `/bucket/log` of an S3 server).
+pub struct HttpTilesAt(pub SocketAddr, pub String);
+
+impl TileReader for HttpTilesAt {
+    fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, MerkleError> {
         tiles
             .iter()
             .map(|t| {
-                let r = get(self.0, &format!("/{}", t.path()));
+                let r = get(self.0, &format!("{}/{}", self.1, t.path()));
                 if r.status != 200 {
                     return Err(MerkleError::Storage(format!("{}: {}", t.path(), r.status)));
                 }
@@ -387,15 +410,20 @@ impl TileReader for HttpTiles {
 /// the root from the entries, and check the root through the authenticating tile reader.
 /// Returns the entries.
 pub fn verify_tiles(addr: SocketAddr, size: u64, root: &Hash) -> Vec<Vec<u8>> {
+    verify_tiles_at(addr, "", size, root)
+}
+
+/// [`verify_tiles`] for a server holding the log's paths under `prefix` (`/bucket/log`).
+pub fn verify_tiles_at(addr: SocketAddr, prefix: &str, size: u64, root: &Hash) -> Vec<Vec<u8>> {
     let mut entries: Vec<Vec<u8>> = Vec::with_capacity(size as usize);
     let mut mem = MemoryLog::new();
     let level0: Vec<Tile> = tile::tiles_for_size(size)
         .filter(|t| t.level() == 0)
         .collect();
     for t in &level0 {
-        let data = get(addr, &format!("/{}", t.path()));
+        let data = get(addr, &format!("{prefix}/{}", t.path()));
         assert_eq!(data.status, 200, "{}", t.path());
-        let bundle = get(addr, &format!("/{}", t.entries_path()));
+        let bundle = get(addr, &format!("{prefix}/{}", t.entries_path()));
         assert_eq!(bundle.status, 200, "{}", t.entries_path());
         let es = tile::check_entry_bundle(t, &bundle.body, &data.body)
             .unwrap_or_else(|e| panic!("{}: {e}", t.entries_path()));
@@ -407,7 +435,7 @@ pub fn verify_tiles(addr: SocketAddr, size: u64, root: &Hash) -> Vec<Vec<u8>> {
     assert_eq!(entries.len() as u64, size);
     assert_eq!(&mem.root(), root, "entries do not reproduce the root");
     for t in tile::tiles_for_size(size) {
-        let r = get(addr, &format!("/{}", t.path()));
+        let r = get(addr, &format!("{prefix}/{}", t.path()));
         assert_eq!(r.status, 200, "{}", t.path());
         let want = tile::read_tile_data(&t, &mem).unwrap();
         assert_eq!(
@@ -424,7 +452,7 @@ pub fn verify_tiles(addr: SocketAddr, size: u64, root: &Hash) -> Vec<Vec<u8>> {
         }
     }
     if size > 0 {
-        let reader = TileHashReader::new(size, *root, HttpTiles(addr));
+        let reader = TileHashReader::new(size, *root, HttpTilesAt(addr, prefix.to_owned()));
         assert_eq!(&merkle::tree_hash(size, &reader).unwrap(), root);
     }
     entries
