@@ -562,18 +562,11 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
     })
 }
 
-/// Verifies envelopes on all cores, in order, each with why it does not verify.
+/// Verifies envelopes on all cores, in order, each with why it does not verify. Each
+/// worker decodes a reviewer key once ([`attestation::KeyCache`]).
 pub fn verify_all_reasons(
     envelopes: &[&[u8]],
 ) -> Vec<Result<VerifiedAttestation, attestation::AttestationError>> {
-    if envelopes.len() < 64 {
-        return envelopes.iter().map(|e| attestation::verify(e)).collect();
-    }
-    par_map(envelopes, |e| attestation::verify(e))
-}
-
-/// Verifies envelopes on all cores, in order. `None` for entries that do not verify.
-pub fn verify_all(envelopes: &[&[u8]]) -> Vec<Option<VerifiedAttestation>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -582,7 +575,7 @@ pub fn verify_all(envelopes: &[&[u8]]) -> Vec<Option<VerifiedAttestation>> {
         let mut keys = attestation::KeyCache::new();
         return envelopes
             .iter()
-            .map(|e| attestation::verify_cached(e, &mut keys).ok())
+            .map(|e| attestation::verify_cached(e, &mut keys))
             .collect();
     }
     let chunk = envelopes.len().div_ceil(threads);
@@ -593,7 +586,7 @@ pub fn verify_all(envelopes: &[&[u8]]) -> Vec<Option<VerifiedAttestation>> {
                 s.spawn(move || {
                     let mut keys = attestation::KeyCache::new();
                     c.iter()
-                        .map(|e| attestation::verify_cached(e, &mut keys).ok())
+                        .map(|e| attestation::verify_cached(e, &mut keys))
                         .collect::<Vec<_>>()
                 })
             })
@@ -603,6 +596,14 @@ pub fn verify_all(envelopes: &[&[u8]]) -> Vec<Option<VerifiedAttestation>> {
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     })
+}
+
+/// Verifies envelopes on all cores, in order. `None` for entries that do not verify.
+pub fn verify_all(envelopes: &[&[u8]]) -> Vec<Option<VerifiedAttestation>> {
+    verify_all_reasons(envelopes)
+        .into_iter()
+        .map(Result::ok)
+        .collect()
 }
 
 /// Statistics of loading a mirror into an evaluator.

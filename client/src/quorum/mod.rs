@@ -11,16 +11,22 @@
 //! node claims never decide it. A reviewer key counts for at most one jurisdiction per
 //! package ([`keys`]).
 //!
-//! Parts: [`inclusion`] (proofs), [`chain`] (the chain search), [`keys`] (one key, one
-//! vote), [`explain`] (reasons and their text); this file classifies entries and decides.
+//! Parts: [`inclusion`] (proofs), [`rejection`] (why one entry does not count),
+//! [`chain`] (the chain search), [`keys`] (one key, one vote), [`counted`] (what a
+//! passing verdict rests on, for VSAs), [`diagnose`] (why a
+//! jurisdiction's chain does not reach the release), [`evidence`] (`require` lines,
+//! negative evidence, notices), [`sealed`] (commitments, reveals, dating), [`explain`]
+//! (reasons and their text); this file classifies entries and decides.
 
 mod chain;
 mod counted;
+mod diagnose;
 mod evidence;
 mod explain;
 mod inclusion;
 mod keys;
 mod listing;
+mod rejection;
 mod sealed;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -203,109 +209,6 @@ impl<'p> Evaluator<'p> {
     pub fn mark_unreachable(&mut self, origin: &str, why: &str, cached_size: Option<u64>) {
         self.unreachable
             .insert(origin.to_owned(), (why.to_owned(), cached_size));
-    }
-
-    /// Why entry `i` does not count, or `None` if it does (for its own jurisdiction).
-    fn rejection(&self, i: usize, now: u64) -> Option<Rejection> {
-        let e = &self.entries[i];
-        let a = e.att.attestation();
-        if self.equivocated.contains(&e.origin) {
-            return Some(Rejection::LogEquivocated);
-        }
-        if self.policy.distrusts(e.att.leaf_hash()) {
-            return Some(Rejection::Distrusted);
-        }
-        if self.policy.excludes_kind(a.reviewer.kind) {
-            return Some(Rejection::ExcludedReviewerKind(a.reviewer.kind));
-        }
-        if let Some(j) = &e.jurisdiction {
-            if !self.policy.reviewer_trusted(j, e.att.reviewer_key()) {
-                return Some(Rejection::UntrustedReviewer);
-            }
-            // One key, one vote: a key the policy pins to another jurisdiction counts
-            // only there, even in a jurisdiction that admits any key.
-            if let Some(pinned) = self.policy.reviewer_jurisdiction(e.att.reviewer_key())
-                && pinned != j
-            {
-                return Some(Rejection::PinnedElsewhere {
-                    jurisdiction: pinned.to_owned(),
-                });
-            }
-        }
-        // Withdrawal: an entry naming this leaf, signed by the same reviewer key (in any
-        // log: a key's withdrawal takes its attestation back wherever it was carried), or
-        // in the same log and claiming the same non-empty organisation.
-        if let Some(ws) = self.supersedes.get(e.att.leaf_hash()) {
-            for &w in ws {
-                let we = &self.entries[w];
-                let wa = we.att.attestation();
-                // An entry the policy distrusts takes nothing away either.
-                if self.policy.distrusts(we.att.leaf_hash()) {
-                    continue;
-                }
-                if (we.att.reviewer_key() == e.att.reviewer_key()
-                    || (we.origin == e.origin
-                        && !wa.organisation.is_empty()
-                        && wa.organisation == a.organisation))
-                    && let Some(s) = &wa.supersedes
-                {
-                    return Some(Rejection::Withdrawn {
-                        by: wa.reviewer.name.clone(),
-                        kind: s.kind,
-                    });
-                }
-            }
-        }
-        if a.reveal.is_some()
-            && let Err(r) = self.reveal_status(i, now)
-        {
-            return Some(r);
-        }
-        if matches!(a.verdict, Verdict::Certify)
-            && let Some(r) = self.sealed_contradiction(i, now)
-        {
-            return Some(r);
-        }
-        if !self.policy.accept_unknown_digests()
-            && matches!(a.verdict, Verdict::Certify)
-            && (a.digest == Digest::Unknown
-                || a.delta_from
-                    .as_ref()
-                    .is_some_and(|d| d.digest == Digest::Unknown))
-        {
-            return Some(Rejection::UnknownDigest);
-        }
-        let inc = match &e.inclusion {
-            Inclusion::NotProven(n) => return Some(Rejection::NotIncluded(n.clone())),
-            Inclusion::Proven(inc) => inc,
-        };
-        let valid: Vec<(&str, u64)> = inc
-            .cosignatures
-            .iter()
-            .filter(|(_, t)| *t <= now.saturating_add(MAX_FUTURE_SKEW))
-            .map(|(n, t)| (n.as_str(), *t))
-            .collect();
-        let names: Vec<&str> = valid.iter().map(|(n, _)| *n).collect();
-        if !self.policy.witnesses_satisfied(&names) {
-            return Some(Rejection::TooFewWitnesses {
-                cosigned: names.iter().map(|s| (*s).to_owned()).collect(),
-            });
-        }
-        if let Some(max) = self.policy.max_checkpoint_age() {
-            let fresh: Vec<&str> = valid
-                .iter()
-                .filter(|(_, t)| t.saturating_add(max) >= now)
-                .map(|(n, _)| *n)
-                .collect();
-            if !self.policy.witnesses_satisfied(&fresh) {
-                let newest = valid.iter().map(|(_, t)| *t).max().unwrap_or(0);
-                return Some(Rejection::StaleCheckpoint {
-                    age: now.saturating_sub(newest),
-                    max,
-                });
-            }
-        }
-        None
     }
 
     /// Evaluates one release for the policy's criterion at time `now` (POSIX seconds).
@@ -650,102 +553,6 @@ impl<'p> Evaluator<'p> {
             });
         }
         out
-    }
-
-    /// Appends the one structural reason a jurisdiction with these usable attestations
-    /// does not certify the release.
-    fn diagnose(
-        &self,
-        q: &Query,
-        criterion: &str,
-        edges: &[Edge<'_>],
-        table: &CriteriaTable,
-        mut out: Vec<Why>,
-    ) -> Vec<Why> {
-        if edges.is_empty() {
-            if out.is_empty() {
-                out.push(Why::NoReview);
-            }
-            return out;
-        }
-        // One pass for every criterion: ANY separates "wrong criteria" from "no chain".
-        let all = reach(edges, &[]);
-        let at_version = sorted_digests(all.at_version(&q.version).map(|s| s.digest));
-        if at_version.iter().any(|d| self.digest_ok(*d, q.digest)) {
-            let mut certified: Vec<String> = table
-                .all()
-                .filter(|(_, bit)| self.certifies(&all, q, *bit))
-                .map(|(n, _)| n.to_owned())
-                .collect();
-            certified.sort();
-            out.push(Why::InsufficientCriteria {
-                required: criterion.to_owned(),
-                certified,
-            });
-            return out;
-        }
-        if !at_version.is_empty() {
-            out.push(Why::WrongDigest {
-                reviewed: at_version,
-                artifact: q.digest,
-            });
-            return out;
-        }
-        // Nothing reaches the version. Walk deltas backward from it to find the gap.
-        let mut into: HashMap<&str, Vec<&Edge<'_>>> = HashMap::new();
-        for e in edges {
-            into.entry(e.to.0).or_default().push(e);
-        }
-        if !into.contains_key(q.version.as_str()) {
-            let reviewed: BTreeSet<String> = edges.iter().map(describe_edge).collect();
-            out.push(Why::NoReviewOfVersion {
-                reviewed: reviewed.into_iter().collect(),
-            });
-            return out;
-        }
-        let mut seen: BTreeSet<&str> = BTreeSet::new();
-        let mut stack = vec![q.version.as_str()];
-        while let Some(v) = stack.pop() {
-            if !seen.insert(v) {
-                continue;
-            }
-            for e in into.get(v).into_iter().flatten() {
-                let Some((from, base_digest)) = e.from else {
-                    continue;
-                };
-                let reached = sorted_digests(all.at_version(from).map(|s| s.digest));
-                if !reached.is_empty() {
-                    // The base is certified, but not at this delta's base digest.
-                    out.push(Why::ChainDigestMismatch {
-                        delta: format!("{from} -> {v}"),
-                        base_digest,
-                        reviewed: reached,
-                    });
-                } else if !into.contains_key(from) {
-                    out.push(Why::ChainGap {
-                        never_fully_reviewed: from.to_owned(),
-                        delta: format!("{from} -> {v}"),
-                    });
-                } else {
-                    stack.push(from);
-                }
-            }
-        }
-        out
-    }
-}
-
-fn sorted_digests(it: impl Iterator<Item = Digest>) -> Vec<Digest> {
-    let mut v: Vec<Digest> = it.collect();
-    v.sort_by_key(ToString::to_string);
-    v.dedup();
-    v
-}
-
-fn describe_edge(e: &Edge<'_>) -> String {
-    match e.from {
-        Some((f, _)) => format!("{f} -> {}", e.to.0),
-        None => e.to.0.to_owned(),
     }
 }
 

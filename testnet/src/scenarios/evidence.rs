@@ -330,6 +330,25 @@ pub(super) fn sealed(bins: &Bins) -> Result<Outcome> {
          revealed, exit {c1}",
         p1["pass"], p1["certified_by"], p1["sealed_unrevealed"]
     ));
+    // `explain` shows the count too, and the commitment as a set-aside-free entry.
+    let ex = out_text(&fed.q(&[
+        "explain",
+        PKG,
+        lock.to_str().unwrap_or_default(),
+        "--policy",
+        pol.to_str().unwrap_or_default(),
+        "--cache",
+        cache.to_str().unwrap_or_default(),
+    ])?);
+    let explained = ex.contains("(sealed commitment)")
+        && ex.contains("1 sealed commitment not yet revealed (FR: 5.6.1)");
+    fed.say(format!(
+        "explain: {}",
+        ex.lines()
+            .find(|l| l.contains("sealed commitment not yet revealed"))
+            .unwrap_or("(no sealed line)")
+            .trim()
+    ));
     // A reveal with the wrong salt: refused with the reason, changes nothing.
     let mut wrong = salt;
     wrong[0] ^= 1;
@@ -376,6 +395,7 @@ pub(super) fn sealed(bins: &Bins) -> Result<Outcome> {
     let pass = c1 == 0
         && p1["pass"] == true
         && p1["sealed_unrevealed"] == 1
+        && explained
         && c2 == 0
         && bad_refused
         && p2["sealed_unrevealed"] == 1
