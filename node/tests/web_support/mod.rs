@@ -17,7 +17,11 @@ pub fn browser(test: &str) -> Option<Chromium> {
              or set QUORATE_CHROMIUM)"
         ),
         None => {
-            eprintln!(
+            // Written to the stderr descriptor directly: libtest captures only the print
+            // macros, and a skip must show in a default `cargo test` run.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr().lock(),
                 "SKIP: {test}: no chromium on PATH (apt-get install chromium; \
                  QUORATE_REQUIRE_CHROMIUM=1 makes this a failure)"
             );
