@@ -937,3 +937,64 @@ fn evidence_of_an_unknown_kind_is_refused_with_the_reason() {
     assert!(text.contains("not logged: HTTP 400"), "{text}");
     assert!(text.contains("unknown or missing evidence kind"), "{text}");
 }
+
+/// `review --lock` of a PyPI entry with an sdist and wheels covers every file the entry
+/// allows, so one review lets `check` pass the entry (issue 11's partial-coverage rule).
+#[test]
+fn a_review_from_the_lockfile_covers_every_file_of_the_entry() {
+    let f = Fed::new("evlockfiles", &["DE"]);
+    let lock = f.dir.join("uv.lock");
+    let (sd, w1, w2) = (d(0x11), d(0x12), d(0x13));
+    std::fs::write(
+        &lock,
+        format!(
+            r#"version = 1
+requires-python = ">=3.9"
+
+[[package]]
+name = "requests"
+version = "2.32.0"
+source = {{ registry = "https://pypi.org/simple" }}
+sdist = {{ url = "https://files.pythonhosted.org/packages/requests-2.32.0.tar.gz", hash = "sha256:{sd}", size = 10 }}
+wheels = [
+    {{ url = "https://files.pythonhosted.org/packages/requests-2.32.0-py3-none-any.whl", hash = "sha256:{w1}", size = 10 }},
+    {{ url = "https://files.pythonhosted.org/packages/requests-2.32.0-cp312-abi3-manylinux_2_17_x86_64.whl", hash = "sha256:{w2}", size = 10 }},
+]
+"#
+        ),
+    )
+    .unwrap();
+    let out = f.dir.join("req.att");
+    let o = ok(&review(
+        &f,
+        &out,
+        &[
+            "--lock",
+            s(&lock),
+            "--package",
+            "requests",
+            "--criteria",
+            "safe-to-deploy",
+        ],
+    ));
+    assert!(o.contains("certifies pypi/requests@2.32.0"), "{o}");
+    let a = decode(&out);
+    let covered: Vec<String> = a.covered_digests().map(|x| x.to_string()).collect();
+    for h in [&sd, &w1, &w2] {
+        assert!(covered.contains(&format!("sha256:{h}")), "{covered:?}");
+    }
+    submit(&f, 0, &out);
+    let pol = f.policy("quorum none\n", 1, "");
+    let o = q(&[
+        "check",
+        s(&lock),
+        "--policy",
+        s(&pol),
+        "--cache",
+        s(&f.dir.join("cache")),
+        "--json",
+    ]);
+    let v = json(&o);
+    assert_eq!(v["summary"]["all_pass"], true, "{}", stdout(&o));
+    assert_eq!(v["packages"][0]["files"].as_array().unwrap().len(), 3);
+}

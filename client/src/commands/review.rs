@@ -4,13 +4,14 @@
 //! versions must parse in the ecosystem's syntax, a review without a digest must say so
 //! (`--no-digest`), and criteria must be known (cargo-vet's built-ins, or declared).
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use clap::Args;
-use quorate_client::check::Queries;
+use quorate_client::check::{EntryPlan, Queries};
 use quorate_client::lockfile::FileDigest;
 use quorate_proto::attestation::{
     Artifact, Attestation, DeltaBase, Digest, Evidence, EvidenceKind, Reviewer, ReviewerKind,
@@ -114,8 +115,11 @@ pub(crate) fn check_version(ecosystem: &str, version: &str, flag: &str) -> Resul
     Ok(())
 }
 
-/// The release `--package` names: from the lockfile when given, else a full spec.
-fn release(a: &ReviewArgs) -> Result<(String, String, String, Digest)> {
+/// The release `--package` names, its primary digest and, from a lockfile, the entry's
+/// further files: from the lockfile when given, else a full spec.
+type Release = (String, String, String, Digest, Vec<Artifact>);
+
+fn release(a: &ReviewArgs) -> Result<Release> {
     let Some(lock_path) = &a.lock else {
         let (eco, name, version) =
             Attestation::parse_package_spec(&a.package).context("--package")?;
@@ -124,46 +128,44 @@ fn release(a: &ReviewArgs) -> Result<(String, String, String, Digest)> {
             Some(d) => parse_digest(d, a.no_digest, "--digest")?,
             None => Digest::Unknown, // --no-digest (clap requires one of them)
         };
-        return Ok((eco, name, version, digest));
+        return Ok((eco, name, version, digest, Vec::new()));
     };
     let lock = super::load_any_lockfile(lock_path)?;
     let q = Queries::from_parsed(&lock);
     // NAME, NAME@VERSION, or the full ECOSYSTEM/NAME@VERSION.
     let spec = a.package.as_str();
+    let eco_of = |p: &EntryPlan| p.entry.id.ecosystem().attestation_name().to_owned();
     let (eco, rest) = match spec.split_once('/') {
-        Some((e, r)) if q.queries.iter().any(|x| x.ecosystem == e) => (Some(e), r),
+        Some((e, r)) if q.entries.iter().any(|x| eco_of(x) == e) => (Some(e), r),
         _ => (None, spec),
     };
     let (name, version) = match rest.rsplit_once('@') {
         Some((n, v)) if !n.is_empty() => (n, Some(v)),
         _ => (rest, None),
     };
-    let found: Vec<_> = q
-        .queries
+    let found: Vec<&EntryPlan> = q
+        .entries
         .iter()
-        .filter(|x| x.package == name && eco.is_none_or(|e| x.ecosystem == e))
-        .filter(|x| version.is_none_or(|v| x.version == v))
+        .filter(|x| x.entry.id.name() == name && eco.is_none_or(|e| eco_of(x) == e))
+        .filter(|x| version.is_none_or(|v| x.entry.id.version() == v))
         .collect();
-    match found.as_slice() {
-        [one] => Ok((
-            one.ecosystem.clone(),
-            one.package.clone(),
-            one.version.clone(),
-            one.digest,
-        )),
-        [] => {
-            let other: Vec<String> = q
-                .queries
+    // The same release at several install paths (npm) is one release.
+    let versions: BTreeSet<&str> = found.iter().map(|x| x.entry.id.version()).collect();
+    match (found.first(), versions.len()) {
+        (Some(one), 1) => entry_release(one, &q),
+        (_, 0) => {
+            let other: BTreeSet<&str> = q
+                .entries
                 .iter()
-                .filter(|x| x.package == name)
-                .map(|x| x.version.clone())
+                .filter(|x| x.entry.id.name() == name)
+                .map(|x| x.entry.id.version())
                 .collect();
             let skipped = q.not_checkable.iter().find(|(p, _)| p.id.name() == name);
             match (other.is_empty(), skipped) {
                 (false, _) => bail!(
                     "{} has {name} only at {}; pass --package {name}@VERSION",
                     lock_path.display(),
-                    other.join(", ")
+                    other.into_iter().collect::<Vec<_>>().join(", ")
                 ),
                 (true, Some((p, why))) => bail!(
                     "{name} {} in {} cannot be reviewed from the lockfile: {why}",
@@ -173,15 +175,67 @@ fn release(a: &ReviewArgs) -> Result<(String, String, String, Digest)> {
                 (true, None) => bail!("{} has no package {name}", lock_path.display()),
             }
         }
-        many => bail!(
+        _ => bail!(
             "{} has {name} at {}; pass --package {name}@VERSION",
             lock_path.display(),
-            many.iter()
-                .map(|x| x.version.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            versions.into_iter().collect::<Vec<_>>().join(", ")
         ),
     }
+}
+
+/// A lockfile entry as the release to review: the first file's first digest is the
+/// primary digest, and every file the entry allows the installer (a PyPI sdist and its
+/// wheels) is covered too, each with all its digests, so one review covers the entry.
+fn entry_release(p: &EntryPlan, q: &Queries) -> Result<Release> {
+    let id = &p.entry.id;
+    let (eco, name, version) = (
+        id.ecosystem().attestation_name().to_owned(),
+        id.name().to_owned(),
+        id.version().to_owned(),
+    );
+    let mut primary = None;
+    let mut artifacts: Vec<Artifact> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for f in &p.files {
+        if let Some(why) = &f.unusable {
+            eprintln!(
+                "warning: {} of {name} {version} is not covered: {why}",
+                f.label
+            );
+            continue;
+        }
+        let mut digests: Vec<Digest> = f
+            .queries
+            .iter()
+            .map(|&i| q.queries[i].digest)
+            .filter(|d| seen.insert(*d))
+            .collect();
+        digests.sort_by_key(|d| d.algorithm());
+        if primary.is_none() && !digests.is_empty() {
+            primary = Some(digests.remove(0));
+        }
+        if !digests.is_empty() {
+            artifacts.push(Artifact {
+                name: f.label.clone(),
+                digests,
+            });
+        }
+    }
+    if artifacts.len() > quorate_proto::attestation::MAX_ARTIFACTS {
+        bail!(
+            "{name} {version} allows {} files, more than one attestation covers ({}); review them with \
+             --package and --artifact in several attestations",
+            artifacts.len() + 1,
+            quorate_proto::attestation::MAX_ARTIFACTS + 1
+        );
+    }
+    Ok((
+        eco,
+        name,
+        version,
+        primary.unwrap_or(Digest::Unknown),
+        artifacts,
+    ))
 }
 
 /// `--artifact NAME=DIGEST`s as artifacts: one per name (in the order first given), its
@@ -243,7 +297,13 @@ pub fn review(a: &ReviewArgs) -> Result<ExitCode> {
     let evidence = a.evidence.evidence()?;
     let verdict = verdict(a, &evidence)?;
     let artifacts = parse_artifacts(&a.artifacts)?;
-    let (ecosystem, package, version, digest) = release(a)?;
+    let (ecosystem, package, version, digest, from_lock) = release(a)?;
+    let mut artifacts = artifacts;
+    for x in from_lock {
+        if !artifacts.iter().any(|y| y.name == x.name) {
+            artifacts.push(x);
+        }
+    }
     if !digest.is_recorded() && !artifacts.is_empty() {
         bail!("--artifact with --no-digest: name the primary file's digest with --digest first");
     }
