@@ -24,5 +24,6 @@ pub mod metrics;
 pub mod ops_args;
 pub mod outbound;
 pub mod ratelimit;
+pub mod reload;
 pub mod reviewers;
 pub mod server;
