@@ -66,6 +66,49 @@ fn hex(d: &Digest) -> String {
     d.to_string().trim_start_matches("sha256:").to_owned()
 }
 
+fn met(yes: bool) -> &'static str {
+    if yes { "met" } else { "NOT met" }
+}
+
+/// Each attestation's decoded key, signed message and signature, for the bare floor.
+struct Bare {
+    key: ed25519_dalek::VerifyingKey,
+    message: Vec<u8>,
+    signature: ed25519_dalek::Signature,
+}
+
+fn bare_signatures(envs: &[&[u8]]) -> Result<Vec<Bare>> {
+    use prost::Message as _;
+    envs.iter()
+        .map(|e| {
+            let v = attestation::verify(e)?;
+            let env = attestation::pb::Envelope::decode(*e)?;
+            let sig: [u8; 64] = env.signature.as_slice().try_into()?;
+            Ok(Bare {
+                key: ed25519_dalek::VerifyingKey::from_bytes(&v.attestation().reviewer.public_key)?,
+                message: attestation::signed_message(&env.payload),
+                signature: ed25519_dalek::Signature::from_bytes(&sig),
+            })
+        })
+        .collect()
+}
+
+/// Verifies every bare signature on `threads` threads; false if any fails.
+fn verify_bare(all: &[Bare], threads: usize) -> bool {
+    let one = |c: &[Bare]| {
+        c.iter()
+            .all(|b| b.key.verify_strict(&b.message, &b.signature).is_ok())
+    };
+    if threads <= 1 {
+        return one(all);
+    }
+    let chunk = all.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let hs: Vec<_> = all.chunks(chunk).map(|c| s.spawn(move || one(c))).collect();
+        hs.into_iter().all(|h| h.join().unwrap_or(false))
+    })
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -273,22 +316,36 @@ pub fn run(
         t_build.elapsed()
     );
 
-    // The floor: verifying every attestation signature, on all cores (as check does) and on one.
+    // The floor: the bare Ed25519 check (`verify_strict`, keys already decoded, messages
+    // already built) of every attestation signature, which no client can skip, on all
+    // cores (as check uses) and on one. Beside it, the full decode-and-verify of every
+    // envelope (`verify_all`, as check runs it), to show what decoding adds.
     let refs: Vec<&[u8]> = all_envs.iter().map(Vec::as_slice).collect();
+    let bare = bare_signatures(&refs)?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(16);
     let mut floor = Vec::new();
     let mut floor1 = Vec::new();
+    let mut decode = Vec::new();
     for _ in 0..runs.max(1) {
         let t = Instant::now();
-        let ok = verify_all(&refs);
+        if !verify_bare(&bare, cores) {
+            bail!("a generated attestation does not verify");
+        }
         floor.push(t.elapsed());
+        let t = Instant::now();
+        if !verify_bare(&bare, 1) {
+            bail!("a generated attestation does not verify");
+        }
+        floor1.push(t.elapsed());
+        let t = Instant::now();
+        let ok = verify_all(&refs);
+        decode.push(t.elapsed());
         if ok.iter().any(Option::is_none) {
             bail!("a generated attestation does not verify");
         }
-        let t = Instant::now();
-        for e in &refs {
-            attestation::verify(e)?;
-        }
-        floor1.push(t.elapsed());
     }
 
     // check --bundle, end to end: the real binary in a fresh process each run.
@@ -320,7 +377,7 @@ pub fn run(
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let (c, f, f1) = (median(times), median(floor), median(floor1));
+    let (c, f, f1, d) = (median(times), median(floor), median(floor1), median(decode));
     println!(
         "quorate check --bundle: {} ({} files to cover), 5 jurisdictions, {} attestations (median of {runs} runs, fresh process each)",
         lockfile.map_or_else(
@@ -335,10 +392,7 @@ pub fn run(
         c.as_secs_f64() * 1e3
     );
     println!(
-        "  signature floor ({} threads): {:>6.1} ms   ratio check/floor = {:.2}",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        "  signature floor ({cores} threads): {:>7.1} ms   ratio check/floor = {:.2}   (bare Ed25519 verify_strict, keys decoded)",
         f.as_secs_f64() * 1e3,
         c.as_secs_f64() / f.as_secs_f64()
     );
@@ -347,12 +401,14 @@ pub fn run(
         f1.as_secs_f64() * 1e3
     );
     println!(
-        "  goal: under 200 ms and within 2x of the floor: {}",
-        if c.as_millis() < 200 && c.as_secs_f64() <= 2.0 * f.as_secs_f64() {
-            "met"
-        } else {
-            "NOT met"
-        }
+        "  decode + verify ({cores} threads) : {:>6.1} ms   ratio = {:.2}   (every envelope strictly decoded and verified, as check does)",
+        d.as_secs_f64() * 1e3,
+        d.as_secs_f64() / f.as_secs_f64()
+    );
+    println!(
+        "  goal: within 2x of the floor: {}; under 200 ms: {}",
+        met(c.as_secs_f64() <= 2.0 * f.as_secs_f64()),
+        met(c.as_millis() < 200)
     );
     if format == Format::CargoLock {
         cargo_vet_timing(&dir, &pkgs, &lock_text, lockfile.is_some(), cargo_vet, runs);

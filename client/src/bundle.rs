@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use quorate_proto::attestation::VerifiedAttestation;
+use quorate_proto::attestation::{KeyCache, VerifiedAttestation, verify_cached};
 use quorate_proto::equivocation::Equivocation;
 use quorate_proto::merkle;
 use quorate_proto::tlog_proof::TlogProof;
@@ -110,12 +110,13 @@ pub fn write_from_mirror(m: &Mirror, wanted: &Wanted, dir: &Path) -> Result<Writ
         // leaf hash -> (ecosystem, package, version), to file withdrawals (which may be
         // published under any package) beside what they withdraw.
         let mut by_leaf: HashMap<[u8; 32], (String, String, String)> = HashMap::new();
+        let mut keys = KeyCache::new();
         for env in &lm.entries {
             if let Some(((eco, pkg), _)) = peek(env)
                 && wanted
                     .as_ref()
                     .is_none_or(|w| w.contains(&(eco.clone(), pkg.clone())))
-                && let Ok(v) = quorate_proto::attestation::verify(env)
+                && let Ok(v) = verify_cached(env, &mut keys)
             {
                 let a = v.attestation();
                 by_leaf.insert(*v.leaf_hash(), (eco, pkg, a.version.clone()));
@@ -130,7 +131,7 @@ pub fn write_from_mirror(m: &Mirror, wanted: &Wanted, dir: &Path) -> Result<Writ
             if !own_wanted && target.is_none() {
                 continue;
             }
-            let Ok(v) = quorate_proto::attestation::verify(env) else {
+            let Ok(v) = verify_cached(env, &mut keys) else {
                 continue;
             };
             let a = v.attestation();
@@ -274,6 +275,7 @@ pub fn load_into(
         atts.sort();
         let mut out = Vec::with_capacity(atts.len());
         let mut warnings = Vec::new();
+        let mut keys = KeyCache::new();
         for p in atts {
             let pp = p.with_extension("tlog-proof");
             let read = read_limited(&p).and_then(|env| {
@@ -286,7 +288,7 @@ pub fn load_into(
             });
             match read {
                 Ok((env, proof)) => {
-                    let v = quorate_proto::attestation::verify(&env).ok();
+                    let v = verify_cached(&env, &mut keys).ok();
                     out.push((p, v, proof));
                 }
                 Err(e) => warnings.push(format!("{e}; entry {} ignored", p.display())),

@@ -519,9 +519,10 @@ pub fn verify_all(envelopes: &[&[u8]]) -> Vec<Option<VerifiedAttestation>> {
         .unwrap_or(1)
         .min(16);
     if threads <= 1 || envelopes.len() < 64 {
+        let mut keys = attestation::KeyCache::new();
         return envelopes
             .iter()
-            .map(|e| attestation::verify(e).ok())
+            .map(|e| attestation::verify_cached(e, &mut keys).ok())
             .collect();
     }
     let chunk = envelopes.len().div_ceil(threads);
@@ -530,8 +531,9 @@ pub fn verify_all(envelopes: &[&[u8]]) -> Vec<Option<VerifiedAttestation>> {
             .chunks(chunk)
             .map(|c| {
                 s.spawn(move || {
+                    let mut keys = attestation::KeyCache::new();
                     c.iter()
-                        .map(|e| attestation::verify(e).ok())
+                        .map(|e| attestation::verify_cached(e, &mut keys).ok())
                         .collect::<Vec<_>>()
                 })
             })

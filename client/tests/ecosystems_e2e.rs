@@ -200,6 +200,70 @@ fn reviews_of_each_ecosystem_decide_real_lockfile_entries() {
     );
 }
 
+/// Go and npm, the two ecosystems with their own digest notations: a go.sum entry decided
+/// by reviews made with its `h1:` hash (the module path given in the proxy's case encoding,
+/// which names the same module), and a package-lock.json entry decided by reviews made
+/// with its `integrity` (`sha512-…`), its name typed unnormalised. Refused with their
+/// reasons: a review of the same module path in the wrong case (Go paths are
+/// case-sensitive: another module) and a review of another digest.
+#[test]
+fn go_and_npm_reviews_decide_real_lockfile_entries() {
+    let (Some(gosum), Some(npm)) = (
+        common::shared_file("locks/rekor-tiles-74e3eb0.go.sum"),
+        common::shared_file("locks/actions-checkout-7.0.1.package-lock.json"),
+    ) else {
+        return;
+    };
+    let f = Fed::new("gonpm");
+    let policy = f.policy("");
+
+    // Go: github.com/Azure/azure-sdk-for-go/sdk/azcore v1.21.1, pinned by go.sum's h1:.
+    let azcore = "pkg:golang/github.com/Azure/azure-sdk-for-go/sdk/azcore@v1.21.1";
+    let h1 = "h1:jHb/wfvRikGdxMXYV3QG/SzUOPYN9KEUUuC0Yd0/vC0=";
+    // The lowercase path is a different module: its reviews do not count.
+    f.review_everywhere(
+        "pkg:golang/github.com/azure/azure-sdk-for-go/sdk/azcore@v1.21.1",
+        h1,
+    );
+    // A review of the right module at another digest does not count either.
+    f.review_everywhere(
+        "pkg:golang/cloud.google.com/go/storage@v1.64.0",
+        "h1:AHhDsFaSax1/4k+qlIDX/SDGe6hggnfXJ9dkgD9qBPY=",
+    );
+    let v = json(&f.check(&gosum, &policy, "json"));
+    let e = entry(&v, azcore);
+    assert_eq!(e["pass"], false, "{e}");
+    let reason = e["reason"].as_str().unwrap();
+    assert!(reason.contains("no review of this package"), "{reason}");
+    let storage = entry(&v, "pkg:golang/cloud.google.com/go/storage@v1.64.0");
+    assert_eq!(storage["pass"], false, "{storage}");
+    let reason = storage["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("reviewed a different artifact") && reason.contains("h1:KLpxI"),
+        "{reason}"
+    );
+    // In the module proxy's case encoding the path names the module go.sum pins.
+    f.review_everywhere(
+        "pkg:golang/github.com/!azure/azure-sdk-for-go/sdk/azcore@v1.21.1",
+        h1,
+    );
+    let v = json(&f.check(&gosum, &policy, "json"));
+    let e = entry(&v, azcore);
+    assert_eq!(e["pass"], true, "{e}");
+    assert_eq!(e["certified_by"], serde_json::json!(["DE", "FR"]));
+
+    // npm: @actions/exec 3.0.0, pinned by its integrity.
+    let integrity = "sha512-6xH/puSoNBXb72VPlZVm7vQ+svQpFyA96qdDBvhB8eNZOE8LtPf9L4oAsfzK/crCL8YZ+19fKYVnM63Sl+Xzlw==";
+    // As typed by a user the name is normalised the way purl and npm compare names
+    // (lowercase); signed data must already be normalised (proto refuses it otherwise).
+    f.review_everywhere("pkg:npm/%40Actions/Exec@3.0.0", integrity);
+    let v = json(&f.check(&npm, &policy, "json"));
+    let e = entry(&v, "pkg:npm/%40actions/exec@3.0.0");
+    assert_eq!(e["pass"], true, "{e}");
+    let other = entry(&v, "pkg:npm/%40actions/github@9.1.1");
+    assert_eq!(other["pass"], false, "{other}");
+}
+
 #[test]
 fn crev_and_ossf_imports_go_through_a_node_and_decide_releases() {
     let (Some(crev), Some(ossf)) = (

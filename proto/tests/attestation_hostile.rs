@@ -111,6 +111,46 @@ fn every_single_byte_flip_rejected() {
     }
 }
 
+/// The key cache changes no decision: every truncation and byte flip of a good envelope,
+/// and an envelope whose reviewer key is small-order, get the same result from
+/// `verify_cached` (with the good key already cached) as from `verify`.
+#[test]
+fn cached_keys_decide_as_verify_does() {
+    let (k, env) = good();
+    let mut cache = attestation::KeyCache::new();
+    let first = attestation::verify_cached(&env, &mut cache).expect("good envelope");
+    assert_eq!(
+        first.leaf_hash(),
+        attestation::verify(&env).expect("good").leaf_hash()
+    );
+    let same = |t: &[u8], cache: &mut attestation::KeyCache| {
+        let a = attestation::verify(t).map(|v| *v.leaf_hash());
+        let b = attestation::verify_cached(t, cache).map(|v| *v.leaf_hash());
+        assert_eq!(a, b, "verify and verify_cached disagree on {t:02x?}");
+    };
+    for n in 0..env.len() {
+        same(&env[..n], &mut cache);
+    }
+    for i in 0..env.len() {
+        let mut t = env.clone();
+        t[i] ^= 0x01;
+        same(&t, &mut cache);
+    }
+    // A small-order reviewer key (the identity point), "signed" by the good key.
+    let mut m = sample_pb(&k);
+    if let Some(r) = m.reviewer.as_mut() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        r.public_key = identity.to_vec();
+    }
+    let weak = sign_pb(&m, &k);
+    assert_eq!(
+        attestation::verify_cached(&weak, &mut cache).err(),
+        Some(AttestationError::BadPublicKey)
+    );
+    same(&weak, &mut cache);
+}
+
 #[test]
 fn trailing_bytes_rejected() {
     let (_, env) = good();

@@ -154,6 +154,13 @@ impl Attestation {
     /// ecosystem's name and version form) and the rules between fields (what a sealed
     /// commitment may carry, which verdicts each evidence kind allows).
     pub fn validate(&self) -> Result<()> {
+        self.validate_fields()?;
+        reviewer_key(&self.reviewer.public_key).map(|_| ())
+    }
+
+    /// Every rule of [`Attestation::validate`] except decoding the reviewer key, which
+    /// costs a point decompression; [`super::verify_cached`] decodes each key once.
+    pub(super) fn validate_fields(&self) -> Result<()> {
         let eco = Ecosystem::parse(&self.ecosystem)?;
         eco.validate_name(&self.package)?;
         match &self.verdict {
@@ -217,11 +224,6 @@ impl Attestation {
             MAX_REVIEWER_NAME_BYTES,
             false,
         )?;
-        // Small-order keys are refused here as verify_strict would refuse them later.
-        match VerifyingKey::from_bytes(&self.reviewer.public_key) {
-            Ok(k) if !k.is_weak() => {}
-            _ => return Err(AttestationError::BadPublicKey),
-        }
         validate_text(
             "organisation",
             &self.organisation,
@@ -344,5 +346,14 @@ impl Attestation {
             )),
             _ => Ok(()),
         }
+    }
+}
+
+/// Decodes a reviewer key. Small-order keys are refused here as `verify_strict` would
+/// refuse their signatures later.
+pub(super) fn reviewer_key(bytes: &[u8; 32]) -> Result<VerifyingKey> {
+    match VerifyingKey::from_bytes(bytes) {
+        Ok(k) if !k.is_weak() => Ok(k),
+        _ => Err(AttestationError::BadPublicKey),
     }
 }
