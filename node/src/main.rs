@@ -319,7 +319,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 cfg.publish_s3_url = publish_s3_url;
             }
             init_tracing(&cfg.log_level, cfg.log_format);
-            runtime()?.block_on(server::serve(DataDir::new(data.data), cfg))
+            let inherited = ops
+                .inherit_listen_fd
+                .map(quorate_node::reload::adopt_listener)
+                .transpose()?;
+            // SIGHUP re-reads the same file with the same flags: it must parse and validate.
+            let check = move || -> anyhow::Result<()> {
+                let mut c = match &config {
+                    Some(p) => Config::load(p)?,
+                    None => Config::default(),
+                };
+                ops.apply(&mut c)
+            };
+            let reload = server::Reload {
+                inherited,
+                check: Some(Box::new(check)),
+            };
+            let exit =
+                runtime()?.block_on(server::serve_with(DataDir::new(data.data), cfg, reload))?;
+            match exit {
+                server::Exit::Stopped => Ok(()),
+                server::Exit::Reload(fd) => Err(quorate_node::reload::reexec(fd)),
+            }
         }
         Cmd::Mirror {
             from,

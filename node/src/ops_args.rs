@@ -26,22 +26,26 @@ pub struct ServeOps {
     /// (external witnesses, peers); overrides `ca_file`.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Set by a SIGHUP reload on the re-executed node: the listening socket it inherits.
+    #[arg(long, hide = true, value_name = "FD")]
+    pub inherit_listen_fd: Option<i32>,
 }
 
 impl ServeOps {
     /// Applies the flags given over `cfg`, then validates it again.
-    pub fn apply(self, cfg: &mut Config) -> anyhow::Result<()> {
-        if let Some(f) = self.log_format {
+    pub fn apply(&self, cfg: &mut Config) -> anyhow::Result<()> {
+        let this = self.clone();
+        if let Some(f) = this.log_format {
             cfg.log_format = f;
         }
-        if let Some(ms) = self.healthz_max_age_ms {
+        if let Some(ms) = this.healthz_max_age_ms {
             cfg.healthz_max_age_ms = Some(ms);
         }
-        if let (Some(c), Some(k)) = (self.tls_cert, self.tls_key) {
+        if let (Some(c), Some(k)) = (this.tls_cert, this.tls_key) {
             cfg.tls_cert = Some(c);
             cfg.tls_key = Some(k);
         }
-        if let Some(ca) = self.ca_file {
+        if let Some(ca) = this.ca_file {
             cfg.ca_file = Some(ca);
         }
         cfg.validate()

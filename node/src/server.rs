@@ -21,6 +21,33 @@ use crate::sequencer::Sequencer;
 ///
 /// Prints `listening on ADDR` on stdout once the socket is bound.
 pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
+    serve_with(data, config, Reload::default())
+        .await
+        .map(|_| ())
+}
+
+/// SIGHUP handling for [`serve_with`] (see [`crate::reload`]).
+#[derive(Default)]
+pub struct Reload {
+    /// A listening socket handed over by the previous image of this process.
+    pub inherited: Option<std::net::TcpListener>,
+    /// Validates the configuration to reload; `None`: SIGHUP is ignored (logged).
+    pub check: Option<Box<dyn Fn() -> anyhow::Result<()> + Send + Sync>>,
+}
+
+/// How [`serve_with`] ended.
+#[derive(Debug)]
+pub enum Exit {
+    /// SIGTERM/SIGINT (or the server stopped): the process should exit.
+    Stopped,
+    /// SIGHUP with a valid configuration: everything is closed except this listening
+    /// socket, to hand to [`crate::reload::reexec`].
+    Reload(std::os::fd::OwnedFd),
+}
+
+/// As [`serve`], and on SIGHUP (when `reload.check` accepts the configuration) shuts down
+/// as on SIGTERM but returns [`Exit::Reload`] with the listening socket kept open.
+pub async fn serve_with(data: DataDir, config: Config, reload: Reload) -> anyhow::Result<Exit> {
     let key = data.load_key()?;
     let origin = key.origin().to_owned();
     let log_verifier = key.signer().verifier();
@@ -100,10 +127,18 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
         ),
         _ => None,
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
+    let listener = match reload.inherited {
+        Some(l) => TcpListener::from_std(l).context("adopting the inherited socket")?,
+        None => TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?,
+    };
     let addr = listener.local_addr()?;
+    // A duplicate of the socket outlives the server loop, for a reload to hand over.
+    let kept = {
+        use std::os::fd::AsFd as _;
+        listener.as_fd().try_clone_to_owned()?
+    };
     tracing::info!(
         %addr,
         origin,
@@ -133,11 +168,36 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
         })
         .await
     });
-    tokio::select! {
-        r = &mut server => {
-            r.context("server task")?;
-        }
-        sig = wait_for_signal() => {
+    let mut exit = Exit::Stopped;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("listening for SIGHUP")?;
+    loop {
+        tokio::select! {
+            r = &mut server => {
+                r.context("server task")?;
+                break;
+            }
+            Some(()) = hup.recv() => {
+                let Some(check) = &reload.check else {
+                    tracing::warn!("SIGHUP: reload is not available here; ignored");
+                    continue;
+                };
+                if let Err(e) = check() {
+                    tracing::error!("SIGHUP: the new configuration is refused, the node keeps running as it was: {e:#}");
+                    continue;
+                }
+                tracing::info!("SIGHUP: configuration valid; restarting in place (state and socket kept)");
+                exit = Exit::Reload(kept.try_clone()?);
+                state.begin_shutdown();
+                stop.notify_one();
+                let grace = Duration::from_millis(config.shutdown_grace_ms);
+                if tokio::time::timeout(grace, &mut server).await.is_err() {
+                    tracing::warn!("in-flight requests did not finish within {grace:?}; closing");
+                    server.abort();
+                }
+                break;
+            }
+            sig = wait_for_signal() => {
             tracing::info!("received {sig}: shutting down");
             state.begin_shutdown();
             stop.notify_one();
@@ -149,8 +209,11 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
                     server.abort();
                 }
             }
+            break;
+        }
         }
     }
+    drop(kept);
     if let Some(f) = federation {
         f.shutdown().await;
     }
@@ -165,7 +228,7 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     let size = store.size()?;
     drop(store);
     tracing::info!(size, "store closed; bye");
-    Ok(())
+    Ok(exit)
 }
 
 pub(crate) async fn wait_for_signal() -> &'static str {

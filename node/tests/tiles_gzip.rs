@@ -7,29 +7,15 @@ use std::io::Read as _;
 
 use common::*;
 
+/// GET on a raw socket: bodies arrive exactly as sent (no client-side decoding).
 fn get_with(
     addr: std::net::SocketAddr,
     path: &str,
     accept: Option<&str>,
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    // ureq is built here without its gzip feature: bodies arrive exactly as sent.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut req = agent.get(&format!("http://{addr}{path}"));
-    if let Some(a) = accept {
-        req = req.header("Accept-Encoding", a);
-    }
-    let mut r = req.call().unwrap();
-    let headers = r
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-        .collect();
-    let mut body = Vec::new();
-    r.body_mut().as_reader().read_to_end(&mut body).unwrap();
-    (r.status().as_u16(), headers, body)
+    let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept-Encoding", a)).into_iter().collect();
+    let r = request_with(addr, "GET", path, None, &headers, b"").unwrap();
+    (r.status, r.headers, r.body)
 }
 
 fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {

@@ -18,7 +18,10 @@ const ROWS: &[(&str, bool)] = &[
     ("node store: bytes on disk per entry beyond the entry", true),
     ("inclusion proof p99 at ", true),
     ("restart to serving at ", true),
-    ("verify (re-hash every entry, check every checkpoint) at ", true),
+    (
+        "verify (re-hash every entry, check every checkpoint) at ",
+        true,
+    ),
     ("witness add-checkpoint/s, durable, in-process core", true),
     (
         "witness add-checkpoint/s, durable, HTTP loopback, 1 conn",

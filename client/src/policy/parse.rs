@@ -10,8 +10,7 @@ use super::evidence::EvidencePolicy;
 use super::witnesses::{Group, Member, Witness, check_new_name, witness_verifier};
 use super::{
     Log, MAX_GROUPS, MAX_LOGS, MAX_MIRRORS_PER_LOG, MAX_POLICY_BYTES, MAX_REVIEWERS, MAX_WITNESSES,
-    Policy, PolicyError,
-    SAFE_TO_DEPLOY, SAFE_TO_RUN, TrustedReviewer, Veto, check_criterion, err,
+    Policy, PolicyError, SAFE_TO_DEPLOY, SAFE_TO_RUN, TrustedReviewer, Veto, check_criterion, err,
 };
 
 pub(super) fn split_ws(line: &str) -> Vec<&str> {
