@@ -175,8 +175,14 @@ impl BackupSocket {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         let task = tokio::spawn(async move {
             loop {
-                let Ok((conn, _)) = listener.accept().await else {
-                    continue;
+                let conn = match listener.accept().await {
+                    Ok((c, _)) => c,
+                    Err(e) => {
+                        // E.g. out of file descriptors: do not spin.
+                        tracing::warn!("backup socket: {e}");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
                 };
                 // One backup at a time: each holds a snapshot and writes a whole copy.
                 serve_one(conn, store.clone()).await;

@@ -118,11 +118,11 @@ pub async fn run(opts: MirrorOptions) -> anyhow::Result<()> {
         max_step_bytes: opts.max_step_bytes,
         shared: shared.clone(),
     });
-    // Serve the held note at once (the stored row when the file does not match).
-    if let Ok(Some(h)) = follower.held()
-        && let Ok(mut g) = shared.served.write()
-    {
-        *g = Some(h.note_bytes().to_vec());
+    // Serve the held note at once (the stored row when the file does not match), and
+    // nothing before the store holds a checkpoint.
+    let held = follower.held()?.map(|h| h.note_bytes().to_vec());
+    if let Ok(mut g) = shared.served.write() {
+        *g = held;
     }
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -121,6 +121,7 @@ impl Run {
         let mut state = self.load_state();
         let mut last_note: Option<Vec<u8>> = None;
         let mut backoff = Duration::from_millis(200);
+        let mut alive = true;
         tracing::info!(
             url = self.bucket.url(),
             tiles_size = state.tiles_size,
@@ -144,7 +145,8 @@ impl Run {
             };
             tokio::select! {
                 _ = stop.notified() => return,
-                _ = committed.changed() => {}
+                // Once the sequencer is gone `changed` fails at once: then only the timer.
+                r = committed.changed(), if alive => alive = r.is_ok(),
                 _ = tokio::time::sleep(wait) => {}
             }
         }
