@@ -237,6 +237,68 @@ fn passing_packages_get_a_signed_vsa_that_independent_verifiers_accept() {
         );
     }
 
+    // Under a policy that also requires fuzzing evidence, JP's fuzzing run of the file
+    // is an input too (what a `require` line counted is named like the reviews).
+    let jp_fuzz = f.publish(
+        2,
+        "cargo/alpha@1.1.0",
+        &d(2),
+        &[
+            "--evidence",
+            "fuzzing",
+            "--harness",
+            "parse",
+            "--fuzz-duration",
+            "2h",
+            "--findings",
+            "0",
+        ],
+    );
+    let pol_req = f.policy("quorum none\n", 2, "require safe-to-deploy fuzzing any\n");
+    let out_r = f.dir.join("vsas-require");
+    let o = q(&[
+        "check",
+        s(&lock),
+        "--policy",
+        s(&pol_req),
+        "--cache",
+        s(&f.dir.join("cache")),
+        "--vsa",
+        s(&out_r),
+        "--vsa-key",
+        s(&ckey),
+        "--now",
+        "1800000000",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let vr = std::fs::read_dir(&out_r)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let er: serde_json::Value = serde_json::from_slice(&std::fs::read(&vr).unwrap()).unwrap();
+    let sr: serde_json::Value =
+        serde_json::from_slice(&STANDARD.decode(er["payload"].as_str().unwrap()).unwrap()).unwrap();
+    let mut got: Vec<(String, u64, String)> = sr["predicate"]["inputAttestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let a = &i["annotations"];
+            (
+                a["logOrigin"].as_str().unwrap().to_owned(),
+                a["logIndex"].as_u64().unwrap(),
+                a["leafHash"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    let mut want_r = want.clone();
+    want_r.push(("jp.test/quorate/log".to_owned(), 0, jp_fuzz));
+    want_r.sort();
+    assert_eq!(got, want_r);
+
     // The independent verifier agrees on all four.
     let Some(py) = common::python_with_cryptography() else {
         return;

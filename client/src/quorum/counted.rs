@@ -32,7 +32,7 @@ impl Evaluator<'_> {
     /// target states: a step counts when its criteria carry `want` and its base (if any)
     /// is certified for `want`; a base certified only by another jurisdiction ends the
     /// walk there (that jurisdiction's attestations are its own to name).
-    fn counted(
+    pub(super) fn counted(
         &self,
         edges: &[Edge<'_>],
         foreign: &[ForeignState<'_>],
@@ -83,7 +83,7 @@ impl Evaluator<'_> {
         entries
     }
 
-    fn to_counted(&self, j: &str, i: usize) -> Option<Counted> {
+    pub(super) fn to_counted(&self, j: &str, i: usize) -> Option<Counted> {
         let e = &self.entries[i];
         let Inclusion::Proven(inc) = &e.inclusion else {
             return None; // a usable entry is always proven; never name one that is not

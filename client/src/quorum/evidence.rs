@@ -197,6 +197,8 @@ impl Evaluator<'_> {
             }
         }
         let bit = table.bit(&r.criterion);
+        // What the requirement rests on, for Verification Summary Attestations.
+        let mut inputs = Vec::new();
         // Candidates per jurisdiction, then one key, one vote.
         let counted: Vec<String> = if r.evidence == EvidenceKind::SourceReview {
             let edges: BTreeMap<&str, Vec<_>> = usable
@@ -228,6 +230,10 @@ impl Evaluator<'_> {
                 .map(|j| (*j, edges[*j].iter().map(|e| *e.key).collect()))
                 .collect();
             let a = keys::assign(&keys_of, certifies);
+            for j in &a.certified {
+                let ids = self.counted(&edges[*j], &[], q, bit);
+                inputs.extend(ids.into_iter().filter_map(|i| self.to_counted(j, i)));
+            }
             a.certified.iter().map(|j| (*j).to_owned()).collect()
         } else {
             let cands: BTreeMap<&str, Vec<usize>> = usable
@@ -270,6 +276,9 @@ impl Evaluator<'_> {
                 })
                 .collect();
             let a = keys::assign(&keys_of, certifies);
+            for j in &a.certified {
+                inputs.extend(cands[*j].iter().filter_map(|&i| self.to_counted(j, i)));
+            }
             a.certified.iter().map(|j| (*j).to_owned()).collect()
         };
         let needed = r.needed(jurisdictions.len());
@@ -280,6 +289,11 @@ impl Evaluator<'_> {
             count: r.count.to_string(),
             needed,
             pass: refused_by.is_empty() && counted.len() >= needed,
+            inputs: if refused_by.is_empty() {
+                inputs
+            } else {
+                Vec::new()
+            },
             counted,
             refused_by,
         }

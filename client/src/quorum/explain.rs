@@ -309,6 +309,8 @@ pub struct RequirementOutcome {
     pub counted: Vec<String>,
     /// Negative evidence of this kind about the exact file, from any jurisdiction.
     pub refused_by: Vec<NegativeEvidence>,
+    /// The attestations the counted jurisdictions' evidence is made of (named in VSAs).
+    pub inputs: Vec<super::Counted>,
     pub pass: bool,
 }
 

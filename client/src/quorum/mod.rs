@@ -377,7 +377,13 @@ impl<'p> Evaluator<'p> {
             && requirements.iter().all(|r| r.pass);
         // What a passing verdict rests on, for Verification Summary Attestations.
         let counted = if pass {
-            self.counted_all(&certified_by, &edges_of, &foreign, q, want, certifies)
+            let mut c = self.counted_all(&certified_by, &edges_of, &foreign, q, want, certifies);
+            // And what each `require` line counted (an archive comparison, a rebuild),
+            // each entry named once.
+            c.extend(requirements.iter().flat_map(|r| r.inputs.iter().cloned()));
+            c.sort();
+            c.dedup_by(|a, b| a.origin == b.origin && a.index == b.index);
+            c
         } else {
             Vec::new()
         };
