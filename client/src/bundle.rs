@@ -266,7 +266,7 @@ pub fn load_into(
             }
         }
     }
-    type Item = (PathBuf, Option<VerifiedAttestation>, TlogProof);
+    type Item = (PathBuf, Result<VerifiedAttestation, String>, TlogProof);
     // One unreadable, oversized or malformed file costs its own entry only (with a
     // warning naming it); a hostile or damaged file must not stop the whole check.
     let load_dir = |d: &Path| -> Result<(Vec<Item>, Vec<String>), BundleError> {
@@ -288,7 +288,7 @@ pub fn load_into(
             });
             match read {
                 Ok((env, proof)) => {
-                    let v = verify_cached(&env, &mut keys).ok();
+                    let v = verify_cached(&env, &mut keys).map_err(|e| e.to_string());
                     out.push((p, v, proof));
                 }
                 Err(e) => warnings.push(format!("{e}; entry {} ignored", p.display())),
@@ -307,12 +307,16 @@ pub fn load_into(
     }
     let mut checkpoints: HashMap<Vec<u8>, Result<TrustedCheckpoint, NotProven>> = HashMap::new();
     for (origin, (path, v, proof)) in items {
-        let Some(v) = v else {
-            loaded.warnings.push(format!(
-                "{}: signature does not verify; ignored",
-                path.display()
-            ));
-            continue;
+        // Whatever the reason (a bad signature, an evidence kind this client does not
+        // know, a broken field rule), the entry counts for nothing and the warning says why.
+        let v = match v {
+            Ok(v) => v,
+            Err(e) => {
+                loaded
+                    .warnings
+                    .push(format!("{}: refused: {e}; ignored", path.display()));
+                continue;
+            }
         };
         if !checkpoints.contains_key(&proof.checkpoint) {
             let tc = TrustedCheckpoint::verify(policy, &proof.checkpoint);
@@ -370,7 +374,7 @@ pub fn load_into(
 fn add_evidence(ev: &mut Evaluator<'_>, e: &Equivocation) {
     let policy = ev.policy();
     for l in policy.logs() {
-        if let Ok(v) = e.verify(l.verifier()) {
+        if let Ok(v) = e.verify_log(l.log_keys()) {
             let _ = ev.add_equivocation(&v);
             return;
         }

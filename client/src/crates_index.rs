@@ -175,7 +175,7 @@ impl CratesIndex {
             // the system store knows its CA, and that is the store an operator manages.
             .tls_config(
                 ureq::tls::TlsConfig::builder()
-                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                    .root_certs(crate::net::root_certs())
                     .build(),
             )
             .build()

@@ -7,6 +7,7 @@
 //! `crates_index` finds artifact digests for imports that lack a lockfile entry; `keys`
 //! and `files` are the CLI's key and file handling.
 
+pub mod archive_diff;
 pub mod bundle;
 pub mod bundle_manifest;
 pub mod cargo_vet;
@@ -25,4 +26,5 @@ pub mod ossf;
 pub mod policy;
 pub mod quorum;
 pub mod submit;
+pub mod vsa;
 pub mod yaml;

@@ -25,6 +25,10 @@ use quorate_proto::note::{self, NoteVerifier, Signer};
     propagate_version = true
 )]
 struct Cli {
+    /// PEM CA certificates to trust, besides the platform's roots, for every HTTPS
+    /// connection (nodes, mirrors, crates.io index): a private CA.
+    #[arg(long, global = true, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,7 +48,13 @@ enum Command {
     #[command(subcommand)]
     Policy(PolicyCommand),
     /// Sign a review attestation of one release
-    Review(commands::review::ReviewArgs),
+    Review(Box<commands::review::ReviewArgs>),
+    /// Sign the reveal of a sealed attestation (`review --seal`), refused unless it opens
+    /// its commitment; optionally submit it
+    Reveal(commands::seal::RevealArgs),
+    /// Tools that produce evidence (archive vs source, rebuilds) and sign it
+    #[command(subcommand)]
+    Evidence(commands::evidence::EvidenceCommand),
     /// Withdraw one of your attestations (it certifies nothing)
     Withdraw(commands::withdraw::WithdrawArgs),
     /// Submit attestation files to a node and verify the inclusion proofs it returns
@@ -53,6 +63,8 @@ enum Command {
     Mirror(commands::sources::MirrorArgs),
     /// Check every crates.io package of a lockfile against the policy's quorum
     Check(commands::sources::CheckArgs),
+    /// Verify a Verification Summary Attestation (`check --vsa`) with the checker's key
+    VerifyVsa(commands::vsa::VerifyVsaArgs),
     /// Write an offline bundle of everything `check --bundle` needs for a lockfile
     Bundle(commands::sources::BundleArgs),
     /// The review work list: packages without quorum, most depended-upon first, each with
@@ -175,12 +187,21 @@ enum CheckpointCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(p) = &cli.ca_file
+        && let Err(e) = quorate_client::net::trust_ca_file(p)
+    {
+        eprintln!("error: --ca-file: {e}");
+        return ExitCode::from(2);
+    }
     // The newer commands answer 0 (all good), 1 (verdict: something failed) or 2 (usage
     // or input error); the older ones keep 1 for every failure.
     let input_errors = 2;
     let (code, res) = match cli.command {
         Command::Review(a) => (input_errors, commands::review::review(&a)),
         Command::Withdraw(a) => (input_errors, commands::withdraw::withdraw(&a)),
+        Command::Reveal(a) => (input_errors, commands::seal::reveal(&a)),
+        Command::VerifyVsa(a) => (input_errors, commands::vsa::verify_vsa(&a)),
+        Command::Evidence(c) => (input_errors, commands::evidence::evidence(&c)),
         Command::Submit(a) => (input_errors, commands::submit::submit(&a)),
         Command::Mirror(a) => (input_errors, commands::sources::mirror(&a)),
         Command::Check(a) => (input_errors, commands::sources::check(&a)),

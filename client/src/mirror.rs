@@ -286,7 +286,7 @@ fn record_evidence(
     lm: &mut LogMirror,
     found: &mut Vec<Equivocation>,
 ) {
-    if let Ok(v) = ev.verify(log.verifier()) {
+    if let Ok(v) = ev.verify_log(log.log_keys()) {
         evidence::store_evidence(cache, &v);
         lm.warnings.push(format!(
             "EQUIVOCATION: log signed conflicting checkpoints of sizes {} and {}; evidence stored, log distrusted",
@@ -562,8 +562,11 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
     })
 }
 
-/// Verifies envelopes on all cores, in order. `None` for entries that do not verify.
-pub fn verify_all(envelopes: &[&[u8]]) -> Vec<Option<VerifiedAttestation>> {
+/// Verifies envelopes on all cores, in order, each with why it does not verify. Each
+/// worker decodes a reviewer key once ([`attestation::KeyCache`]).
+pub fn verify_all_reasons(
+    envelopes: &[&[u8]],
+) -> Vec<Result<VerifiedAttestation, attestation::AttestationError>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -572,7 +575,7 @@ pub fn verify_all(envelopes: &[&[u8]]) -> Vec<Option<VerifiedAttestation>> {
         let mut keys = attestation::KeyCache::new();
         return envelopes
             .iter()
-            .map(|e| attestation::verify_cached(e, &mut keys).ok())
+            .map(|e| attestation::verify_cached(e, &mut keys))
             .collect();
     }
     let chunk = envelopes.len().div_ceil(threads);
@@ -583,7 +586,7 @@ pub fn verify_all(envelopes: &[&[u8]]) -> Vec<Option<VerifiedAttestation>> {
                 s.spawn(move || {
                     let mut keys = attestation::KeyCache::new();
                     c.iter()
-                        .map(|e| attestation::verify_cached(e, &mut keys).ok())
+                        .map(|e| attestation::verify_cached(e, &mut keys))
                         .collect::<Vec<_>>()
                 })
             })
@@ -595,14 +598,28 @@ pub fn verify_all(envelopes: &[&[u8]]) -> Vec<Option<VerifiedAttestation>> {
     })
 }
 
+/// Verifies envelopes on all cores, in order. `None` for entries that do not verify.
+pub fn verify_all(envelopes: &[&[u8]]) -> Vec<Option<VerifiedAttestation>> {
+    verify_all_reasons(envelopes)
+        .into_iter()
+        .map(Result::ok)
+        .collect()
+}
+
 /// Statistics of loading a mirror into an evaluator.
 #[derive(Debug, Default, Clone)]
 pub struct LoadStats {
     pub entries: usize,
     pub invalid: usize,
+    /// The first [`MAX_REFUSALS_SHOWN`] entries refused, as `ORIGIN#INDEX: reason` (a bad
+    /// signature, an evidence kind this client does not know, a broken field rule).
+    pub refused: Vec<String>,
     /// Logs set aside while loading, with the reason (their jurisdiction's vote is missing).
     pub warnings: Vec<String>,
 }
+
+/// How many refused entries [`LoadStats::refused`] names (the rest are only counted).
+pub const MAX_REFUSALS_SHOWN: usize = 8;
 
 /// Adds the mirrored entries (inclusion proven from the mirrored tree against the
 /// verified checkpoint) and evidence to `ev`. A log whose entries cannot be added is
@@ -619,7 +636,7 @@ pub fn load_into(m: &Mirror, ev: &mut Evaluator<'_>, wanted: &Wanted) -> LoadSta
     for evs in m.equivocations.values() {
         for e in evs {
             for l in policy.logs() {
-                if let Ok(v) = e.verify(l.verifier()) {
+                if let Ok(v) = e.verify_log(l.log_keys()) {
                     if let Err(err) = ev.add_equivocation(&v) {
                         st.warnings.push(format!("{}: {err}", l.origin()));
                     }
@@ -648,16 +665,24 @@ fn load_log(
         .enumerate()
         .filter(|(_, e)| match wanted {
             None => true,
-            // Withdrawals may be published under any package: always load them.
-            Some(w) => peek(e).is_some_and(|(k, sup)| sup.is_some() || w.contains(&k)),
+            // Withdrawals may be published under any package: always load them. An entry
+            // that does not even decode is kept, so that it is refused with its reason
+            // rather than skipped unseen.
+            Some(w) => peek(e).is_none_or(|(k, sup)| sup.is_some() || w.contains(&k)),
         })
         .map(|(i, e)| (i as u64, e.as_slice()))
         .collect();
     let envs: Vec<&[u8]> = picked.iter().map(|(_, e)| *e).collect();
-    for ((i, _), v) in picked.iter().zip(verify_all(&envs)) {
-        let Some(v) = v else {
-            st.invalid += 1;
-            continue;
+    for ((i, _), v) in picked.iter().zip(verify_all_reasons(&envs)) {
+        let v = match v {
+            Ok(v) => v,
+            Err(e) => {
+                st.invalid += 1;
+                if st.refused.len() < MAX_REFUSALS_SHOWN {
+                    st.refused.push(format!("{}#{i}: {e}", lm.origin));
+                }
+                continue;
+            }
         };
         let proof = merkle::prove_record(size, *i, &lm.tree).map_err(|e| e.to_string())?;
         let inc = tc.inclusion(&v, *i, &proof);

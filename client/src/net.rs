@@ -142,6 +142,64 @@ impl Deadline {
     }
 }
 
+/// Roots added by [`trust_ca_file`] (with the platform's), for every agent made after.
+static CA_ROOTS: std::sync::OnceLock<ureq::tls::RootCerts> = std::sync::OnceLock::new();
+
+/// Why `--ca-file` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CaFileError {
+    #[error("reading CA file {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("CA file {path} holds no PEM certificate")]
+    Empty { path: String },
+}
+
+/// Makes every HTTPS connection this process opens from now on trust the PEM CA
+/// certificates in `path` besides the platform's roots (`quorate --ca-file`: a private CA,
+/// or a test CA). Set once; later calls change nothing.
+pub fn trust_ca_file(path: &std::path::Path) -> Result<(), CaFileError> {
+    let p = path.display().to_string();
+    let pem = std::fs::read(path).map_err(|e| CaFileError::Read {
+        path: p.clone(),
+        reason: e.to_string(),
+    })?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(CaFileError::Read {
+                    path: p,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(CaFileError::Empty { path: p });
+    }
+    // The platform's roots too: a CA file adds trust, it never removes any.
+    let native = rustls_native_certs::load_native_certs();
+    certs.extend(
+        native
+            .certs
+            .iter()
+            .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()),
+    );
+    let _ = CA_ROOTS.set(ureq::tls::RootCerts::new_with_certs(&certs));
+    Ok(())
+}
+
+/// The roots agents trust: the platform verifier, or the platform's roots plus the
+/// `--ca-file` certificates once [`trust_ca_file`] ran.
+pub fn root_certs() -> ureq::tls::RootCerts {
+    CA_ROOTS
+        .get()
+        .cloned()
+        .unwrap_or(ureq::tls::RootCerts::PlatformVerifier)
+}
+
 /// A node's base URL plus an agent.
 #[derive(Clone)]
 pub struct Node {
@@ -173,7 +231,7 @@ impl Node {
             .http_status_as_error(false)
             .tls_config(
                 ureq::tls::TlsConfig::builder()
-                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                    .root_certs(root_certs())
                     .build(),
             )
             .build()

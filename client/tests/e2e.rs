@@ -750,7 +750,7 @@ fn malformed_inputs_are_clear_errors_never_panics() {
     };
     std::fs::write(pd.join("00.tlog-proof"), proof.to_text()).unwrap();
     let o = q(&["check", s(&lock), "--policy", s(&pol), "--bundle", s(&b)]);
-    exits(&o, 1, "signature does not verify; ignored");
+    exits(&o, 1, "00.att: refused: ");
     // Unusable arguments.
     let (k, _) = reviewer(dir, "rev");
     exits(

@@ -468,6 +468,83 @@ fn cli_policy_new_writes_a_valid_policy() {
     }
 }
 
+/// `log-origin` and `log-key`: the origin comes from the policy, not the key name (Go's
+/// checksum database shape), and any listed key verifies (rotation overlap): old key,
+/// new key, both, neither. Round trip and the errors name their line.
+#[test]
+fn log_origin_and_several_keys_per_log() {
+    use quorate_client::quorum::TrustedCheckpoint;
+    use quorate_proto::checkpoint::Checkpoint;
+    use quorate_proto::note;
+
+    let origin = "go.sum database tree";
+    let old = Signer::generate("sum.golang.org", [41; 32]).unwrap();
+    let new = Signer::generate("sum.golang.org", [42; 32]).unwrap();
+    let stranger = Signer::generate("sum.golang.org", [43; 32]).unwrap();
+    let text = format!(
+        "quorum none\nlog {} https://sum.golang.org\nlog-origin {}   {origin}\nlog-key {} {}\n",
+        old.vkey(),
+        old.vkey(),
+        old.vkey(),
+        new.vkey()
+    );
+    let p = Policy::parse(&text).unwrap();
+    assert_eq!(p.log(origin).unwrap().log_keys().keys().len(), 2);
+    assert!(p.log("sum.golang.org").is_none());
+    assert_eq!(Policy::parse(&p.to_text()).unwrap(), p);
+
+    let body = Checkpoint::new(origin, 42, [9; 32], vec![])
+        .unwrap()
+        .to_text();
+    for signers in [vec![&old], vec![&new], vec![&old, &new]] {
+        let signed = note::sign(&body, &signers).unwrap();
+        let tc = TrustedCheckpoint::verify(&p, signed.as_bytes()).unwrap();
+        assert_eq!(tc.origin(), origin);
+    }
+    let signed = note::sign(&body, &[&stranger]).unwrap();
+    assert!(TrustedCheckpoint::verify(&p, signed.as_bytes()).is_err());
+
+    // Errors, each naming its line.
+    let bad = [
+        (
+            format!("quorum none\nlog-origin {} x\n", old.vkey()),
+            2,
+            "names no log",
+        ),
+        (
+            format!(
+                "quorum none\nlog {0}\nlog-origin {0} a\nlog-origin {0} b\n",
+                old.vkey()
+            ),
+            4,
+            "already set",
+        ),
+        (
+            format!("quorum none\nlog {0}\nlog-key {0} {0}\n", old.vkey()),
+            3,
+            "duplicates",
+        ),
+        (
+            format!(
+                "quorum none\nlog {}\nlog {}\nlog-origin {} {}\n",
+                old.vkey(),
+                stranger.vkey(),
+                stranger.vkey(),
+                "sum.golang.org"
+            ),
+            3,
+            "",
+        ),
+    ];
+    for (t, line, want) in &bad {
+        let e = Policy::parse(t).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("line {line}")) && e.contains(want),
+            "{t:?}: {e}"
+        );
+    }
+}
+
 #[test]
 fn log_mirror_lines_parse_round_trip_and_are_checked() {
     let de = lkey("de.example/log");

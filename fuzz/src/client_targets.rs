@@ -56,6 +56,26 @@ pub fn lockfile(data: &[u8]) {
     }
 }
 
+/// Release archives (`evidence archive-vs-source`): gzip or plain tar, hostile members
+/// refused by error; a tree that reads compares against itself with no difference, and
+/// against an empty tree with every path added.
+pub fn release_archive(data: &[u8]) {
+    use quorate_client::archive_diff::{self, Change, Limits};
+    let limits = Limits {
+        max_entries: 2_000,
+        max_file_bytes: 1 << 20,
+        max_total_bytes: 16 << 20,
+        max_depth: 16,
+    };
+    if let Ok(a) = archive_diff::read_archive_from("fuzz", data, &limits) {
+        assert!(archive_diff::diff(&a.tree, &a.tree).is_empty());
+        let empty = archive_diff::Tree::new();
+        let d = archive_diff::diff(&a.tree, &empty);
+        assert_eq!(d.len(), a.tree.len());
+        assert!(d.iter().all(|(_, c)| *c == Change::Added));
+    }
+}
+
 /// cargo-vet `audits.toml` files, converted to attestations; every attestation an import
 /// produces must be valid and survive encoding.
 pub fn cargo_vet(data: &[u8]) {

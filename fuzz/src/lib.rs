@@ -17,7 +17,9 @@ pub mod keys;
 mod node_targets;
 mod proto_targets;
 
-pub use client_targets::{cargo_vet, crates_index, lockfile, mirror_cache, policy};
+pub use client_targets::{
+    cargo_vet, crates_index, lockfile, mirror_cache, policy, release_archive,
+};
 pub use node_targets::{gossip_wire, witness_request};
 pub use proto_targets::{
     attestation, checkpoint, cosignature, entry_bundle, equivocation, note, tile, tlog_proof,
@@ -44,6 +46,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("cargo_vet", cargo_vet),
     ("crates_index", crates_index),
     ("mirror_cache", mirror_cache),
+    ("release_archive", release_archive),
 ];
 
 /// Separates the parts of a multi-part input (a tile header and its tiles, the files of a

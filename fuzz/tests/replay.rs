@@ -73,4 +73,5 @@ replay_tests!(
     cargo_vet,
     crates_index,
     mirror_cache,
+    release_archive,
 );

@@ -49,6 +49,8 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     shutting_down: AtomicBool,
     federation: Option<Arc<crate::federation::FedShared>>,
+    web: Option<Router<Arc<AppState>>>,
+    freshness: Option<Arc<crate::health::Freshness>>,
 }
 
 impl AppState {
@@ -75,12 +77,26 @@ impl AppState {
             metrics,
             shutting_down: AtomicBool::new(false),
             federation: None,
+            web: None,
+            freshness: None,
         }
     }
 
     /// Serve the federation's cosigned checkpoint and metrics.
     pub fn with_federation(mut self, shared: Arc<crate::federation::FedShared>) -> AppState {
         self.federation = Some(shared);
+        self
+    }
+
+    /// Serve the public web pages ([`crate::web::router`]) beside the API.
+    pub fn with_web(mut self, pages: Router<Arc<AppState>>) -> AppState {
+        self.web = Some(pages);
+        self
+    }
+
+    /// `/healthz` fails once `f` goes stale (see [`crate::health`]).
+    pub fn with_freshness(mut self, f: Arc<crate::health::Freshness>) -> AppState {
+        self.freshness = Some(f);
         self
     }
 
@@ -110,6 +126,9 @@ pub fn router_with(state: St, config: &Config, witness: Option<Router>) -> Route
         r = r
             .route_service("/add-checkpoint", w.clone())
             .route_service("/v1/equivocations", w);
+    }
+    if let Some(pages) = state.web.clone() {
+        r = r.merge(pages);
     }
     r.route("/checkpoint", get(checkpoint))
         .route("/checkpoint/latest", get(checkpoint_latest))
@@ -333,12 +352,20 @@ fn checkpoint_response(note: Vec<u8>) -> Response {
         .into_response()
 }
 
-async fn tile_get(State(st): State<St>, Path(path): Path<String>) -> Result<Response, ApiError> {
-    tile_response(st.store.clone(), path).await
+async fn tile_get(
+    State(st): State<St>,
+    Path(path): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    tile_response(st.store.clone(), path, &headers).await
 }
 
 /// `GET /tile/<path>` from `store` (shared with `quorate-node mirror`).
-pub(crate) async fn tile_response(store: Arc<Store>, path: String) -> Result<Response, ApiError> {
+pub(crate) async fn tile_response(
+    store: Arc<Store>,
+    path: String,
+    headers: &axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     let full = format!("tile/{path}");
     let (kind, t) =
         Tile::parse_path(&full).map_err(|e| ApiError::bad("bad_tile_path", e.to_string()))?;
@@ -347,9 +374,33 @@ pub(crate) async fn tile_response(store: Arc<Store>, path: String) -> Result<Res
         TileKind::Hash => Body::from(read_store(&store, move |s| hash_tile(&s, &t)).await?),
         TileKind::Entries => {
             let (start, end) = read_store(&store, move |s| entry_tile_range(&s, &t)).await?;
-            entry_bundle_stream(store, start, end)
+            let body = entry_bundle_stream(store, start, end);
+            if crate::gzip::accepts_gzip(headers) {
+                return Ok((
+                    [
+                        (header::CONTENT_TYPE, "application/octet-stream"),
+                        (header::CACHE_CONTROL, cache),
+                        (header::CONTENT_ENCODING, "gzip"),
+                        (header::VARY, "Accept-Encoding"),
+                    ],
+                    crate::gzip::gzip(body),
+                )
+                    .into_response());
+            }
+            body
         }
     };
+    if kind == TileKind::Entries {
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "application/octet-stream"),
+                (header::CACHE_CONTROL, cache),
+                (header::VARY, "Accept-Encoding"),
+            ],
+            body,
+        )
+            .into_response());
+    }
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream"),
@@ -1066,6 +1117,13 @@ async fn consistency(
 async fn healthz(State(st): State<St>) -> Response {
     let size = read(&st, |s| Ok(s.size())).await;
     match size {
+        Ok(_)
+            if !st.shutting_down.load(Ordering::SeqCst)
+                && let Some(Err(stale)) = st.freshness.as_ref().map(|f| f.check()) =>
+        {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stale", stale.to_string())
+                .into_response()
+        }
         Ok(size) if !st.shutting_down.load(Ordering::SeqCst) => (
             StatusCode::OK,
             axum::Json(serde_json::json!({"status": "ok", "size": size})),

@@ -3,7 +3,7 @@
 //! See `node/config.example.toml` for the documented example.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -72,6 +72,15 @@ pub struct Config {
     /// the append-only log. Absent = any well-formed criterion (imports of cargo-vet
     /// audits bring their own custom criteria).
     pub accepted_criteria: Option<Vec<String>>,
+    /// `/healthz` answers 503 `stale` when no checkpoint was signed and no cosignature
+    /// gathered for this long (ms); absent = no freshness check (see `health.rs`).
+    pub healthz_max_age_ms: Option<u64>,
+    /// Serve HTTPS: PEM certificate chain (leaf first) and PEM private key. Both or neither.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA certificates trusted (besides the platform's roots) for outbound HTTPS to
+    /// external witnesses and peers, e.g. a private CA.
+    pub ca_file: Option<PathBuf>,
     /// Publish the read path (checkpoint, tiles, entry bundles) to this S3-compatible
     /// bucket, `s3://BUCKET[/PREFIX]`; credentials and endpoint from the AWS environment
     /// variables (see `node/README.md`). Absent = no publishing.
@@ -117,7 +126,7 @@ pub struct PeerConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalWitnessConfig {
-    /// Submission prefix, `http://host[:port][/prefix]`.
+    /// Submission prefix, `http[s]://host[:port][/prefix]`.
     pub url: String,
     /// The witness's cosignature/v1 vkey.
     pub vkey: String,
@@ -134,7 +143,7 @@ pub struct RateLimitConfig {
 }
 
 /// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable multi-field lines.
@@ -142,6 +151,8 @@ pub enum LogFormat {
     Text,
     /// Compact single lines.
     Compact,
+    /// One JSON object per line (for journald, Loki, Elasticsearch...).
+    Json,
 }
 
 /// Largest envelope that fits an entry bundle's u16 length prefix.
@@ -173,6 +184,10 @@ impl Default for Config {
             cosign_timeout_ms: 5000,
             cosign_target: None,
             accepted_criteria: None,
+            healthz_max_age_ms: None,
+            tls_cert: None,
+            tls_key: None,
+            ca_file: None,
             publish_s3_url: None,
         }
     }
@@ -244,6 +259,13 @@ impl Config {
             self.cosign_timeout_ms >= 1,
             "cosign_timeout_ms must be positive"
         );
+        anyhow::ensure!(
+            self.tls_cert.is_some() == self.tls_key.is_some(),
+            "tls_cert and tls_key go together: give both or neither"
+        );
+        if let Some(ms) = self.healthz_max_age_ms {
+            anyhow::ensure!(ms >= 1, "healthz_max_age_ms must be positive");
+        }
         if let Some(t) = self.cosign_target {
             let witnesses = self.peer.len() + self.external_witness.len();
             anyhow::ensure!(

@@ -30,7 +30,8 @@
 //!
 //! Modules: [`shared`] (state shared with the HTTP API), [`events`] (gossip events and
 //! peer requests), [`detect`] (relay and fork detection), [`evidence`] (storing and
-//! publishing evidence), [`cosign`] (the log side's cosigning rounds).
+//! publishing evidence), [`cosign`] (the log side's cosigning rounds), [`view`] (what the
+//! web pages read).
 
 mod cosign;
 mod detect;
@@ -39,6 +40,7 @@ mod evidence;
 mod peer_http;
 mod relay;
 mod shared;
+mod view;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
@@ -62,6 +64,7 @@ use cosign::{External, Target, load_cosigned};
 use detect::{Seen, load_seen};
 use evidence::evidence_channel;
 pub use shared::FedShared;
+pub use view::{CosignatureInfo, FedView, LogInfo, WitnessInfo, WitnessOperator};
 
 /// How often the log side looks for a new checkpoint when not notified by the sequencer.
 pub const POLL: Duration = Duration::from_millis(200);
@@ -116,6 +119,7 @@ pub struct Started {
 
 fn parse_peers(config: &Config, own_origin: &str) -> anyhow::Result<Vec<Peer>> {
     let mut peers: Vec<Peer> = Vec::new();
+    let roots = crate::outbound::ureq_roots(config.ca_file.as_deref())?;
     for (i, p) in config.peer.iter().enumerate() {
         let ctx = || format!("[[peer]] #{} ({})", i + 1, p.origin);
         let log = Ed25519Verifier::from_vkey(p.log_vkey.trim()).with_context(ctx)?;
@@ -141,6 +145,7 @@ fn parse_peers(config: &Config, own_origin: &str) -> anyhow::Result<Vec<Peer>> {
             Arc::new(peer_http::PeerHttp::new(
                 u,
                 Duration::from_millis(config.cosign_timeout_ms.max(1000)),
+                roots.clone(),
             ))
         });
         peers.push(Peer {
@@ -191,10 +196,11 @@ impl Federation {
         );
 
         let mut targets: Vec<Target> = (0..peers.len()).map(Target::Peer).collect();
+        let witness_tls = crate::outbound::witness_tls(config.ca_file.as_deref())?;
         for (i, w) in config.external_witness.iter().enumerate() {
             let verifier = CosignatureVerifier::from_vkey(w.vkey.trim())
                 .with_context(|| format!("[[external_witness]] #{} vkey", i + 1))?;
-            let client = WitnessClient::new(&w.url)
+            let client = WitnessClient::with_tls(&w.url, witness_tls.clone())
                 .with_context(|| format!("[[external_witness]] #{} url", i + 1))?
                 .with_timeout(Duration::from_millis(config.cosign_timeout_ms));
             targets.push(Target::External(Box::new(External {
@@ -286,6 +292,11 @@ impl Federation {
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    /// A read-only view for the public web pages ([`crate::web`]).
+    pub fn view(&self) -> FedView {
+        FedView::new(self.inner.clone())
     }
 
     /// This node's libp2p PeerId.

@@ -7,6 +7,7 @@
 //! - [`gossip`]: the federation transport (libp2p gossip of checkpoints and equivocation
 //!   evidence, and the `/quorate/fetch/1` request-response protocol).
 //! - [`federation`]: embedded witness, cross-witnessing, relay and equivocation detection.
+//! - [`web`]: the public HTML pages (home, reviews, reviewers, federation, activity).
 
 pub mod gossip;
 pub mod sequencer;
@@ -15,13 +16,20 @@ pub mod store;
 pub mod api;
 pub mod backup;
 pub mod bench;
+pub mod browser;
 pub mod config;
 pub mod datadir;
 pub mod fedbench;
 pub mod federation;
+pub mod gzip;
+pub mod health;
 pub mod metrics;
 pub mod mirror;
+pub mod ops_args;
+pub mod outbound;
 pub mod publish;
 pub mod ratelimit;
+pub mod reload;
 pub mod reviewers;
 pub mod server;
+pub mod web;

@@ -77,6 +77,8 @@ enum Cmd {
         /// Listen address; overrides the config file.
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        #[command(flatten)]
+        ops: quorate_node::ops_args::ServeOps,
         /// Also publish the read path to this S3-compatible bucket (s3://BUCKET[/PREFIX]);
         /// credentials and endpoint from AWS_* environment variables. Overrides the config.
         #[arg(long, value_name = "URL")]
@@ -191,6 +193,8 @@ fn init_tracing(level: &str, format: LogFormat) {
     match format {
         LogFormat::Text => b.init(),
         LogFormat::Compact => b.compact().init(),
+        // Without ANSI escapes whatever the terminal: a JSON log is for machines.
+        LogFormat::Json => b.json().with_ansi(false).init(),
     }
 }
 
@@ -300,6 +304,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             config,
             listen,
+            ops,
             publish_s3_url,
         } => {
             let mut cfg = match &config {
@@ -309,11 +314,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(l) = listen {
                 cfg.listen = l;
             }
+            ops.apply(&mut cfg)?;
             if publish_s3_url.is_some() {
                 cfg.publish_s3_url = publish_s3_url;
             }
             init_tracing(&cfg.log_level, cfg.log_format);
-            runtime()?.block_on(server::serve(DataDir::new(data.data), cfg))
+            let inherited = ops
+                .inherit_listen_fd
+                .map(quorate_node::reload::adopt_listener)
+                .transpose()?;
+            // SIGHUP re-reads the same file with the same flags: it must parse and validate.
+            let check = move || -> anyhow::Result<()> {
+                let mut c = match &config {
+                    Some(p) => Config::load(p)?,
+                    None => Config::default(),
+                };
+                ops.apply(&mut c)
+            };
+            let reload = server::Reload {
+                inherited,
+                check: Some(Box::new(check)),
+            };
+            let exit =
+                runtime()?.block_on(server::serve_with(DataDir::new(data.data), cfg, reload))?;
+            match exit {
+                server::Exit::Stopped => Ok(()),
+                server::Exit::Reload(fd) => Err(quorate_node::reload::reexec(fd)),
+            }
         }
         Cmd::Mirror {
             from,

@@ -21,9 +21,37 @@ use crate::sequencer::Sequencer;
 ///
 /// Prints `listening on ADDR` on stdout once the socket is bound.
 pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
+    serve_with(data, config, Reload::default())
+        .await
+        .map(|_| ())
+}
+
+/// SIGHUP handling for [`serve_with`] (see [`crate::reload`]).
+#[derive(Default)]
+pub struct Reload {
+    /// A listening socket handed over by the previous image of this process.
+    pub inherited: Option<std::net::TcpListener>,
+    /// Validates the configuration to reload; `None`: SIGHUP is ignored (logged).
+    pub check: Option<Box<dyn Fn() -> anyhow::Result<()> + Send + Sync>>,
+}
+
+/// How [`serve_with`] ended.
+#[derive(Debug)]
+pub enum Exit {
+    /// SIGTERM/SIGINT (or the server stopped): the process should exit.
+    Stopped,
+    /// SIGHUP with a valid configuration: everything is closed except this listening
+    /// socket, to hand to [`crate::reload::reexec`].
+    Reload(std::os::fd::OwnedFd),
+}
+
+/// As [`serve`], and on SIGHUP (when `reload.check` accepts the configuration) shuts down
+/// as on SIGTERM but returns [`Exit::Reload`] with the listening socket kept open.
+pub async fn serve_with(data: DataDir, config: Config, reload: Reload) -> anyhow::Result<Exit> {
     let key = data.load_key()?;
     let origin = key.origin().to_owned();
     let log_verifier = key.signer().verifier();
+    let log_vkey = log_verifier.vkey();
     let d = data.clone();
     let store = Arc::new(
         tokio::task::spawn_blocking(move || d.open_store())
@@ -48,6 +76,7 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     );
     let mut federation = None;
     let mut witness_router = None;
+    let mut fed_shared = None;
     if config.gossip.is_some() || !config.external_witness.is_empty() {
         let started = Federation::start(
             data.clone(),
@@ -58,10 +87,26 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
         )
         .await
         .context("starting the federation")?;
+        fed_shared = Some(started.shared.clone());
         state = state.with_federation(started.shared.clone());
         witness_router = Some(started.witness_router);
         federation = Some(started.federation);
     }
+    if let Some(ms) = config.healthz_max_age_ms {
+        state = state.with_freshness(crate::health::watch(
+            Duration::from_millis(ms),
+            seq.committed(),
+            fed_shared.as_deref(),
+        ));
+    }
+    let pages = crate::web::WebCtx::start(
+        store.clone(),
+        origin.clone(),
+        log_vkey,
+        data.reviewers_path(),
+        fed_shared.zip(federation.as_ref().map(Federation::view)),
+    );
+    state = state.with_web(crate::web::router(pages));
     // The bucket is configured before the socket is bound, so a bad URL or environment
     // stops the node at start rather than being retried for ever.
     let publisher = match &config.publish_s3_url {
@@ -76,15 +121,30 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     };
     let state = Arc::new(state);
     let app = router_with(state.clone(), &config, witness_router);
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(c), Some(k)) => Some(
+            quorate_witness::tls::server_config(c, k).context("loading tls_cert and tls_key")?,
+        ),
+        _ => None,
+    };
+    let listener = match reload.inherited {
+        Some(l) => TcpListener::from_std(l).context("adopting the inherited socket")?,
+        None => TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?,
+    };
     let addr = listener.local_addr()?;
+    // A duplicate of the socket outlives the server loop, for a reload to hand over.
+    let kept = {
+        use std::os::fd::AsFd as _;
+        listener.as_fd().try_clone_to_owned()?
+    };
     tracing::info!(
         %addr,
         origin,
         size,
         reviewers = reviewers.current().len(),
+        tls = tls.is_some(),
         "quorate-node listening"
     );
     println!("listening on {addr}");
@@ -103,14 +163,41 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     let stop2 = stop.clone();
     let limits = config.conn_limits();
     let mut server = tokio::spawn(async move {
-        quorate_witness::server::serve(listener, app, limits, async move { stop2.notified().await })
-            .await
+        quorate_witness::server::serve_tls(listener, app, limits, tls, async move {
+            stop2.notified().await
+        })
+        .await
     });
-    tokio::select! {
-        r = &mut server => {
-            r.context("server task")?;
-        }
-        sig = wait_for_signal() => {
+    let mut exit = Exit::Stopped;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("listening for SIGHUP")?;
+    loop {
+        tokio::select! {
+            r = &mut server => {
+                r.context("server task")?;
+                break;
+            }
+            Some(()) = hup.recv() => {
+                let Some(check) = &reload.check else {
+                    tracing::warn!("SIGHUP: reload is not available here; ignored");
+                    continue;
+                };
+                if let Err(e) = check() {
+                    tracing::error!("SIGHUP: the new configuration is refused, the node keeps running as it was: {e:#}");
+                    continue;
+                }
+                tracing::info!("SIGHUP: configuration valid; restarting in place (state and socket kept)");
+                exit = Exit::Reload(kept.try_clone()?);
+                state.begin_shutdown();
+                stop.notify_one();
+                let grace = Duration::from_millis(config.shutdown_grace_ms);
+                if tokio::time::timeout(grace, &mut server).await.is_err() {
+                    tracing::warn!("in-flight requests did not finish within {grace:?}; closing");
+                    server.abort();
+                }
+                break;
+            }
+            sig = wait_for_signal() => {
             tracing::info!("received {sig}: shutting down");
             state.begin_shutdown();
             stop.notify_one();
@@ -122,8 +209,11 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
                     server.abort();
                 }
             }
+            break;
+        }
         }
     }
+    drop(kept);
     if let Some(f) = federation {
         f.shutdown().await;
     }
@@ -138,7 +228,7 @@ pub async fn serve(data: DataDir, config: Config) -> anyhow::Result<()> {
     let size = store.size()?;
     drop(store);
     tracing::info!(size, "store closed; bye");
-    Ok(())
+    Ok(exit)
 }
 
 pub(crate) async fn wait_for_signal() -> &'static str {

@@ -497,3 +497,89 @@ fn handles_are_thread_safe() {
     send::<quorate_node::store::Snapshot>();
     send_sync::<StoreError>();
 }
+
+#[test]
+fn release_search_is_a_bounded_prefix_scan_and_pages_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = create(&dir.path().join("log.redb"));
+    let rel = [
+        ("cargo", "serde", "1.0.0"),
+        ("cargo", "serde", "1.0.1"),
+        ("cargo", "serde_json", "1.0.0"),
+        ("cargo", "syn", "2.0.0"),
+        ("npm", "serde", "9.9.9"),
+    ];
+    let mut batch = Vec::new();
+    for (i, (e, p, v)) in rel.iter().enumerate() {
+        // Two entries for the first release.
+        for k in 0..if i == 0 { 2 } else { 1 } {
+            batch.push(
+                NewEntry::new(format!("{e} {p} {v} {k}").into_bytes(), Some((e, p, v))).unwrap(),
+            );
+        }
+    }
+    store.append_batch(batch, fake_sign).unwrap();
+    let snap = store.snapshot().unwrap();
+    let names = |rows: &[quorate_node::store::ReleaseRow]| -> Vec<String> {
+        rows.iter()
+            .map(|r| format!("{}/{}@{}:{}", r.ecosystem, r.package, r.version, r.entries))
+            .collect()
+    };
+    // A prefix within one ecosystem, in key order, with entry counts.
+    let (rows, more) = snap
+        .search_releases("cargo", "serde", false, None, 10)
+        .unwrap();
+    assert_eq!(
+        names(&rows),
+        [
+            "cargo/serde@1.0.0:2",
+            "cargo/serde@1.0.1:1",
+            "cargo/serde_json@1.0.0:1"
+        ]
+    );
+    assert!(!more);
+    // Exact name only.
+    let (rows, _) = snap
+        .search_releases("cargo", "serde", true, None, 10)
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    // Pages of one, resuming after the last row shown, reach every release once.
+    let mut after: Option<(String, String)> = None;
+    let mut seen = Vec::new();
+    loop {
+        let a = after.as_ref().map(|(p, v)| (p.as_str(), v.as_str()));
+        let (rows, more) = snap.search_releases("cargo", "s", false, a, 1).unwrap();
+        assert_eq!(rows.len(), 1);
+        seen.extend(names(&rows));
+        after = Some((rows[0].package.clone(), rows[0].version.clone()));
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 4);
+    // Other ecosystems and NUL never match.
+    assert_eq!(
+        snap.search_releases("npm", "", false, None, 10)
+            .unwrap()
+            .0
+            .len(),
+        1
+    );
+    assert!(
+        snap.search_releases("cargo", "a\0b", false, None, 10)
+            .unwrap()
+            .0
+            .is_empty()
+    );
+    // A release's entries, paged by index.
+    assert_eq!(
+        snap.lookup_package_page("cargo", "serde", "1.0.0", 0, 1)
+            .unwrap(),
+        (vec![0], Some(1))
+    );
+    assert_eq!(
+        snap.lookup_package_page("cargo", "serde", "1.0.0", 1, 1)
+            .unwrap(),
+        (vec![1], None)
+    );
+}

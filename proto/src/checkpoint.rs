@@ -28,9 +28,15 @@
 //!
 //! - a valid signature by the log key;
 //! - the origin line to equal the log key's name exactly. The spec only says the key name
-//!   SHOULD match the origin; Quorate makes it a MUST so that one key can never vouch for
-//!   a tree head of a differently named log;
+//!   SHOULD match the origin; this shorthand makes it a MUST so that one key can never
+//!   vouch for a tree head of a differently named log;
 //! - a well-formed checkpoint text.
+//!
+//! [`verify_log_checkpoint`] takes the origin from configuration instead ([`LogKeys`]):
+//! the origin line must equal the configured origin, and a valid signature by **any** of
+//! the keys configured for it (whatever their names, e.g. Go's checksum database: origin
+//! `go.sum database tree`, key `sum.golang.org`) suffices, so a log can rotate its key
+//! with an overlap. A key still vouches only for the one origin it is configured for.
 //!
 //! Valid cosignatures (type `0x04`, [`crate::cosignature`]) by configured witnesses are
 //! collected with their timestamps; an invalid one by a configured witness rejects the
@@ -42,6 +48,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::cosignature::{CosignatureVerifier, cosignature_timestamp};
+pub use crate::log_keys::{LogKeys, LogKeysError};
 use crate::note::{self, MAX_NOTE_SIZE, NoteError, NoteVerifier};
 
 /// Why a checkpoint text was rejected.
@@ -72,6 +79,8 @@ pub enum CheckpointError {
     Parse(#[from] CheckpointParseError),
     #[error("checkpoint is not signed by the log key {name}+{key_id:08x}")]
     MissingLogSignature { name: String, key_id: u32 },
+    #[error("checkpoint is not signed by any of the {keys} keys configured for log {origin:?}")]
+    MissingAnyLogSignature { origin: String, keys: usize },
     #[error("checkpoint origin {origin:?} does not match the log key name {key_name:?}")]
     OriginMismatch { origin: String, key_name: String },
     #[error(
@@ -178,7 +187,7 @@ impl Checkpoint {
     }
 }
 
-fn check_line(line: usize, s: &str) -> Result<(), CheckpointParseError> {
+pub(crate) fn check_line(line: usize, s: &str) -> Result<(), CheckpointParseError> {
     if s.is_empty() {
         return Err(CheckpointParseError::EmptyLine { line });
     }
@@ -315,25 +324,66 @@ fn verify_inner(
     witnesses: &[CosignatureVerifier],
     latest: Option<u64>,
 ) -> Result<VerifiedCheckpoint, CheckpointError> {
-    let mut verifiers: Vec<&dyn NoteVerifier> = Vec::with_capacity(1 + witnesses.len());
-    verifiers.push(log);
-    verifiers.extend(witnesses.iter().map(|w| w as &dyn NoteVerifier));
-    let opened = note::open(note_bytes, &verifiers)?;
-    let signed_by_log = opened
-        .verified_signatures()
-        .iter()
-        .any(|s| s.name() == log.name() && s.key_id() == log.key_id());
-    if !signed_by_log {
-        return Err(CheckpointError::MissingLogSignature {
+    verify_keys(note_bytes, log.name(), &[log], witnesses, latest).map_err(|e| match e {
+        CheckpointError::MissingAnyLogSignature { .. } => CheckpointError::MissingLogSignature {
             name: log.name().to_owned(),
             key_id: log.key_id(),
+        },
+        CheckpointError::OriginMismatch { origin, .. } => CheckpointError::OriginMismatch {
+            origin,
+            key_name: log.name().to_owned(),
+        },
+        e => e,
+    })
+}
+
+/// Verifies a signed checkpoint of the log `log` (origin from configuration, any of its
+/// keys), collecting cosignatures by `witnesses`; with `now_and_skew = Some((now, skew))`
+/// cosignatures dated after `now + skew` are set aside as in [`verify_checkpoint_at`].
+pub fn verify_log_checkpoint(
+    note_bytes: &[u8],
+    log: &LogKeys,
+    witnesses: &[CosignatureVerifier],
+    now_and_skew: Option<(u64, u64)>,
+) -> Result<VerifiedCheckpoint, CheckpointError> {
+    let keys: Vec<&dyn NoteVerifier> = log.keys().iter().map(|k| k as &dyn NoteVerifier).collect();
+    verify_keys(
+        note_bytes,
+        log.origin(),
+        &keys,
+        witnesses,
+        now_and_skew.map(|(now, skew)| now.saturating_add(skew)),
+    )
+}
+
+fn verify_keys(
+    note_bytes: &[u8],
+    origin: &str,
+    log_keys: &[&dyn NoteVerifier],
+    witnesses: &[CosignatureVerifier],
+    latest: Option<u64>,
+) -> Result<VerifiedCheckpoint, CheckpointError> {
+    let mut verifiers: Vec<&dyn NoteVerifier> =
+        Vec::with_capacity(log_keys.len() + witnesses.len());
+    verifiers.extend_from_slice(log_keys);
+    verifiers.extend(witnesses.iter().map(|w| w as &dyn NoteVerifier));
+    let opened = note::open(note_bytes, &verifiers)?;
+    let signed_by_log = opened.verified_signatures().iter().any(|s| {
+        log_keys
+            .iter()
+            .any(|k| s.name() == k.name() && s.key_id() == k.key_id())
+    });
+    if !signed_by_log {
+        return Err(CheckpointError::MissingAnyLogSignature {
+            origin: origin.to_owned(),
+            keys: log_keys.len(),
         });
     }
     let checkpoint = Checkpoint::parse(opened.text())?;
-    if checkpoint.origin != log.name() {
+    if checkpoint.origin != origin {
         return Err(CheckpointError::OriginMismatch {
             origin: checkpoint.origin,
-            key_name: log.name().to_owned(),
+            key_name: origin.to_owned(),
         });
     }
     let mut cosignatures = Vec::new();

@@ -35,7 +35,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use sha2::{Digest, Sha256};
 
-use crate::checkpoint::{CheckpointError, VerifiedCheckpoint, verify_checkpoint};
+use crate::checkpoint::{
+    CheckpointError, LogKeys, VerifiedCheckpoint, verify_checkpoint, verify_log_checkpoint,
+};
 use crate::merkle::{self, Hash, MerkleError};
 use crate::note::NoteVerifier;
 
@@ -75,6 +77,9 @@ pub enum EquivocationError {
     #[error("the consistency proof from the prefix to checkpoint B does not verify: {0}")]
     BadProof(MerkleError),
 }
+
+/// Verifies one of the two notes (`'A'` or `'B'`) against the log's key(s).
+type CheckOne<'a> = dyn Fn(&[u8], char) -> Result<VerifiedCheckpoint, EquivocationError> + 'a;
 
 /// Equivocation evidence as parsed, not yet verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,10 +129,10 @@ impl VerifiedEquivocation {
 /// `note` with only the lines that verify under `log`.
 fn log_lines_only(
     note: &[u8],
-    log: &dyn NoteVerifier,
+    log: &[&dyn NoteVerifier],
     which: char,
 ) -> Result<Vec<u8>, EquivocationError> {
-    crate::note::open(note, &[log])
+    crate::note::open(note, log)
         .map(|n| n.verified_note().into_bytes())
         .map_err(|e| EquivocationError::Checkpoint {
             which,
@@ -248,8 +253,30 @@ impl Equivocation {
         &self,
         log: &dyn NoteVerifier,
     ) -> Result<VerifiedEquivocation, EquivocationError> {
-        let a = verify_one(&self.a, log, 'A')?;
-        let b = verify_one(&self.b, log, 'B')?;
+        self.verify_with(&|note, which| verify_one(note, log, which), &[log])
+    }
+
+    /// As [`Equivocation::verify`] for a log configured with its origin and one or more
+    /// keys ([`LogKeys`]): each checkpoint may carry any of them.
+    pub fn verify_log(&self, log: &LogKeys) -> Result<VerifiedEquivocation, EquivocationError> {
+        let keys: Vec<&dyn NoteVerifier> =
+            log.keys().iter().map(|k| k as &dyn NoteVerifier).collect();
+        self.verify_with(
+            &|note, which| {
+                verify_log_checkpoint(note, log, &[], None)
+                    .map_err(|source| EquivocationError::Checkpoint { which, source })
+            },
+            &keys,
+        )
+    }
+
+    fn verify_with(
+        &self,
+        verify_one: &CheckOne<'_>,
+        log: &[&dyn NoteVerifier],
+    ) -> Result<VerifiedEquivocation, EquivocationError> {
+        let a = verify_one(&self.a, 'A')?;
+        let b = verify_one(&self.b, 'B')?;
         let (ca, cb) = (a.checkpoint(), b.checkpoint());
         if ca.origin() != cb.origin() {
             return Err(EquivocationError::DifferentOrigins {

@@ -11,6 +11,7 @@ pub mod cosignature;
 pub mod equivocation;
 pub mod error_chain;
 pub mod keyfile;
+pub mod log_keys;
 pub mod merkle;
 pub mod note;
 pub mod tile;

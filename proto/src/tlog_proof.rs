@@ -207,6 +207,29 @@ impl TlogProof {
         min_witnesses: usize,
     ) -> Result<VerifiedInclusion, TlogProofError> {
         let checkpoint = verify_checkpoint(&self.checkpoint, log, witnesses)?;
+        self.finish(leaf_hash, checkpoint, min_witnesses)
+    }
+
+    /// As [`TlogProof::verify`] for a log configured by origin with one or more keys
+    /// ([`crate::checkpoint::LogKeys`]).
+    pub fn verify_log(
+        &self,
+        leaf_hash: &Hash,
+        log: &crate::checkpoint::LogKeys,
+        witnesses: &[CosignatureVerifier],
+        min_witnesses: usize,
+    ) -> Result<VerifiedInclusion, TlogProofError> {
+        let checkpoint =
+            crate::checkpoint::verify_log_checkpoint(&self.checkpoint, log, witnesses, None)?;
+        self.finish(leaf_hash, checkpoint, min_witnesses)
+    }
+
+    fn finish(
+        &self,
+        leaf_hash: &Hash,
+        checkpoint: crate::checkpoint::VerifiedCheckpoint,
+        min_witnesses: usize,
+    ) -> Result<VerifiedInclusion, TlogProofError> {
         checkpoint.require_witnesses(min_witnesses)?;
         let cp = checkpoint.checkpoint();
         merkle::check_record(

@@ -334,3 +334,62 @@ fn spec_part_examples_verify() {
     assert_eq!(v.cosignatures()[0].timestamp(), 1_700_000_000);
     assert_eq!(v.checkpoint().root_hash(), &[0x3b; 32]);
 }
+
+/// Origin from configuration and several keys per origin (C2SP tlog-checkpoint allows
+/// the key name to differ; Go's checksum database does): old key, new key, both, neither.
+#[test]
+fn log_keys_origin_from_configuration_and_rotation() {
+    use quorate_proto::checkpoint::{LogKeys, LogKeysError, verify_log_checkpoint};
+    let origin = "go.sum database tree";
+    let text = Checkpoint::new(origin, 9, [3; 32], vec![])
+        .unwrap()
+        .to_text();
+    let old = Signer::generate("sum.golang.org", [21; 32]).unwrap();
+    let new = Signer::generate("sum.golang.org", [22; 32]).unwrap();
+    let stranger = Signer::generate("sum.golang.org", [23; 32]).unwrap();
+    let w = &witnesses()[0];
+    let keys = LogKeys::new(origin, vec![old.verifier(), new.verifier()]).unwrap();
+    let wv = [w.verifier()];
+    for signers in [vec![&old], vec![&new], vec![&old, &new]] {
+        let signed = note::sign(&text, &signers).unwrap();
+        let signed = note::add_signatures(&signed, &[w.cosign(&text, 5).unwrap()]).unwrap();
+        let v = verify_log_checkpoint(signed.as_bytes(), &keys, &wv, None).unwrap();
+        assert_eq!(v.checkpoint().origin(), origin);
+        v.require_witnesses(1).unwrap();
+    }
+    let signed = note::sign(&text, &[&stranger]).unwrap();
+    assert!(matches!(
+        verify_log_checkpoint(signed.as_bytes(), &keys, &wv, None),
+        Err(CheckpointError::Note(NoteError::NoKnownSignature { .. }))
+    ));
+    // Signed by a configured key but a witness-only note line from the stranger as well:
+    // the stranger adds nothing, the old key's signature suffices.
+    let signed = note::sign(&text, &[&old, &stranger]).unwrap();
+    verify_log_checkpoint(signed.as_bytes(), &keys, &wv, None).unwrap();
+    // A key vouches only for the origin it is configured for.
+    let elsewhere = LogKeys::new("example.org/log", vec![old.verifier()]).unwrap();
+    let signed = note::sign(&text, &[&old]).unwrap();
+    assert!(matches!(
+        verify_log_checkpoint(signed.as_bytes(), &elsewhere, &wv, None),
+        Err(CheckpointError::OriginMismatch { .. })
+    ));
+    // Only a witness cosigned: no log signature.
+    let only_w = format!("{text}\n{}", w.cosign(&text, 5).unwrap().to_line());
+    assert!(matches!(
+        verify_log_checkpoint(only_w.as_bytes(), &keys, &wv, None),
+        Err(CheckpointError::MissingAnyLogSignature { keys: 2, .. })
+    ));
+    // Bad configurations are named.
+    assert!(matches!(
+        LogKeys::new(origin, vec![]),
+        Err(LogKeysError::NoKeys { .. })
+    ));
+    assert!(matches!(
+        LogKeys::new(origin, vec![old.verifier(), old.verifier()]),
+        Err(LogKeysError::DuplicateKey { .. })
+    ));
+    assert!(matches!(
+        LogKeys::new("bad\norigin", vec![old.verifier()]),
+        Err(LogKeysError::Origin { .. })
+    ));
+}

@@ -7,6 +7,7 @@ mod eco_demo;
 mod fed;
 mod netns;
 mod scenarios;
+mod screenshots;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -83,6 +84,16 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Photograph node DE's public web pages in a real headless Chromium after a small
+    /// federation logged a few reviews (DEMO DATA); the README shows these PNGs.
+    Screenshots {
+        /// Directory for the PNGs
+        #[arg(long, default_value = "docs/screenshots")]
+        out: PathBuf,
+        /// Browser window width in pixels
+        #[arg(long, default_value_t = 1100)]
+        width: u32,
+    },
     /// Run one attack scenario on real processes (`list` names them).
     Scenario {
         /// The scenario to run (`list` prints every name)
@@ -101,7 +112,7 @@ fn main() {
     let cli = Cli::parse();
     let netns = match &cli.cmd {
         Cmd::Up { netns, .. } | Cmd::Demo { netns, .. } | Cmd::Scenario { netns, .. } => *netns,
-        Cmd::Down { .. } | Cmd::Bench { .. } => false,
+        Cmd::Down { .. } | Cmd::Bench { .. } | Cmd::Screenshots { .. } => false,
     };
     if netns {
         if let Err(e) = netns::check_usable() {
@@ -128,6 +139,7 @@ fn main() {
         } => demo::run(audits, lock, packages, !no_scenarios),
         Cmd::Scenario { name, .. } => scenarios::run_named(&name),
         Cmd::Bench { quick, dir, out } => bench::main(quick, dir, out),
+        Cmd::Screenshots { out, width } => screenshots::run(out, width),
     };
     match r {
         Ok(true) => {}

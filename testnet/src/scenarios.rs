@@ -5,6 +5,7 @@ use crate::fed::{Bins, Fed, lockfile, parse_lock};
 
 mod busy_log;
 mod delta_bomb;
+mod evidence;
 mod evidence_flood;
 mod forged_witness_line;
 mod gossip_framing;
@@ -30,6 +31,8 @@ pub const NAMES: &[&str] = &[
     "evidence-flood",
     "hostile-size",
     "forged-witness-line",
+    "xz",
+    "sealed",
 ];
 
 pub struct Outcome {
@@ -77,6 +80,8 @@ pub fn run_one(name: &str, bins: &Bins) -> bool {
         "evidence-flood" => evidence_flood::evidence_flood(bins),
         "hostile-size" => hostile_size::run(bins),
         "forged-witness-line" => forged_witness_line::run(bins),
+        "xz" => evidence::xz(bins),
+        "sealed" => evidence::sealed(bins),
         _ => unreachable!(),
     };
     match r {

@@ -1,7 +1,8 @@
 //! A minimal C2SP `tlog-witness` client, for logs and nodes asking any witness to cosign.
 //!
-//! HTTP/1.1 over plain TCP (hyper's connection API, no TLS): `http://host[:port][/prefix]`.
-//! [`WitnessClient`] keeps one keep-alive connection, as the spec recommends.
+//! HTTP/1.1 (hyper's connection API) over plain TCP or TLS (rustls, [`crate::tls`]):
+//! `http[s]://host[:port][/prefix]`. [`WitnessClient`] keeps one keep-alive connection,
+//! as the spec recommends.
 
 use std::time::Duration;
 
@@ -40,8 +41,10 @@ pub enum CosignOutcome {
 /// Why a cosignature request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("witness URL {0:?}: only http://host[:port][/prefix] is supported")]
+    #[error("witness URL {0:?}: only http[s]://host[:port][/prefix] is supported")]
     Url(String),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("connecting to the witness: {0}")]
     Connect(std::io::Error),
     #[error("HTTP: {0}")]
@@ -64,32 +67,76 @@ pub enum ClientError {
 }
 
 /// A client for one witness, reusing one HTTP/1.1 keep-alive connection.
-#[derive(Debug)]
 pub struct WitnessClient {
     authority: String,
     path: String,
+    /// For `https://`: the connector and the name the certificate must carry.
+    tls: Option<(
+        tokio_rustls::TlsConnector,
+        rustls_pki_types::ServerName<'static>,
+    )>,
     timeout: Duration,
     conn: tokio::sync::Mutex<Option<SendRequest<Full<Bytes>>>>,
 }
 
+impl std::fmt::Debug for WitnessClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WitnessClient")
+            .field("authority", &self.authority)
+            .field("path", &self.path)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl WitnessClient {
     /// A client for the witness whose submission prefix is `base_url`
-    /// (`http://host[:port][/prefix]`).
+    /// (`http[s]://host[:port][/prefix]`); `https://` trusts the platform's roots.
     pub fn new(base_url: &str) -> Result<WitnessClient, ClientError> {
-        let rest = base_url
-            .strip_prefix("http://")
-            .ok_or_else(|| ClientError::Url(base_url.to_owned()))?;
+        WitnessClient::with_tls(base_url, None)
+    }
+
+    /// As [`WitnessClient::new`]; an `https://` URL uses `tls` (e.g. trusting a
+    /// `--ca-file`, [`crate::tls::client_config`]) or, when `None`, the platform's roots.
+    pub fn with_tls(
+        base_url: &str,
+        tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    ) -> Result<WitnessClient, ClientError> {
+        let bad = || ClientError::Url(base_url.to_owned());
+        let (rest, https) = match base_url.strip_prefix("https://") {
+            Some(r) => (r, true),
+            None => (base_url.strip_prefix("http://").ok_or_else(bad)?, false),
+        };
         let (authority, prefix) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         if authority.is_empty() {
-            return Err(ClientError::Url(base_url.to_owned()));
+            return Err(bad());
         }
+        let host = match authority.rsplit_once(':') {
+            Some((h, port)) if !authority.ends_with(']') && port.parse::<u16>().is_ok() => h,
+            _ => authority,
+        };
         let authority = if authority.ends_with(']') || !authority.contains(':') {
-            format!("{authority}:80")
+            format!("{authority}:{}", if https { 443 } else { 80 })
         } else {
             authority.to_owned()
         };
+        let tls = if https {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let name =
+                rustls_pki_types::ServerName::try_from(host.to_owned()).map_err(|_| bad())?;
+            let cfg = match tls {
+                Some(c) => c,
+                None => {
+                    crate::tls::client_config(None).map_err(|e| ClientError::Tls(e.to_string()))?
+                }
+            };
+            Some((tokio_rustls::TlsConnector::from(cfg), name))
+        } else {
+            None
+        };
         Ok(WitnessClient {
             authority,
+            tls,
             path: format!("{}/add-checkpoint", prefix.trim_end_matches('/')),
             timeout: DEFAULT_TIMEOUT,
             conn: tokio::sync::Mutex::new(None),
@@ -167,14 +214,19 @@ impl WitnessClient {
             .await
             .map_err(ClientError::Connect)?;
         stream.set_nodelay(true).map_err(ClientError::Connect)?;
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| ClientError::Http(e.to_string()))?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "witness connection closed");
-            }
-        });
+        let hs = |e: hyper::Error| ClientError::Http(e.to_string());
+        let closed = |e: hyper::Error| tracing::debug!(error = %e, "witness connection closed");
+        if let Some((connector, name)) = &self.tls {
+            let stream = connector
+                .connect(name.clone(), stream)
+                .await
+                .map_err(|e| ClientError::Tls(e.to_string()))?;
+            let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(hs)?;
+            tokio::spawn(async move { conn.await.unwrap_or_else(closed) });
+            return Ok(sender);
+        }
+        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(hs)?;
+        tokio::spawn(async move { conn.await.unwrap_or_else(closed) });
         Ok(sender)
     }
 }
@@ -270,8 +322,28 @@ mod tests {
         );
         let c = WitnessClient::new("http://[::1]").unwrap();
         assert_eq!(c.authority, "[::1]:80");
-        assert!(WitnessClient::new("https://x").is_err());
+        assert!(WitnessClient::new("ftp://x").is_err());
+        let c = WitnessClient::with_tls(
+            "https://w.example/p",
+            Some(crate::tls::client_config(None).unwrap_or_else(|_| test_config())),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.authority.as_str(), c.path.as_str()),
+            ("w.example:443", "/p/add-checkpoint")
+        );
         assert!(WitnessClient::new("http:///x").is_err());
+    }
+
+    /// A client config with no roots at all, for URL parsing on machines without any.
+    fn test_config() -> std::sync::Arc<rustls::ClientConfig> {
+        std::sync::Arc::new(
+            rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+        )
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub mod keyfile;
 mod request;
 pub mod server;
 mod store;
+pub mod tls;
 mod witness;
 
 pub use client::{

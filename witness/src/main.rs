@@ -3,6 +3,7 @@
 //! ```text
 //! quorate-witness init  --data DIR --name NAME
 //! quorate-witness serve --data DIR [--listen ADDR] [--log VKEY]... [--config FILE]
+//!                       [--tls-cert FILE --tls-key FILE]
 //! quorate-witness bench [--requests N]
 //! ```
 
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use quorate_proto::checkpoint::LogKeys;
 use quorate_proto::cosignature::CosignatureSigner;
 use quorate_proto::note::{Ed25519Verifier, NoteVerifier};
 use quorate_witness::{SystemClock, Witness, router};
@@ -60,7 +62,8 @@ enum Cmd {
         /// name is the log origin. Repeatable.
         #[arg(long = "log")]
         logs: Vec<String>,
-        /// TOML file with `[[log]] origin = "...", vkey = "..."` entries.
+        /// TOML file with `[[log]] origin = "...", vkey = "..."` entries; the origin may
+        /// differ from the key name, and one origin may have several entries (keys).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Milliseconds a connection has to send a complete request head (also the
@@ -70,6 +73,12 @@ enum Cmd {
         /// Connections served at once; more wait in the listen backlog.
         #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
         max_connections: u64,
+        /// Serve HTTPS with this PEM certificate chain, leaf first (needs --tls-key).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Measure add-checkpoint throughput and latency (in-process and over loopback HTTP).
     Bench {
@@ -122,6 +131,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             header_read_timeout_ms,
             max_connections,
+            tls_cert,
+            tls_key,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -136,7 +147,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 header_read_timeout: std::time::Duration::from_millis(header_read_timeout_ms),
                 max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
             };
-            rt.block_on(serve(&data, listen, &logs, config.as_deref(), limits))
+            let tls = match (tls_cert, tls_key) {
+                (Some(c), Some(k)) => Some(quorate_witness::tls::server_config(&c, &k)?),
+                _ => None,
+            };
+            rt.block_on(serve(&data, listen, &logs, config.as_deref(), limits, tls))
         }
         Cmd::Bench {
             requests,
@@ -192,10 +207,25 @@ fn read_vkey(arg: &str) -> anyhow::Result<Ed25519Verifier> {
     Ed25519Verifier::from_vkey(text.trim()).with_context(|| format!("log key {arg:?}"))
 }
 
-fn load_logs(args: &[String], config: Option<&Path>) -> anyhow::Result<Vec<Ed25519Verifier>> {
-    let mut logs = Vec::new();
+/// The logs to follow: each `--log` vkey (origin = its key name), then the config file's
+/// `[[log]]` entries, where the origin is configured and may differ from the key name, and
+/// several entries with one origin list several keys (rotation overlap).
+fn load_logs(args: &[String], config: Option<&Path>) -> anyhow::Result<Vec<LogKeys>> {
+    let mut logs: Vec<LogKeys> = Vec::new();
+    let mut add = |origin: &str, key: Ed25519Verifier| -> anyhow::Result<()> {
+        match logs.iter_mut().find(|l| l.origin() == origin) {
+            Some(l) if l.contains(&key) => Ok(()),
+            Some(l) => Ok(l.add_key(key)?),
+            None => {
+                logs.push(LogKeys::new(origin, vec![key])?);
+                Ok(())
+            }
+        }
+    };
     for a in args {
-        logs.push(read_vkey(a)?);
+        let v = read_vkey(a)?;
+        let origin = v.name().to_owned();
+        add(&origin, v)?;
     }
     if let Some(path) = config {
         let text =
@@ -204,15 +234,7 @@ fn load_logs(args: &[String], config: Option<&Path>) -> anyhow::Result<Vec<Ed255
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         for entry in cfg.log {
             let v = read_vkey(&entry.vkey)?;
-            if v.name() != entry.origin {
-                bail!(
-                    "{}: log origin {:?} differs from its key name {:?}",
-                    path.display(),
-                    entry.origin,
-                    v.name()
-                );
-            }
-            logs.push(v);
+            add(&entry.origin, v).with_context(|| format!("{}", path.display()))?;
         }
     }
     Ok(logs)
@@ -224,6 +246,7 @@ async fn serve(
     log_args: &[String],
     config: Option<&Path>,
     limits: quorate_witness::server::ConnLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> anyhow::Result<()> {
     let key_path = data.join(KEY_FILE);
     if !key_path.exists() {
@@ -238,7 +261,7 @@ async fn serve(
     if logs.is_empty() {
         tracing::warn!("no logs configured: every add-checkpoint will get 404");
     }
-    let witness = Witness::open(signer, logs, &data.join(STATE_FILE), SystemClock)
+    let witness = Witness::open_logs(signer, logs, &data.join(STATE_FILE), SystemClock)
         .context("opening the witness state")?;
     tracing::info!(name = witness.name(), vkey = %witness.vkey(), logs = ?witness.origins(), "witness ready");
     let witness = Arc::new(witness);
@@ -258,7 +281,7 @@ async fn serve(
     // Tests and scripts read the bound address (the port may have been 0) from stdout.
     println!("listening on {addr}");
     std::io::stdout().flush()?;
-    quorate_witness::server::serve(listener, app, limits, shutdown_signal()).await;
+    quorate_witness::server::serve_tls(listener, app, limits, tls, shutdown_signal()).await;
     tracing::info!("shut down");
     Ok(())
 }

@@ -65,6 +65,20 @@ pub async fn serve(
     limits: ConnLimits,
     shutdown: impl Future<Output = ()>,
 ) {
+    serve_tls(listener, app, limits, None, shutdown).await
+}
+
+/// As [`serve`]; with `tls`, every connection is HTTPS. The TLS handshake runs in the
+/// connection's own task and must finish within `header_read_timeout` (the same bound as
+/// a request head), so a client that stalls in it holds its slot no longer than that.
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -98,13 +112,34 @@ pub async fn serve(
         };
         let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(WriteStallGuard::new(stream, limits.header_read_timeout));
+        let guarded = WriteStallGuard::new(stream, limits.header_read_timeout);
         // Handlers that log who asked (a refused submission) read the client's address
         // as axum's `ConnectInfo`.
         let svc = tower_layer::Layer::layer(
             &axum::Extension(axum::extract::ConnectInfo(peer)),
             app.clone(),
         );
+        if let Some(acceptor) = &tls {
+            let (acceptor, builder, watcher) =
+                (acceptor.clone(), builder.clone(), graceful.watcher());
+            let limit = limits.header_read_timeout;
+            tokio::spawn(async move {
+                match tokio::time::timeout(limit, acceptor.accept(guarded)).await {
+                    Ok(Ok(stream)) => {
+                        let conn = builder
+                            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+                        if let Err(e) = watcher.watch(conn).await {
+                            tracing::debug!("connection closed: {e}");
+                        }
+                    }
+                    Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake not finished within {limit:?}"),
+                }
+                drop(permit);
+            });
+            continue;
+        }
+        let io = TokioIo::new(guarded);
         let conn = builder.serve_connection(io, TowerToHyperService::new(svc));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

@@ -8,7 +8,7 @@ use crate::commit::Committer;
 use crate::request::AddCheckpointRequest;
 use crate::store::Recorded;
 use crate::{Store, StoredCheckpoint, StoredEquivocation, WitnessError};
-use quorate_proto::checkpoint::{Checkpoint, CheckpointError, verify_checkpoint};
+use quorate_proto::checkpoint::{Checkpoint, CheckpointError, LogKeys, verify_log_checkpoint};
 use quorate_proto::cosignature::{CosignatureSigner, CosignatureVerifier};
 use quorate_proto::equivocation::Equivocation;
 use quorate_proto::merkle::{self, Hash};
@@ -46,7 +46,8 @@ impl Clock for SystemClock {
 /// [`crate::router`] does.
 pub struct Witness {
     signer: CosignatureSigner,
-    logs: HashMap<String, Ed25519Verifier>,
+    /// The followed logs by origin (from configuration; key names may differ).
+    logs: HashMap<String, LogKeys>,
     store: Arc<Store>,
     /// Owns the checkpoint writes (group commit, see [`crate::commit`]).
     committer: Committer,
@@ -87,17 +88,49 @@ impl Witness {
         store: Store,
         clock: impl Clock + 'static,
     ) -> Result<Witness, WitnessError> {
+        let mut map: HashMap<String, LogKeys> = HashMap::new();
+        for l in logs {
+            if let Some(prev) = map.get(l.name()) {
+                if prev.contains(&l) {
+                    continue;
+                }
+                return Err(WitnessError::Config(format!(
+                    "two different keys configured for origin {:?}",
+                    l.name()
+                )));
+            }
+            map.insert(l.name().to_owned(), LogKeys::single(l));
+        }
+        Witness::with_log_map(signer, map, store, clock)
+    }
+
+    /// A witness for logs configured by origin, each with one or more keys whose names
+    /// may differ from the origin (key rotation, Go's checksum database). An origin listed
+    /// twice is refused: merge its keys into one [`LogKeys`].
+    pub fn with_logs(
+        signer: CosignatureSigner,
+        logs: Vec<LogKeys>,
+        store: Store,
+        clock: impl Clock + 'static,
+    ) -> Result<Witness, WitnessError> {
         let mut map = HashMap::new();
         for l in logs {
-            let name = l.name().to_owned();
-            if let Some(prev) = map.insert(name.clone(), l)
-                && prev.public_key_bytes() != map[&name].public_key_bytes()
-            {
+            let origin = l.origin().to_owned();
+            if map.insert(origin.clone(), l).is_some() {
                 return Err(WitnessError::Config(format!(
-                    "two different keys configured for origin {name:?}"
+                    "origin {origin:?} configured twice (list all its keys in one entry)"
                 )));
             }
         }
+        Witness::with_log_map(signer, map, store, clock)
+    }
+
+    fn with_log_map(
+        signer: CosignatureSigner,
+        map: HashMap<String, LogKeys>,
+        store: Store,
+        clock: impl Clock + 'static,
+    ) -> Result<Witness, WitnessError> {
         let store = Arc::new(store);
         let committer = Committer::start(store.clone())
             .map_err(|e| WitnessError::Internal(format!("starting the committer: {e}")))?;
@@ -126,6 +159,16 @@ impl Witness {
         clock: impl Clock + 'static,
     ) -> Result<Witness, WitnessError> {
         Witness::new(signer, logs, Store::open(state_path)?, clock)
+    }
+
+    /// As [`Witness::with_logs`], opening (or creating) the state file at `state_path`.
+    pub fn open_logs(
+        signer: CosignatureSigner,
+        logs: Vec<LogKeys>,
+        state_path: &Path,
+        clock: impl Clock + 'static,
+    ) -> Result<Witness, WitnessError> {
+        Witness::with_logs(signer, logs, Store::open(state_path)?, clock)
     }
 
     /// The witness's name (its cosignature key name).
@@ -177,7 +220,7 @@ impl Witness {
             .logs
             .get(origin)
             .ok_or_else(|| WitnessError::UnknownOrigin(origin.to_owned()))?;
-        let verified = verify_checkpoint(&req.checkpoint, log, &[]).map_err(classify)?;
+        let verified = verify_log_checkpoint(&req.checkpoint, log, &[], None).map_err(classify)?;
         let cp = verified.checkpoint();
         let (size, root) = (cp.size(), *cp.root_hash());
         if req.old_size > size {
@@ -204,7 +247,7 @@ impl Witness {
                 self.try_record(log, Equivocation::same_size(&stored, &req.checkpoint));
             }
             Finding::BadProof(stored) => {
-                if let Ok(prev) = verify_checkpoint(&stored, log, &[]) {
+                if let Ok(prev) = verify_log_checkpoint(&stored, log, &[], None) {
                     match Equivocation::from_consistency_proof(&prev, &verified, &req.proof) {
                         Ok(Some(e)) => self.try_record(log, e),
                         _ => tracing::warn!(
@@ -227,26 +270,22 @@ impl Witness {
         Ok(vec![sig])
     }
 
-    fn try_record(&self, log: &Ed25519Verifier, e: Equivocation) {
+    fn try_record(&self, log: &LogKeys, e: Equivocation) {
         match self.record_verified(log, &e) {
             Ok(outcome) => tracing::error!(
-                origin = log.name(),
+                origin = log.origin(),
                 ?outcome,
                 "log equivocation: stored evidence; refusing to cosign this log from now on"
             ),
             Err(err) => {
-                tracing::warn!(origin = log.name(), %err, "could not store equivocation evidence")
+                tracing::warn!(origin = log.origin(), %err, "could not store equivocation evidence")
             }
         }
     }
 
-    fn record_verified(
-        &self,
-        log: &Ed25519Verifier,
-        e: &Equivocation,
-    ) -> Result<Recorded, WitnessError> {
+    fn record_verified(&self, log: &LogKeys, e: &Equivocation) -> Result<Recorded, WitnessError> {
         let v = e
-            .verify(log)
+            .verify_log(log)
             .map_err(|err| WitnessError::InvalidEvidence(err.to_string()))?;
         let origin = v.origin().to_owned();
         // Stored and deduplicated in canonical form: copies that differ only in lines
@@ -425,6 +464,7 @@ fn classify(e: CheckpointError) -> WitnessError {
         CheckpointError::Note(NoteError::NoKnownSignature { .. })
         | CheckpointError::Note(NoteError::InvalidSignature { .. })
         | CheckpointError::MissingLogSignature { .. }
+        | CheckpointError::MissingAnyLogSignature { .. }
         | CheckpointError::OriginMismatch { .. } => WitnessError::Forbidden(e.to_string()),
         _ => WitnessError::Malformed(format!("checkpoint: {e}")),
     }

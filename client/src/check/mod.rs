@@ -16,7 +16,7 @@ use crate::quorum::{Evaluator, PackageVerdict, Query, Why};
 mod render;
 pub mod sarif;
 
-pub use render::{Detail, plural, render_json, render_table, summary_line};
+pub use render::{Detail, plural, render_json, render_table, requirement_json, summary_line};
 
 pub const CRATES_IO: &str = "crates.io";
 
@@ -300,6 +300,12 @@ fn entry_reason(v: &EntryVerdict, verdicts: &[PackageVerdict], accept_unknown: b
         };
         if !pv.vetoed_by().is_empty() {
             return format!("vetoed by {}", pv.vetoed_by().join(", "));
+        }
+        // The quorum is met but a `require` line is not: say which one.
+        if pv.quorum_met()
+            && let Some(r) = pv.failed_requirements().next()
+        {
+            return r.to_string();
         }
         pv.missing
             .first()

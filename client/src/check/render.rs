@@ -62,6 +62,25 @@ fn certify_line(v: &PackageVerdict) -> String {
 }
 
 fn explain(out: &mut String, v: &PackageVerdict, pad: &str, all: bool) {
+    for r in &v.requirements {
+        if !r.pass || all {
+            let _ = writeln!(
+                out,
+                "{pad}requirement {}: {r}",
+                if r.pass { "met" } else { "FAILED" }
+            );
+        }
+    }
+    for n in &v.notices {
+        let _ = writeln!(out, "{pad}notice: {n}");
+    }
+    if !v.sealed_unrevealed.is_empty() {
+        let _ = writeln!(
+            out,
+            "{pad}{}",
+            crate::quorum::sealed_line(&v.sealed_unrevealed)
+        );
+    }
     for f in &v.violations {
         let _ = writeln!(
             out,
@@ -246,7 +265,41 @@ pub(crate) fn verdict_json(v: &PackageVerdict) -> serde_json::Value {
             "range": f.range,
             "criteria": f.criteria,
             "blocking": f.blocking,
+            "sealed_at": f.sealed_at,
         })).collect::<Vec<_>>(),
+        "requirements": v.requirements.iter().map(requirement_json).collect::<Vec<_>>(),
+        "notices": v.notices.iter().map(|n| json!({
+            "jurisdiction": n.jurisdiction,
+            "evidence": n.evidence.as_str(),
+            "entry": n.entry.to_string(),
+            "text": n.text,
+        })).collect::<Vec<_>>(),
+        "sealed_unrevealed": v.sealed_unrevealed.len(),
+        "sealed_unrevealed_by": v.sealed_unrevealed.iter().map(|c| json!({
+            "jurisdiction": c.jurisdiction,
+            "version": c.version,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// One `require` line's outcome: which requirement, how many jurisdictions it needed and
+/// got, what refused it, and its one-line explanation.
+pub fn requirement_json(r: &crate::quorum::RequirementOutcome) -> serde_json::Value {
+    json!({
+        "criterion": r.criterion,
+        "evidence": r.evidence.as_str(),
+        "requirement": r.describe,
+        "count": r.count,
+        "needed": r.needed,
+        "counted": r.counted,
+        "pass": r.pass,
+        "refused_by": r.refused_by.iter().map(|n| json!({
+            "jurisdiction": n.jurisdiction,
+            "entry": n.entry.to_string(),
+            "what": n.what,
+            "leaf_hash": n.leaf_hash,
+        })).collect::<Vec<_>>(),
+        "explanation": r.to_string(),
     })
 }
 

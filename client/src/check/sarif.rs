@@ -73,6 +73,8 @@ pub fn render_sarif(r: &Report, policy: &Policy, uri: &str, text: &str) -> serde
                 "purl": purl,
                 "certifiedBy": v.map(|v| v.certified_by.clone()).unwrap_or_default(),
                 "missing": v.map(|v| v.missing.iter().map(|m| m.jurisdiction.clone()).collect::<Vec<_>>()).unwrap_or_default(),
+                "failedRequirements": v.map(|v| v.failed_requirements().map(ToString::to_string).collect::<Vec<_>>()).unwrap_or_default(),
+                "sealedUnrevealed": v.map(|v| v.sealed_unrevealed.len()).unwrap_or_default(),
                 "filesCovered": e.covered(),
                 "files": e.files.len(),
             },

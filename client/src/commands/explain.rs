@@ -111,6 +111,9 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
                 "pass": v.pass,
                 "required": v.required,
                 "certified_by": v.certified_by,
+                "requirements": v.requirements.iter().map(quorate_client::check::requirement_json).collect::<Vec<_>>(),
+                "notices": v.notices.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "sealed_unrevealed": v.sealed_unrevealed.len(),
                 "missing": v.missing.iter().map(|m| serde_json::json!({
                     "jurisdiction": m.jurisdiction,
                     "reasons": m.reasons.iter().map(ToString::to_string).collect::<Vec<_>>(),

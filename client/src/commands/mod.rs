@@ -3,14 +3,19 @@
 //! reads the logs through a verified view), [`cargo_vet`] (import, export) and [`bench`].
 //! This module holds what they share: loading policies and lockfiles, and the clock.
 
+pub mod attest;
 pub mod bench;
 pub mod cargo_vet;
+pub mod evidence;
+pub mod evidence_args;
 pub mod explain;
 pub mod policy_check;
 pub mod review;
 pub mod reviews;
+pub mod seal;
 pub mod sources;
 pub mod submit;
+pub mod vsa;
 pub mod withdraw;
 
 use std::path::Path;

@@ -11,7 +11,7 @@ use anyhow::Result;
 use clap::Args;
 use quorate_client::net::{self, Deadline, Node};
 use quorate_client::policy::Policy;
-use quorate_proto::checkpoint::verify_checkpoint;
+use quorate_proto::checkpoint::verify_log_checkpoint;
 
 use super::{load_policy, now_secs};
 
@@ -47,6 +47,19 @@ pub fn weaknesses(p: &Policy) -> Vec<String> {
              quorum of independent ones",
             p.review_quorum()
         ));
+    }
+    // A requirement on a criterion the checked one does not imply never applies to `check`.
+    let applying = p.requirements_for(p.criteria());
+    for r in p.requirements() {
+        if !applying.iter().any(|a| std::ptr::eq(*a, r)) {
+            w.push(format!(
+                "`{}` (line {}) never applies to `check`: criteria {} does not imply {}",
+                r.to_line(),
+                r.line,
+                p.criteria(),
+                r.criterion
+            ));
+        }
     }
     if p.requires_witnesses() {
         for j in p.jurisdictions() {
@@ -87,6 +100,18 @@ pub fn policy_check(a: &PolicyCheckArgs) -> Result<ExitCode> {
         policy.witnesses().len(),
         policy.criteria()
     );
+    for r in policy.requirements() {
+        let from = match r.count {
+            quorate_client::policy::Count::Any => "any jurisdiction".to_owned(),
+            quorate_client::policy::Count::All => "every jurisdiction".to_owned(),
+            quorate_client::policy::Count::AtLeast(k) => format!("{k} jurisdiction(s)"),
+        };
+        println!(
+            "  requires for {}: {} from {from}",
+            r.criterion,
+            r.describe()
+        );
+    }
     let limits = net::Limits::with_budget(Duration::from_secs(a.log_timeout));
     let witness_keys = policy.witness_verifiers();
     let mut failed = 0usize;
@@ -111,7 +136,7 @@ pub fn policy_check(a: &PolicyCheckArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        let v = match verify_checkpoint(&body, l.verifier(), &witness_keys) {
+        let v = match verify_log_checkpoint(&body, l.log_keys(), &witness_keys, None) {
             Ok(v) => v,
             Err(e) => {
                 failed += 1;

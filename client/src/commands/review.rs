@@ -5,31 +5,27 @@
 //! (`--no-digest`), and criteria must be known (cargo-vet's built-ins, or declared).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use clap::Args;
-use ed25519_dalek::SigningKey;
-use quorate_client::check::Queries;
+use quorate_client::check::{EntryPlan, Queries};
 use quorate_client::lockfile::FileDigest;
-use quorate_client::{files, keys};
 use quorate_proto::attestation::{
-    self, Attestation, DeltaBase, Digest, Evidence, Reviewer, ReviewerKind, Scope, SupersedeKind,
-    Supersedes, Verdict,
+    Artifact, Attestation, DeltaBase, Digest, Evidence, EvidenceKind, Reviewer, ReviewerKind,
+    SupersedeKind, Supersedes, Verdict,
 };
 
-use super::{hex, now_secs};
-
-/// cargo-vet's built-in criteria: the ones every review may use without declaring them.
-pub const BUILTIN_CRITERIA: [&str; 2] = ["safe-to-deploy", "safe-to-run"];
+pub use super::attest::BUILTIN_CRITERIA;
+use super::attest::{self, SignArgs};
+use super::evidence_args::EvidenceArgs;
 
 #[derive(Args)]
 pub struct ReviewArgs {
-    /// Reviewer secret key file (its key name is the reviewer name)
-    #[arg(long, value_name = "SKEYFILE")]
-    key: PathBuf,
+    #[command(flatten)]
+    sign: SignArgs,
     /// The release: a purl (pkg:npm/%40scope/name@1.0.0, pkg:pypi/requests@2.32.0,
     /// pkg:golang/golang.org/x/mod@v0.7.0, pkg:maven/group/artifact@1.0,
     /// pkg:generic/xz@5.6.1) or ECOSYSTEM/NAME@VERSION, e.g. cargo/serde@1.0.210; with
@@ -48,14 +44,11 @@ pub struct ReviewArgs {
     /// `accept-unknown-digests`)
     #[arg(long)]
     no_digest: bool,
-    /// Criterion certified (or violated); repeat for several. cargo-vet's built-in
-    /// safe-to-deploy and safe-to-run, or one declared with --criteria-file
-    #[arg(long = "criteria", required = true)]
-    criteria: Vec<String>,
-    /// Declares more criteria: one name per line (`#` comments), or a cargo-vet
-    /// audits.toml / config.toml whose `[criteria.NAME]` tables name them
-    #[arg(long, value_name = "FILE")]
-    criteria_file: Option<PathBuf>,
+    /// A further file of the release covered by the same review (a wheel beside the
+    /// sdist): NAME=DIGEST in any --digest notation; repeat for several files, or for a
+    /// second digest of the same file
+    #[arg(long = "artifact", value_name = "NAME=DIGEST")]
+    artifacts: Vec<String>,
     /// Delta review: the version the changes were reviewed from
     #[arg(long, value_name = "VERSION", requires = "delta_digest")]
     delta_from: Option<String>,
@@ -65,15 +58,12 @@ pub struct ReviewArgs {
     /// A violation: every version matching RANGE violates the criteria
     #[arg(long, value_name = "RANGE", conflicts_with = "delta_from")]
     violation: Option<String>,
-    /// Organisation claimed (informational; the client's policy decides jurisdiction)
-    #[arg(long, default_value = "")]
-    org: String,
-    /// Free-text notes kept in the attestation (what was looked at, caveats)
-    #[arg(long, default_value = "")]
-    notes: String,
-    /// A link (e.g. to the report); repeat for several
-    #[arg(long = "link")]
-    links: Vec<String>,
+    /// A recorded fact that concludes nothing about the criteria (fuzzing,
+    /// benchmark-delta, reproducible-build evidence; maintainer-change always is)
+    #[arg(long, conflicts_with = "violation")]
+    informational: bool,
+    #[command(flatten)]
+    evidence: EvidenceArgs,
     /// Replace the attestation with this leaf hash (hex) by this one (needs --replace;
     /// to take one back without replacing it, use `quorate withdraw`)
     #[arg(long, value_name = "LEAF_HASH", requires = "replace")]
@@ -81,15 +71,9 @@ pub struct ReviewArgs {
     /// With --supersedes: this attestation replaces the earlier one
     #[arg(long, requires = "supersedes")]
     replace: bool,
-    /// Review time (POSIX seconds); default now
-    #[arg(long, hide = true)]
-    time: Option<u64>,
-    /// Output file (default NAME-VERSION.att; never overwritten)
-    #[arg(long)]
-    out: Option<PathBuf>,
 }
 
-fn parse_digest(s: &str, no_digest: bool, flag: &str) -> Result<Digest> {
+pub(crate) fn parse_digest(s: &str, no_digest: bool, flag: &str) -> Result<Digest> {
     if s.eq_ignore_ascii_case("unknown") {
         if !no_digest {
             bail!(
@@ -131,53 +115,11 @@ pub(crate) fn check_version(ecosystem: &str, version: &str, flag: &str) -> Resul
     Ok(())
 }
 
-/// Criteria a file declares: one per line, or cargo-vet's `[criteria.NAME]` tables.
-fn declared_criteria(path: &Path) -> Result<BTreeSet<String>> {
-    let text = files::read_text(path)?;
-    if let Ok(v) = text.parse::<toml::Table>()
-        && let Some(t) = v.get("criteria").and_then(|c| c.as_table())
-    {
-        return Ok(t.keys().cloned().collect());
-    }
-    let mut out = BTreeSet::new();
-    for (i, line) in text.lines().enumerate() {
-        let l = line.split('#').next().unwrap_or("").trim();
-        if l.is_empty() {
-            continue;
-        }
-        quorate_client::policy::check_criterion(l)
-            .map_err(|e| anyhow!("{} line {}: {e}", path.display(), i + 1))?;
-        out.insert(l.to_owned());
-    }
-    Ok(out)
-}
+/// The release `--package` names, its primary digest and, from a lockfile, the entry's
+/// further files: from the lockfile when given, else a full spec.
+type Release = (String, String, String, Digest, Vec<Artifact>);
 
-/// Refuses criteria that are neither built in nor declared: a typo such as
-/// `safe-to-deplyo` would otherwise be signed into an append-only log for good.
-fn check_criteria(criteria: &[String], file: Option<&Path>) -> Result<()> {
-    let declared = file.map(declared_criteria).transpose()?.unwrap_or_default();
-    for c in criteria {
-        if !BUILTIN_CRITERIA.contains(&c.as_str()) && !declared.contains(c) {
-            bail!(
-                "--criteria {c:?} is not a known criterion: cargo-vet's built-in ones are {}{}; \
-                 declare others with --criteria-file FILE",
-                BUILTIN_CRITERIA.join(", "),
-                if declared.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        ", and the criteria file declares {}",
-                        declared.iter().cloned().collect::<Vec<_>>().join(", ")
-                    )
-                }
-            );
-        }
-    }
-    Ok(())
-}
-
-/// The release `--package` names: from the lockfile when given, else a full spec.
-fn release(a: &ReviewArgs) -> Result<(String, String, String, Digest)> {
+fn release(a: &ReviewArgs) -> Result<Release> {
     let Some(lock_path) = &a.lock else {
         let (eco, name, version) =
             Attestation::parse_package_spec(&a.package).context("--package")?;
@@ -186,46 +128,44 @@ fn release(a: &ReviewArgs) -> Result<(String, String, String, Digest)> {
             Some(d) => parse_digest(d, a.no_digest, "--digest")?,
             None => Digest::Unknown, // --no-digest (clap requires one of them)
         };
-        return Ok((eco, name, version, digest));
+        return Ok((eco, name, version, digest, Vec::new()));
     };
     let lock = super::load_any_lockfile(lock_path)?;
     let q = Queries::from_parsed(&lock);
     // NAME, NAME@VERSION, or the full ECOSYSTEM/NAME@VERSION.
     let spec = a.package.as_str();
+    let eco_of = |p: &EntryPlan| p.entry.id.ecosystem().attestation_name().to_owned();
     let (eco, rest) = match spec.split_once('/') {
-        Some((e, r)) if q.queries.iter().any(|x| x.ecosystem == e) => (Some(e), r),
+        Some((e, r)) if q.entries.iter().any(|x| eco_of(x) == e) => (Some(e), r),
         _ => (None, spec),
     };
     let (name, version) = match rest.rsplit_once('@') {
         Some((n, v)) if !n.is_empty() => (n, Some(v)),
         _ => (rest, None),
     };
-    let found: Vec<_> = q
-        .queries
+    let found: Vec<&EntryPlan> = q
+        .entries
         .iter()
-        .filter(|x| x.package == name && eco.is_none_or(|e| x.ecosystem == e))
-        .filter(|x| version.is_none_or(|v| x.version == v))
+        .filter(|x| x.entry.id.name() == name && eco.is_none_or(|e| eco_of(x) == e))
+        .filter(|x| version.is_none_or(|v| x.entry.id.version() == v))
         .collect();
-    match found.as_slice() {
-        [one] => Ok((
-            one.ecosystem.clone(),
-            one.package.clone(),
-            one.version.clone(),
-            one.digest,
-        )),
-        [] => {
-            let other: Vec<String> = q
-                .queries
+    // The same release at several install paths (npm) is one release.
+    let versions: BTreeSet<&str> = found.iter().map(|x| x.entry.id.version()).collect();
+    match (found.first(), versions.len()) {
+        (Some(one), 1) => entry_release(one, &q),
+        (_, 0) => {
+            let other: BTreeSet<&str> = q
+                .entries
                 .iter()
-                .filter(|x| x.package == name)
-                .map(|x| x.version.clone())
+                .filter(|x| x.entry.id.name() == name)
+                .map(|x| x.entry.id.version())
                 .collect();
             let skipped = q.not_checkable.iter().find(|(p, _)| p.id.name() == name);
             match (other.is_empty(), skipped) {
                 (false, _) => bail!(
                     "{} has {name} only at {}; pass --package {name}@VERSION",
                     lock_path.display(),
-                    other.join(", ")
+                    other.into_iter().collect::<Vec<_>>().join(", ")
                 ),
                 (true, Some((p, why))) => bail!(
                     "{name} {} in {} cannot be reviewed from the lockfile: {why}",
@@ -235,46 +175,141 @@ fn release(a: &ReviewArgs) -> Result<(String, String, String, Digest)> {
                 (true, None) => bail!("{} has no package {name}", lock_path.display()),
             }
         }
-        many => bail!(
+        _ => bail!(
             "{} has {name} at {}; pass --package {name}@VERSION",
             lock_path.display(),
-            many.iter()
-                .map(|x| x.version.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            versions.into_iter().collect::<Vec<_>>().join(", ")
         ),
     }
 }
 
-fn default_out(package: &str, version: &str) -> PathBuf {
-    PathBuf::from(format!(
-        "{}-{}.att",
-        keys::file_stem_for(package),
-        keys::file_stem_for(version)
+/// A lockfile entry as the release to review: the first file's first digest is the
+/// primary digest, and every file the entry allows the installer (a PyPI sdist and its
+/// wheels) is covered too, each with all its digests, so one review covers the entry.
+fn entry_release(p: &EntryPlan, q: &Queries) -> Result<Release> {
+    let id = &p.entry.id;
+    let (eco, name, version) = (
+        id.ecosystem().attestation_name().to_owned(),
+        id.name().to_owned(),
+        id.version().to_owned(),
+    );
+    let mut primary = None;
+    let mut artifacts: Vec<Artifact> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for f in &p.files {
+        if let Some(why) = &f.unusable {
+            eprintln!(
+                "warning: {} of {name} {version} is not covered: {why}",
+                f.label
+            );
+            continue;
+        }
+        let mut digests: Vec<Digest> = f
+            .queries
+            .iter()
+            .map(|&i| q.queries[i].digest)
+            .filter(|d| seen.insert(*d))
+            .collect();
+        digests.sort_by_key(|d| d.algorithm());
+        if primary.is_none() && !digests.is_empty() {
+            primary = Some(digests.remove(0));
+        }
+        if !digests.is_empty() {
+            artifacts.push(Artifact {
+                name: f.label.clone(),
+                digests,
+            });
+        }
+    }
+    if artifacts.len() > quorate_proto::attestation::MAX_ARTIFACTS {
+        bail!(
+            "{name} {version} allows {} files, more than one attestation covers ({}); review them with \
+             --package and --artifact in several attestations",
+            artifacts.len() + 1,
+            quorate_proto::attestation::MAX_ARTIFACTS + 1
+        );
+    }
+    Ok((
+        eco,
+        name,
+        version,
+        primary.unwrap_or(Digest::Unknown),
+        artifacts,
     ))
 }
 
-/// Signs, checks the signature, writes the envelope (never overwriting); returns its
-/// leaf hash.
-fn sign_and_write(att: &Attestation, key: &SigningKey, out: &Path) -> Result<String> {
-    let env = attestation::sign(att, key).context("signing the attestation")?;
-    let v = attestation::verify(&env).context("verifying the signed attestation")?;
-    files::create_new(out, &env, false)?;
-    Ok(hex(v.leaf_hash()))
+/// `--artifact NAME=DIGEST`s as artifacts: one per name (in the order first given), its
+/// digests one per algorithm in ascending order, as the schema wants them.
+pub(crate) fn parse_artifacts(args: &[String]) -> Result<Vec<Artifact>> {
+    let mut out: Vec<Artifact> = Vec::new();
+    for a in args {
+        let (name, d) = a
+            .split_once('=')
+            .filter(|(n, d)| !n.is_empty() && !d.is_empty())
+            .ok_or_else(|| anyhow!("--artifact {a:?}: expected NAME=DIGEST, e.g. pkg-1.0-py3-none-any.whl=sha256:HEX"))?;
+        let digest = parse_digest(d, false, &format!("--artifact {name}"))?;
+        match out.iter_mut().find(|x| x.name == name) {
+            Some(x) => {
+                if x.digests
+                    .iter()
+                    .any(|y| y.algorithm() == digest.algorithm())
+                {
+                    bail!(
+                        "--artifact {name}: two {} digests for one file",
+                        digest.algorithm().as_str()
+                    );
+                }
+                x.digests.push(digest);
+                x.digests.sort_by_key(|y| y.algorithm());
+            }
+            None => out.push(Artifact {
+                name: name.to_owned(),
+                digests: vec![digest],
+            }),
+        }
+    }
+    Ok(out)
 }
 
-fn org_suffix(org: &str) -> String {
-    if org.is_empty() {
-        String::new()
-    } else {
-        format!(" ({org})")
+/// The verdict the flags ask for, refusing combinations the schema would refuse later
+/// with a less helpful message.
+fn verdict(a: &ReviewArgs, evidence: &Evidence) -> Result<Verdict> {
+    let kind = evidence.kind();
+    match (&a.violation, a.informational, kind) {
+        (Some(_), _, EvidenceKind::MaintainerChange) => bail!(
+            "--violation with --evidence maintainer-change: a maintainer change is an informational signal, \
+             never a violation by itself"
+        ),
+        (None, _, EvidenceKind::MaintainerChange) => Ok(Verdict::Informational),
+        (_, true, EvidenceKind::SourceReview) => bail!(
+            "--informational with --evidence source-review: a source review certifies or reports a \
+             violation; pick the evidence kind the fact is about (--evidence fuzzing, benchmark-delta, ...)"
+        ),
+        (Some(r), _, _) => Ok(Verdict::Violation { range: r.clone() }),
+        (None, true, _) => Ok(Verdict::Informational),
+        (None, false, _) => Ok(Verdict::Certify),
     }
 }
 
 pub fn review(a: &ReviewArgs) -> Result<ExitCode> {
-    let (name, key) = keys::load_reviewer_key(&a.key)?;
-    check_criteria(&a.criteria, a.criteria_file.as_deref())?;
-    let (ecosystem, package, version, digest) = release(a)?;
+    let (name, key) = a.sign.load()?;
+    let scope = a.sign.scope()?;
+    let evidence = a.evidence.evidence()?;
+    let verdict = verdict(a, &evidence)?;
+    let artifacts = parse_artifacts(&a.artifacts)?;
+    let (ecosystem, package, version, digest, from_lock) = release(a)?;
+    let mut artifacts = artifacts;
+    for x in from_lock {
+        if !artifacts.iter().any(|y| y.name == x.name) {
+            artifacts.push(x);
+        }
+    }
+    if !digest.is_recorded() && !artifacts.is_empty() {
+        bail!("--artifact with --no-digest: name the primary file's digest with --digest first");
+    }
+    if !digest.is_recorded() && evidence.kind() == EvidenceKind::ReproducibleBuild {
+        bail!("--evidence reproducible-build names the rebuilt artifact: give its --digest");
+    }
     let delta_from = match &a.delta_from {
         None => None,
         Some(v) => {
@@ -289,34 +324,27 @@ pub fn review(a: &ReviewArgs) -> Result<ExitCode> {
             })
         }
     };
-    let verdict = match &a.violation {
-        Some(r) => Verdict::Violation { range: r.clone() },
-        None => Verdict::Certify,
-    };
     let att = Attestation {
-        artifacts: vec![],
-        scope: Some(Scope::Full),
-        evidence: Some(Evidence::SourceReview),
+        artifacts,
+        scope: Some(scope),
+        evidence: Some(evidence),
         reveal: None,
         ecosystem,
         package,
         version,
         digest,
         delta_from,
-        criteria: a.criteria.clone(),
+        criteria: a.sign.criteria.clone(),
         verdict,
         reviewer: Reviewer {
-            kind: ReviewerKind::Human,
-            name: name.clone(),
+            kind: a.sign.kind(ReviewerKind::Human),
+            name,
             public_key: key.verifying_key().to_bytes(),
         },
-        organisation: a.org.clone(),
-        time: match a.time {
-            Some(t) => t,
-            None => now_secs()?,
-        },
-        notes: a.notes.clone(),
-        links: a.links.clone(),
+        organisation: a.sign.org.clone(),
+        time: a.sign.time()?,
+        notes: a.sign.notes.clone(),
+        links: a.sign.links.clone(),
         supersedes: match &a.supersedes {
             None => None,
             Some(h) => Some(Supersedes {
@@ -325,27 +353,20 @@ pub fn review(a: &ReviewArgs) -> Result<ExitCode> {
             }),
         },
     };
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out(&att.package, &att.version));
-    let leaf = sign_and_write(&att, &key, &out)?;
+    let ev = att.evidence.as_ref().map(Evidence::kind);
     let what = match (&att.verdict, &att.delta_from) {
         (Verdict::Violation { range }, _) => format!("violation {range} of"),
+        (Verdict::Informational, _) => format!(
+            "records {} (informational) for",
+            ev.map_or("", EvidenceKind::as_str)
+        ),
         (_, Some(d)) => format!("delta {} -> {} for", d.version, att.version),
         _ if att.supersedes.is_some() => "replaces an earlier review and certifies".into(),
+        _ if ev != Some(EvidenceKind::SourceReview) => {
+            format!("certifies ({})", ev.map_or("", EvidenceKind::as_str))
+        }
         _ => "certifies".into(),
     };
-    println!(
-        "{} {what} {}/{}@{} ({}) {} by {name}{}",
-        out.display(),
-        att.ecosystem,
-        att.package,
-        att.version,
-        att.digest,
-        att.criteria.join(", "),
-        org_suffix(&att.organisation)
-    );
-    println!("leaf hash {leaf}");
+    attest::finish(&att, &key, &a.sign, &what, "")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -222,6 +222,8 @@ pub struct CheckArgs {
     /// Every reason for every package, and the packages not checked
     #[arg(long, short)]
     verbose: bool,
+    #[command(flatten)]
+    vsa: super::vsa::VsaArgs,
 }
 
 /// Builds the evaluator's inputs from a bundle or the mirror and evaluates. From a
@@ -295,8 +297,13 @@ pub(crate) fn load_view<'p>(
             warnings.extend(st.warnings);
             if st.invalid > 0 {
                 warnings.push(format!(
-                    "{} log entries did not verify and were ignored",
-                    st.invalid
+                    "{} log entries did not verify and were ignored{}",
+                    st.invalid,
+                    if st.refused.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", st.refused.join("; "))
+                    }
                 ));
             }
         }
@@ -327,6 +334,12 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("Cargo.lock"));
     let lock = load_any_lockfile(&lock_path)?;
+    let policy_path = a
+        .src
+        .policy
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(super::DEFAULT_POLICY));
+    let vsa = a.vsa.writer(&policy_path)?;
     let format = if a.json { CheckFormat::Json } else { a.format };
     let r = evaluate(
         &policy,
@@ -355,6 +368,13 @@ pub fn check(a: &CheckArgs) -> Result<ExitCode> {
             check::Detail::Normal
         };
         print!("{}", check::render_table(&r, &policy, detail));
+    }
+    if let Some(w) = &vsa {
+        let n = w.write(&r, &policy, &crate::format_utc(a.src.now()?))?;
+        eprintln!(
+            "wrote {n} verification summary attestations to {}",
+            w.dir().display()
+        );
     }
     Ok(if r.all_pass() {
         ExitCode::SUCCESS

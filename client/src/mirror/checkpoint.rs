@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use quorate_proto::checkpoint::{VerifiedCheckpoint, verify_checkpoint};
+use quorate_proto::checkpoint::{VerifiedCheckpoint, verify_log_checkpoint};
 use quorate_proto::note::{self, NoteVerifier};
 
 use super::tiles::read_capped;
@@ -56,10 +56,15 @@ impl Candidate {
 /// Verifies `note` as a checkpoint of `log` under the policy.
 pub(super) fn judge(policy: &Policy, log: &Log, note_bytes: &[u8]) -> Result<Candidate, String> {
     let witnesses = policy.witness_verifiers();
-    let mut keys: Vec<&dyn NoteVerifier> = vec![log.verifier()];
+    let mut keys: Vec<&dyn NoteVerifier> = log
+        .log_keys()
+        .keys()
+        .iter()
+        .map(|k| k as &dyn NoteVerifier)
+        .collect();
     keys.extend(witnesses.iter().map(|w| w as &dyn NoteVerifier));
     let pruned = note::keep_verified(note_bytes, &keys).map_err(|e| e.to_string())?;
-    let vc = verify_checkpoint(pruned.note.as_bytes(), log.verifier(), &witnesses)
+    let vc = verify_log_checkpoint(pruned.note.as_bytes(), log.log_keys(), &witnesses, None)
         .map_err(|e| e.to_string())?;
     let origin = vc.checkpoint().origin();
     let mut cosigners: Vec<String> = vc

@@ -170,7 +170,7 @@ pub(super) fn load_evidence(
             budget -= 1;
             if let Some(b) = read_capped(&p, MAX_EVIDENCE_BYTES as u64)
                 && let Ok(ev) = Equivocation::parse(&b)
-                && let Ok(v) = ev.verify(l.verifier())
+                && let Ok(v) = ev.verify_log(l.log_keys())
             {
                 keep(v.origin(), v.canonical(), out);
             }
@@ -211,7 +211,7 @@ pub fn verify_evidence_full(policy: &Policy, bytes: &[u8]) -> Option<VerifiedEqu
     policy
         .logs()
         .iter()
-        .find_map(|l| ev.verify(l.verifier()).ok())
+        .find_map(|l| ev.verify_log(l.log_keys()).ok())
 }
 
 /// Parses evidence and verifies it under the key of whichever policy log it names: that

@@ -102,6 +102,8 @@ pub(super) struct Edge<'a> {
     /// Every criterion the attestation's criteria imply, plus [`ANY`].
     pub criteria: Bits,
     pub key: &'a [u8; 32],
+    /// The evaluator's index of the attestation that makes this step.
+    pub entry: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +114,14 @@ pub(super) struct State<'a> {
     pub own: Bits,
     /// Criteria another jurisdiction certifies it for (only as a delta base).
     foreign: Bits,
+}
+
+impl State<'_> {
+    /// Whether the state is certified for `bit` by the jurisdiction's own attestations
+    /// or (as a delta base only) by another's.
+    pub(super) fn usable_base(&self, bit: usize) -> bool {
+        self.own.has(bit) || self.foreign.has(bit)
+    }
 }
 
 /// Reachable (version, digest) states.
@@ -264,6 +274,7 @@ mod tests {
             to: (v, dg),
             criteria: bits(c),
             key: &KEY,
+            entry: 0,
         }
     }
 
@@ -273,6 +284,7 @@ mod tests {
             to: (v, dg),
             criteria: bits(c),
             key: &KEY,
+            entry: 0,
         }
     }
 

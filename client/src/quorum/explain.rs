@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use quorate_proto::attestation::{Digest, SupersedeKind};
+use quorate_proto::attestation::{Digest, EvidenceKind, ReviewerKind, SupersedeKind};
 
 use super::{NotProven, Query};
 
@@ -102,6 +102,20 @@ pub enum Rejection {
         jurisdiction: String,
     },
     UnknownDigest,
+    /// The policy distrusts this very entry (`distrust LEAF-HASH`).
+    Distrusted,
+    /// The policy excludes attestations by reviewers of this kind (`exclude-reviewer-kind`).
+    ExcludedReviewerKind(ReviewerKind),
+    /// A reveal that does not open its sealed commitment (or whose commitment does not
+    /// count): it counts for nothing.
+    BadReveal {
+        reason: String,
+    },
+    /// The same reviewer key had sealed a violation of this release before certifying it,
+    /// and has revealed it: the certification was made while the key knew otherwise.
+    CertifiedAfterSealing {
+        commitment: String,
+    },
 }
 
 impl fmt::Display for Rejection {
@@ -136,6 +150,18 @@ impl fmt::Display for Rejection {
             Rejection::UnknownDigest => {
                 f.write_str("records no digest, and the policy does not accept unknown digests")
             }
+            Rejection::Distrusted => f.write_str("the policy distrusts this entry (distrust line)"),
+            Rejection::ExcludedReviewerKind(k) => write!(
+                f,
+                "made by a reviewer of kind {k}, which the policy excludes"
+            ),
+            Rejection::BadReveal { reason } => {
+                write!(f, "reveal refused: {reason}; it counts for nothing")
+            }
+            Rejection::CertifiedAfterSealing { commitment } => write!(
+                f,
+                "certified after the same key sealed a violation of it ({commitment}), since revealed"
+            ),
         }
     }
 }
@@ -239,6 +265,8 @@ pub struct ViolationFound {
     pub criteria: Vec<String>,
     /// Whether it blocks (policy `veto any`).
     pub blocking: bool,
+    /// A revealed violation: where its sealed commitment was logged, which dates it.
+    pub sealed_at: Option<String>,
     /// The range did not parse as a semver requirement and was treated as matching.
     pub unparsed_range: bool,
 }
@@ -253,9 +281,130 @@ pub struct PackageVerdict {
     pub certified_by: Vec<String>,
     pub missing: Vec<Missing>,
     pub violations: Vec<ViolationFound>,
+    /// When it passes: the attestations the certifying jurisdictions' chains to the
+    /// release are made of (empty when it fails).
+    pub counted: Vec<super::Counted>,
+    /// Each `require` line that applies to the criterion, and how it fared.
+    pub requirements: Vec<RequirementOutcome>,
+    /// Facts about the release that decide nothing by themselves (maintainer changes,
+    /// benchmark deltas, fuzzing, evidence not required by the policy).
+    pub notices: Vec<Notice>,
+    /// Sealed commitments against the package (any version) not yet revealed: shown as a
+    /// count, since their content is hidden.
+    pub sealed_unrevealed: Vec<SealedCommitment>,
+}
+
+/// One `require` line, evaluated for a release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequirementOutcome {
+    /// The criterion the line names.
+    pub criterion: String,
+    pub evidence: EvidenceKind,
+    /// The evidence kind with its reviewer kinds and scope option (`source-review by human`).
+    pub describe: String,
+    /// As written: `any`, `all` or K.
+    pub count: String,
+    pub needed: usize,
+    /// The jurisdictions whose evidence counts (one key, one vote).
+    pub counted: Vec<String>,
+    /// Negative evidence of this kind about the exact file, from any jurisdiction.
+    pub refused_by: Vec<NegativeEvidence>,
+    /// The attestations the counted jurisdictions' evidence is made of (named in VSAs).
+    pub inputs: Vec<super::Counted>,
+    pub pass: bool,
+}
+
+impl fmt::Display for RequirementOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.counted.len();
+        if let Some(neg) = self.refused_by.first() {
+            return write!(
+                f,
+                "{}: {}: refused: {} logged {}, by {:?} in {}{}",
+                self.criterion,
+                self.describe,
+                neg.jurisdiction,
+                neg.what,
+                neg.entry.reviewer,
+                neg.entry.origin,
+                if self.refused_by.len() > 1 {
+                    format!(" and {} more", self.refused_by.len() - 1)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        write!(
+            f,
+            "{}: {}: {n} of {} {} (required {}){}",
+            self.criterion,
+            self.describe,
+            self.needed,
+            if self.needed == 1 {
+                "jurisdiction"
+            } else {
+                "jurisdictions"
+            },
+            self.count,
+            if self.counted.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", self.counted.join(", "))
+            }
+        )
+    }
+}
+
+/// Evidence that the release is not what its source says (an archive that differs from
+/// its tagged source, a failed rebuild).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NegativeEvidence {
+    pub jurisdiction: String,
+    pub entry: EntryRef,
+    /// `that the archive differs from its source (1 path: build-to-host.m4)`.
+    pub what: String,
+    pub leaf_hash: String,
+}
+
+/// A fact shown beside the verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub jurisdiction: String,
+    pub evidence: EvidenceKind,
+    pub entry: EntryRef,
+    pub text: String,
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}): {} ({})",
+            self.evidence, self.jurisdiction, self.text, self.entry
+        )
+    }
+}
+
+/// A sealed commitment without a verified reveal: who sealed, which version, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedCommitment {
+    pub jurisdiction: String,
+    pub version: String,
+    pub origin: String,
+    pub index: Option<u64>,
 }
 
 impl PackageVerdict {
+    /// The requirements that do not hold.
+    pub fn failed_requirements(&self) -> impl Iterator<Item = &RequirementOutcome> {
+        self.requirements.iter().filter(|r| !r.pass)
+    }
+
+    /// Whether the review quorum alone (before `require` lines) is met.
+    pub fn quorum_met(&self) -> bool {
+        self.certified_by.len() >= self.required
+    }
+
     /// Jurisdictions whose violations block this release.
     pub fn vetoed_by(&self) -> Vec<&str> {
         let s: BTreeSet<&str> = self
@@ -309,6 +458,19 @@ impl fmt::Display for PackageVerdict {
                 v.range
             )?;
         }
+        for r in &self.requirements {
+            writeln!(
+                f,
+                "  requirement {}: {r}",
+                if r.pass { "met" } else { "FAILED" }
+            )?;
+        }
+        for n in &self.notices {
+            writeln!(f, "  notice: {n}")?;
+        }
+        if !self.sealed_unrevealed.is_empty() {
+            writeln!(f, "  {}", sealed_line(&self.sealed_unrevealed))?;
+        }
         for m in &self.missing {
             for r in &m.reasons {
                 writeln!(f, "  {}: {r}", m.jurisdiction)?;
@@ -316,4 +478,18 @@ impl fmt::Display for PackageVerdict {
         }
         Ok(())
     }
+}
+
+/// `2 sealed commitments not yet revealed (DE: 1.0.0; FR: 1.0.0); content hidden until revealed`.
+pub fn sealed_line(s: &[SealedCommitment]) -> String {
+    let who: Vec<String> = s
+        .iter()
+        .map(|c| format!("{}: {}", c.jurisdiction, c.version))
+        .collect();
+    format!(
+        "{} sealed commitment{} not yet revealed ({}); content hidden until revealed",
+        s.len(),
+        if s.len() == 1 { "" } else { "s" },
+        who.join("; ")
+    )
 }

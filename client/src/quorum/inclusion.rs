@@ -4,7 +4,7 @@
 use std::fmt;
 
 use quorate_proto::attestation::VerifiedAttestation;
-use quorate_proto::checkpoint::{VerifiedCheckpoint, verify_checkpoint};
+use quorate_proto::checkpoint::{VerifiedCheckpoint, verify_log_checkpoint};
 use quorate_proto::merkle::{self, Hash};
 use quorate_proto::tlog_proof::{TlogProof, VerifiedInclusion};
 
@@ -95,7 +95,7 @@ impl TrustedCheckpoint {
         let log = policy.log(origin).ok_or_else(|| NotProven::UnknownLog {
             origin: origin.to_owned(),
         })?;
-        let vc = verify_checkpoint(note, log.verifier(), &policy.witness_verifiers())
+        let vc = verify_log_checkpoint(note, log.log_keys(), &policy.witness_verifiers(), None)
             .map_err(|e| NotProven::BadCheckpoint(e.to_string()))?;
         Ok(Self::from_checkpoint(policy, &vc))
     }
@@ -152,9 +152,9 @@ impl Inclusion {
                 origin: origin.to_owned(),
             });
         };
-        match proof.verify(
+        match proof.verify_log(
             att.leaf_hash(),
-            log.verifier(),
+            log.log_keys(),
             &policy.witness_verifiers(),
             0,
         ) {

@@ -11,14 +11,23 @@
 //! node claims never decide it. A reviewer key counts for at most one jurisdiction per
 //! package ([`keys`]).
 //!
-//! Parts: [`inclusion`] (proofs), [`chain`] (the chain search), [`keys`] (one key, one
-//! vote), [`explain`] (reasons and their text); this file classifies entries and decides.
+//! Parts: [`inclusion`] (proofs), [`rejection`] (why one entry does not count),
+//! [`chain`] (the chain search), [`keys`] (one key, one vote), [`counted`] (what a
+//! passing verdict rests on, for VSAs), [`diagnose`] (why a
+//! jurisdiction's chain does not reach the release), [`evidence`] (`require` lines,
+//! negative evidence, notices), [`sealed`] (commitments, reveals, dating), [`explain`]
+//! (reasons and their text); this file classifies entries and decides.
 
 mod chain;
+mod counted;
+mod diagnose;
+mod evidence;
 mod explain;
 mod inclusion;
 mod keys;
 mod listing;
+mod rejection;
+mod sealed;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -31,7 +40,11 @@ use quorate_proto::merkle::Hash;
 use crate::policy::{Policy, Veto};
 
 use chain::{ANY, Bits, CriteriaTable, Edge, ForeignState, Reach, reach};
-pub use explain::{EntryRef, Missing, PackageVerdict, Rejection, ViolationFound, Why};
+pub use counted::Counted;
+pub use explain::{
+    EntryRef, Missing, NegativeEvidence, Notice, PackageVerdict, Rejection, RequirementOutcome,
+    SealedCommitment, ViolationFound, Why, sealed_line,
+};
 pub use inclusion::{Included, Inclusion, MAX_FUTURE_SKEW, NotProven, TrustedCheckpoint};
 pub use keys::MAX_ASSIGNMENTS;
 pub use listing::{EntryStatus, ListedEntry};
@@ -72,8 +85,14 @@ impl Entry {
         let what = match (&a.verdict, &a.delta_from) {
             (Verdict::Violation { range }, _) => format!("violation {range}"),
             (Verdict::Certify, Some(d)) => format!("{} -> {}", d.version, a.version),
-            (Verdict::Certify, None) => a.version.clone(),
-            (Verdict::Informational, _) => format!("{} (informational)", a.version),
+            (Verdict::Certify, None) => match a.evidence.as_ref().map(|e| e.kind()) {
+                Some(EvidenceKind::SourceReview) | None => a.version.clone(),
+                Some(k) => format!("{} ({k})", a.version),
+            },
+            (Verdict::Informational, _) => match a.evidence.as_ref().map(|e| e.kind()) {
+                Some(k) => format!("{} ({k}, informational)", a.version),
+                None => format!("{} (informational)", a.version),
+            },
             (Verdict::Sealed { .. }, _) => format!("{} (sealed commitment)", a.version),
         };
         EntryRef {
@@ -92,6 +111,10 @@ pub struct Evaluator<'p> {
     by_package: HashMap<(String, String), Vec<usize>>,
     /// leaf hash -> entries whose `supersedes` names it.
     supersedes: HashMap<Hash, Vec<usize>>,
+    /// leaf hash -> entries with it (a commitment a reveal names; copies in several logs).
+    by_leaf: HashMap<Hash, Vec<usize>>,
+    /// reviewer key -> its reveal entries (to date its certifications against them).
+    reveals_by_key: HashMap<[u8; 32], Vec<usize>>,
     equivocated: BTreeSet<String>,
     /// Logs the source could not bring up to date: origin -> (why, size of the cached
     /// checkpoint used instead, if any). Explains a missing jurisdiction as "log
@@ -106,6 +129,8 @@ impl<'p> Evaluator<'p> {
             entries: Vec::new(),
             by_package: HashMap::new(),
             supersedes: HashMap::new(),
+            by_leaf: HashMap::new(),
+            reveals_by_key: HashMap::new(),
             equivocated: BTreeSet::new(),
             unreachable: BTreeMap::new(),
         }
@@ -144,6 +169,13 @@ impl<'p> Evaluator<'p> {
         if let Some(s) = &a.supersedes {
             self.supersedes.entry(s.leaf_hash).or_default().push(idx);
         }
+        if a.reveal.is_some() {
+            self.reveals_by_key
+                .entry(*att.reviewer_key())
+                .or_default()
+                .push(idx);
+        }
+        self.by_leaf.entry(*att.leaf_hash()).or_default().push(idx);
         self.entries.push(Entry {
             origin: origin.to_owned(),
             jurisdiction: log.jurisdiction.clone(),
@@ -162,7 +194,7 @@ impl<'p> Evaluator<'p> {
             .log(origin)
             .ok_or_else(|| InputError::UnknownLog(origin.to_owned()))?;
         ev.evidence()
-            .verify(log.verifier())
+            .verify_log(log.log_keys())
             .map_err(|e| InputError::BadEquivocation {
                 origin: origin.to_owned(),
                 reason: e.to_string(),
@@ -177,89 +209,6 @@ impl<'p> Evaluator<'p> {
     pub fn mark_unreachable(&mut self, origin: &str, why: &str, cached_size: Option<u64>) {
         self.unreachable
             .insert(origin.to_owned(), (why.to_owned(), cached_size));
-    }
-
-    /// Why entry `i` does not count, or `None` if it does (for its own jurisdiction).
-    fn rejection(&self, i: usize, now: u64) -> Option<Rejection> {
-        let e = &self.entries[i];
-        let a = e.att.attestation();
-        if self.equivocated.contains(&e.origin) {
-            return Some(Rejection::LogEquivocated);
-        }
-        if let Some(j) = &e.jurisdiction {
-            if !self.policy.reviewer_trusted(j, e.att.reviewer_key()) {
-                return Some(Rejection::UntrustedReviewer);
-            }
-            // One key, one vote: a key the policy pins to another jurisdiction counts
-            // only there, even in a jurisdiction that admits any key.
-            if let Some(pinned) = self.policy.reviewer_jurisdiction(e.att.reviewer_key())
-                && pinned != j
-            {
-                return Some(Rejection::PinnedElsewhere {
-                    jurisdiction: pinned.to_owned(),
-                });
-            }
-        }
-        // Withdrawal: an entry naming this leaf, signed by the same reviewer key (in any
-        // log: a key's withdrawal takes its attestation back wherever it was carried), or
-        // in the same log and claiming the same non-empty organisation.
-        if let Some(ws) = self.supersedes.get(e.att.leaf_hash()) {
-            for &w in ws {
-                let we = &self.entries[w];
-                let wa = we.att.attestation();
-                if (we.att.reviewer_key() == e.att.reviewer_key()
-                    || (we.origin == e.origin
-                        && !wa.organisation.is_empty()
-                        && wa.organisation == a.organisation))
-                    && let Some(s) = &wa.supersedes
-                {
-                    return Some(Rejection::Withdrawn {
-                        by: wa.reviewer.name.clone(),
-                        kind: s.kind,
-                    });
-                }
-            }
-        }
-        if !self.policy.accept_unknown_digests()
-            && matches!(a.verdict, Verdict::Certify)
-            && (a.digest == Digest::Unknown
-                || a.delta_from
-                    .as_ref()
-                    .is_some_and(|d| d.digest == Digest::Unknown))
-        {
-            return Some(Rejection::UnknownDigest);
-        }
-        let inc = match &e.inclusion {
-            Inclusion::NotProven(n) => return Some(Rejection::NotIncluded(n.clone())),
-            Inclusion::Proven(inc) => inc,
-        };
-        let valid: Vec<(&str, u64)> = inc
-            .cosignatures
-            .iter()
-            .filter(|(_, t)| *t <= now.saturating_add(MAX_FUTURE_SKEW))
-            .map(|(n, t)| (n.as_str(), *t))
-            .collect();
-        let names: Vec<&str> = valid.iter().map(|(n, _)| *n).collect();
-        if !self.policy.witnesses_satisfied(&names) {
-            return Some(Rejection::TooFewWitnesses {
-                cosigned: names.iter().map(|s| (*s).to_owned()).collect(),
-            });
-        }
-        if let Some(max) = self.policy.max_checkpoint_age() {
-            let fresh: Vec<&str> = valid
-                .iter()
-                .filter(|(_, t)| t.saturating_add(max) >= now)
-                .map(|(n, _)| *n)
-                .collect();
-            if !self.policy.witnesses_satisfied(&fresh) {
-                let newest = valid.iter().map(|(_, t)| *t).max().unwrap_or(0);
-                return Some(Rejection::StaleCheckpoint {
-                    age: now.saturating_sub(newest),
-                    max,
-                });
-            }
-        }
-        None
     }
 
     /// Evaluates one release for the policy's criterion at time `now` (POSIX seconds).
@@ -281,6 +230,9 @@ impl<'p> Evaluator<'p> {
         // Classify every entry of the package once.
         let mut usable: BTreeMap<&str, Vec<Edge<'_>>> = BTreeMap::new();
         let mut rejected: BTreeMap<&str, Vec<(usize, Rejection)>> = BTreeMap::new();
+        // Every entry that counts, per jurisdiction: the evidence requirements' input.
+        let mut counting: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut refused_reveals = Vec::new();
         let mut violations = Vec::new();
         let required_closure = policy.implied_by(criterion);
         for &i in ids {
@@ -297,23 +249,32 @@ impl<'p> Evaluator<'p> {
             {
                 continue;
             }
-            match self.rejection(i, now) {
+            let rejection = self.rejection(i, now);
+            if rejection.is_none() {
+                counting.entry(j).or_default().push(i);
+            }
+            if let Some(Rejection::BadReveal { reason }) = &rejection {
+                // A reveal that does not open its commitment is worth seeing even when
+                // its jurisdiction certifies: someone claims a sealed finding.
+                refused_reveals.push(Notice {
+                    jurisdiction: j.to_owned(),
+                    evidence: a
+                        .evidence
+                        .as_ref()
+                        .map_or(EvidenceKind::SourceReview, |e| e.kind()),
+                    entry: e.describe(),
+                    text: format!("reveal refused: {reason}; it counts for nothing"),
+                });
+            }
+            match rejection {
                 Some(r) => rejected.entry(j).or_default().push((i, r)),
                 None => match &a.verdict {
-                    // Until policy lines say otherwise, only full-scope source reviews
-                    // certify (specs/policy.md).
-                    Verdict::Certify
-                        if a.scope.as_ref().is_some_and(|s| s.is_full())
-                            && a.evidence
-                                .as_ref()
-                                .is_some_and(|e| e.kind() == EvidenceKind::SourceReview) =>
-                    {
-                        usable.entry(j).or_default().extend(self.edges(
-                            i,
-                            &mut table,
-                            &mut closures,
-                        ))
-                    }
+                    // Only source reviews make the quorum's chains, and only full-scope
+                    // ones unless the policy says `accept-partial-scope yes`.
+                    Verdict::Certify if self.makes_chain(a) => usable
+                        .entry(j)
+                        .or_default()
+                        .extend(self.edges(i, &mut table, &mut closures)),
                     Verdict::Violation { range } => {
                         // A violation of X blocks a requirement that implies X.
                         if !a.criteria.iter().any(|c| required_closure.contains(c)) {
@@ -328,6 +289,11 @@ impl<'p> Evaluator<'p> {
                                 criteria: a.criteria.clone(),
                                 blocking: policy.veto() == Veto::Any,
                                 unparsed_range: unparsed,
+                                sealed_at: a
+                                    .reveal
+                                    .as_ref()
+                                    .and_then(|_| self.reveal_status(i, now).ok())
+                                    .map(|c| self.position(c)),
                             });
                         }
                     }
@@ -403,8 +369,26 @@ impl<'p> Evaluator<'p> {
             });
         }
         let required = policy.review_quorum().max(1);
-        let pass = certified_by.len() >= required && !violations.iter().any(|v| v.blocking);
+        let (requirements, mut notices) =
+            self.requirements(q, criterion, &counting, &mut table, &mut closures);
+        notices.extend(refused_reveals);
+        let pass = certified_by.len() >= required
+            && !violations.iter().any(|v| v.blocking)
+            && requirements.iter().all(|r| r.pass);
+        // What a passing verdict rests on, for Verification Summary Attestations.
+        let counted = if pass {
+            let mut c = self.counted_all(&certified_by, &edges_of, &foreign, q, want, certifies);
+            // And what each `require` line counted (an archive comparison, a rebuild),
+            // each entry named once.
+            c.extend(requirements.iter().flat_map(|r| r.inputs.iter().cloned()));
+            c.sort();
+            c.dedup_by(|a, b| a.origin == b.origin && a.index == b.index);
+            c
+        } else {
+            Vec::new()
+        };
         PackageVerdict {
+            counted,
             query: q.clone(),
             criteria: criterion.to_owned(),
             required,
@@ -412,6 +396,9 @@ impl<'p> Evaluator<'p> {
             certified_by,
             missing,
             violations,
+            requirements,
+            notices,
+            sealed_unrevealed: self.unrevealed(ids, now),
         }
     }
 
@@ -443,6 +430,7 @@ impl<'p> Evaluator<'p> {
                 .as_ref()
                 .is_some_and(|s| s.kind == SupersedeKind::Withdraw)
                 || !matches!(a.verdict, Verdict::Certify)
+                || !self.makes_chain(a)
                 || self.rejection(i, now).is_some()
             {
                 continue;
@@ -460,6 +448,18 @@ impl<'p> Evaluator<'p> {
                 ((*j).to_owned(), states)
             })
             .collect()
+    }
+
+    /// Whether a `certify` attestation is a step of the review quorum's chains: a source
+    /// review, of full scope unless the policy says `accept-partial-scope yes`. Other
+    /// evidence kinds count only through `require` lines.
+    fn makes_chain(&self, a: &quorate_proto::attestation::Attestation) -> bool {
+        a.scope
+            .as_ref()
+            .is_some_and(|s| s.is_full() || self.policy.accept_partial_scope())
+            && a.evidence
+                .as_ref()
+                .is_some_and(|e| e.kind() == EvidenceKind::SourceReview)
     }
 
     /// The name an attestation of this package by key `k` gives its reviewer.
@@ -512,6 +512,7 @@ impl<'p> Evaluator<'p> {
                 to: (a.version.as_str(), d),
                 criteria: criteria.clone(),
                 key: e.att.reviewer_key(),
+                entry: i,
             })
             .collect()
     }
@@ -558,102 +559,6 @@ impl<'p> Evaluator<'p> {
             });
         }
         out
-    }
-
-    /// Appends the one structural reason a jurisdiction with these usable attestations
-    /// does not certify the release.
-    fn diagnose(
-        &self,
-        q: &Query,
-        criterion: &str,
-        edges: &[Edge<'_>],
-        table: &CriteriaTable,
-        mut out: Vec<Why>,
-    ) -> Vec<Why> {
-        if edges.is_empty() {
-            if out.is_empty() {
-                out.push(Why::NoReview);
-            }
-            return out;
-        }
-        // One pass for every criterion: ANY separates "wrong criteria" from "no chain".
-        let all = reach(edges, &[]);
-        let at_version = sorted_digests(all.at_version(&q.version).map(|s| s.digest));
-        if at_version.iter().any(|d| self.digest_ok(*d, q.digest)) {
-            let mut certified: Vec<String> = table
-                .all()
-                .filter(|(_, bit)| self.certifies(&all, q, *bit))
-                .map(|(n, _)| n.to_owned())
-                .collect();
-            certified.sort();
-            out.push(Why::InsufficientCriteria {
-                required: criterion.to_owned(),
-                certified,
-            });
-            return out;
-        }
-        if !at_version.is_empty() {
-            out.push(Why::WrongDigest {
-                reviewed: at_version,
-                artifact: q.digest,
-            });
-            return out;
-        }
-        // Nothing reaches the version. Walk deltas backward from it to find the gap.
-        let mut into: HashMap<&str, Vec<&Edge<'_>>> = HashMap::new();
-        for e in edges {
-            into.entry(e.to.0).or_default().push(e);
-        }
-        if !into.contains_key(q.version.as_str()) {
-            let reviewed: BTreeSet<String> = edges.iter().map(describe_edge).collect();
-            out.push(Why::NoReviewOfVersion {
-                reviewed: reviewed.into_iter().collect(),
-            });
-            return out;
-        }
-        let mut seen: BTreeSet<&str> = BTreeSet::new();
-        let mut stack = vec![q.version.as_str()];
-        while let Some(v) = stack.pop() {
-            if !seen.insert(v) {
-                continue;
-            }
-            for e in into.get(v).into_iter().flatten() {
-                let Some((from, base_digest)) = e.from else {
-                    continue;
-                };
-                let reached = sorted_digests(all.at_version(from).map(|s| s.digest));
-                if !reached.is_empty() {
-                    // The base is certified, but not at this delta's base digest.
-                    out.push(Why::ChainDigestMismatch {
-                        delta: format!("{from} -> {v}"),
-                        base_digest,
-                        reviewed: reached,
-                    });
-                } else if !into.contains_key(from) {
-                    out.push(Why::ChainGap {
-                        never_fully_reviewed: from.to_owned(),
-                        delta: format!("{from} -> {v}"),
-                    });
-                } else {
-                    stack.push(from);
-                }
-            }
-        }
-        out
-    }
-}
-
-fn sorted_digests(it: impl Iterator<Item = Digest>) -> Vec<Digest> {
-    let mut v: Vec<Digest> = it.collect();
-    v.sort_by_key(ToString::to_string);
-    v.dedup();
-    v
-}
-
-fn describe_edge(e: &Edge<'_>) -> String {
-    match e.from {
-        Some((f, _)) => format!("{f} -> {}", e.to.0),
-        None => e.to.0.to_owned(),
     }
 }
 

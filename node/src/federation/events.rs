@@ -186,6 +186,7 @@ impl Inner {
                 match r {
                     Ok(Ok(sigs)) => {
                         self.shared.cosign_served.fetch_add(1, Ordering::Relaxed);
+                        self.shared.record_witnessed(&origin, &note);
                         let lines: String = sigs.iter().map(NoteSignature::to_line).collect();
                         (Response::Cosigned(lines.into_bytes()), Some((origin, note)))
                     }

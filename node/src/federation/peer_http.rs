@@ -23,15 +23,11 @@ pub struct PeerHttp {
 
 impl PeerHttp {
     /// A reader of the log served at `base` (e.g. `https://log.example/quorate`).
-    pub fn new(base: &str, timeout: Duration) -> PeerHttp {
+    pub fn new(base: &str, timeout: Duration, roots: ureq::tls::RootCerts) -> PeerHttp {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
-            .tls_config(
-                ureq::tls::TlsConfig::builder()
-                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-                    .build(),
-            )
+            .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
             .build()
             .into();
         PeerHttp {

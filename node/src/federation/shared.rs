@@ -1,6 +1,7 @@
 //! State the federation shares with the HTTP API: the cosigned checkpoint and the
 //! federation's Prometheus counters.
 
+use std::collections::BTreeMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -46,6 +47,11 @@ pub struct FedShared {
     pub(super) cosign_refused: AtomicU64,
     pub(super) gossip_lines_stripped: AtomicU64,
     pub(super) proof_requests: AtomicU64,
+    /// Per peer origin: the tree size this node's witness last cosigned for it and when
+    /// (POSIX seconds), for the web pages. In memory: peers recosign every few seconds.
+    witnessed: RwLock<BTreeMap<String, (u64, u64)>>,
+    /// Told of every cosignature gathered (`/healthz` freshness), when set.
+    freshness: std::sync::OnceLock<std::sync::Arc<crate::health::Freshness>>,
 }
 
 impl FedShared {
@@ -61,6 +67,11 @@ impl FedShared {
             stall,
             ..FedShared::default()
         }
+    }
+
+    /// Reports every gathered cosignature to `f` from now on (set once).
+    pub fn set_freshness(&self, f: std::sync::Arc<crate::health::Freshness>) {
+        let _ = self.freshness.set(f);
     }
 
     /// The cosigning target (distinct witness cosignatures).
@@ -111,6 +122,11 @@ impl FedShared {
     /// Records the cosignatures gathered so far on the checkpoint of size `size` (every
     /// line verified). Returns true when it reached the target and is now served.
     pub(super) fn set_gathered(&self, size: u64, note: Vec<u8>) -> bool {
+        if count_signature_lines(&note) > 1
+            && let Some(f) = self.freshness.get()
+        {
+            f.touch(crate::health::Activity::Cosigned);
+        }
         let reached = self.reaches_target(&note);
         if reached {
             self.set_served(size, note.clone());
@@ -143,6 +159,26 @@ impl FedShared {
         if let Ok(mut t) = self.served_at.write() {
             *t = Some(Instant::now());
         }
+    }
+
+    /// Records that this node's witness cosigned `note` (a checkpoint of `origin`) now.
+    pub(super) fn record_witnessed(&self, origin: &str, note: &[u8]) {
+        let size = String::from_utf8_lossy(note)
+            .lines()
+            .nth(1)
+            .and_then(|l| l.parse::<u64>().ok());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if let (Some(size), Ok(mut g)) = (size, self.witnessed.write()) {
+            g.insert(origin.to_owned(), (size, now));
+        }
+    }
+
+    /// The size this node's witness last cosigned for `origin` and when (POSIX seconds),
+    /// since this process started.
+    pub fn witnessed(&self, origin: &str) -> Option<(u64, u64)> {
+        self.witnessed.read().ok()?.get(origin).copied()
     }
 
     /// Prometheus text for the federation metrics.

@@ -260,8 +260,12 @@ async fn checkpoint(State(st): State<St>) -> Result<Response, ApiError> {
     }
 }
 
-async fn tile(State(st): State<St>, Path(path): Path<String>) -> Result<Response, ApiError> {
-    tile_response(st.store.clone(), path).await
+async fn tile(
+    State(st): State<St>,
+    Path(path): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    tile_response(st.store.clone(), path, &headers).await
 }
 
 async fn equivocations(State(st): State<St>) -> Response {

@@ -63,6 +63,18 @@ pub fn request(
     ctype: Option<&str>,
     body: &[u8],
 ) -> std::io::Result<Resp> {
+    request_with(addr, method, path, ctype, &[], body)
+}
+
+/// As [`request`], with more request headers (sent exactly as given).
+pub fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    ctype: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Resp> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
     s.set_write_timeout(Some(Duration::from_secs(60)))?;
@@ -72,6 +84,9 @@ pub fn request(
     );
     if let Some(c) = ctype {
         head.push_str(&format!("Content-Type: {c}\r\n"));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes())?;
@@ -193,6 +208,11 @@ pub struct Node {
 impl Node {
     pub fn start(log: &Log, config: Option<&Path>) -> Node {
         Node::start_with(log, config, &[], &[])
+    }
+
+    /// As [`Node::start`], with more `serve` flags.
+    pub fn start_args(log: &Log, config: Option<&Path>, extra: &[&str]) -> Node {
+        Node::start_with(log, config, extra, &[])
     }
 
     /// [`Node::start`] with extra `serve` arguments and environment variables.

@@ -89,3 +89,27 @@ pub fn build_go(src: &std::path::Path, dir: &std::path::Path, needs: &str) -> Op
     assert!(status.success(), "go build of {} failed", src.display());
     Some(out)
 }
+
+/// `python3` with the `cryptography` package, for independent verification of signatures
+/// (DSSE envelopes). Returns `None` after a visible SKIP when either is missing, unless
+/// `QUORATE_REQUIRE_PYTHON_CRYPTOGRAPHY=1` (set by `.ci/run`, which installs it) makes
+/// that a failure.
+pub fn python_with_cryptography() -> Option<PathBuf> {
+    use std::process::Command;
+    let ok = Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("QUORATE_REQUIRE_PYTHON_CRYPTOGRAPHY").as_deref() == Ok("1") {
+            panic!(
+                "QUORATE_REQUIRE_PYTHON_CRYPTOGRAPHY=1 but python3 with the cryptography package is missing"
+            );
+        }
+        skip(
+            "independent DSSE verification needs python3 with `cryptography` (python3 -m pip install cryptography)",
+        );
+        return None;
+    }
+    Some(PathBuf::from("python3"))
+}

@@ -2,6 +2,8 @@
 //! and a raw HTTP/1.1 exchange so status lines and headers are checked on the wire.
 #![allow(dead_code)]
 
+pub mod proc;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
