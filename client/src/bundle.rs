@@ -184,14 +184,21 @@ pub struct Loaded {
 }
 
 pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, BundleError> {
-    let meta = fs::metadata(path).map_err(io(path))?;
-    if meta.len() > MAX_FILE_BYTES {
+    use std::io::Read as _;
+    // Read at most one byte past the limit rather than trusting a size from metadata
+    // (and save the stat calls: a bundle holds two files per entry).
+    let f = fs::File::open(path).map_err(io(path))?;
+    let mut buf = Vec::new();
+    f.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(io(path))?;
+    if buf.len() as u64 > MAX_FILE_BYTES {
         return Err(BundleError::Bad {
             path: path.to_path_buf(),
             reason: format!("file over {MAX_FILE_BYTES} bytes"),
         });
     }
-    fs::read(path).map_err(io(path))
+    Ok(buf)
 }
 
 fn collect_att(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BundleError> {
@@ -267,42 +274,48 @@ pub fn load_into(
         }
     }
     type Item = (PathBuf, Result<VerifiedAttestation, String>, TlogProof);
-    // One unreadable, oversized or malformed file costs its own entry only (with a
-    // warning naming it); a hostile or damaged file must not stop the whole check.
-    let load_dir = |d: &Path| -> Result<(Vec<Item>, Vec<String>), BundleError> {
+    // Every entry file first (directory walks are cheap), then the files read and
+    // verified on all cores in even shares: a few logs of uneven size would otherwise
+    // leave a core idle.
+    let mut files: Vec<(usize, PathBuf)> = Vec::new();
+    for (w, (_, d)) in work.iter().enumerate() {
         let mut atts = Vec::new();
         collect_att(d, &mut atts)?;
         atts.sort();
-        let mut out = Vec::with_capacity(atts.len());
-        let mut warnings = Vec::new();
-        let mut keys = KeyCache::new();
-        for p in atts {
-            let pp = p.with_extension("tlog-proof");
-            let read = read_limited(&p).and_then(|env| {
-                let text = read_limited(&pp)?;
-                let proof = TlogProof::parse(&text).map_err(|e| BundleError::Bad {
-                    path: pp.clone(),
-                    reason: e.to_string(),
-                })?;
-                Ok((env, proof))
-            });
-            match read {
-                Ok((env, proof)) => {
-                    let v = verify_cached(&env, &mut keys).map_err(|e| e.to_string());
-                    out.push((p, v, proof));
-                }
-                Err(e) => warnings.push(format!("{e}; entry {} ignored", p.display())),
+        files.extend(atts.into_iter().map(|p| (w, p)));
+    }
+    thread_local! {
+        // One decoded-key cache per worker thread.
+        static KEYS: std::cell::RefCell<KeyCache> = std::cell::RefCell::new(KeyCache::new());
+    }
+    // One unreadable, oversized or malformed file costs its own entry only (with a
+    // warning naming it); a hostile or damaged file must not stop the whole check.
+    let load_file = |p: &Path| -> Result<Item, String> {
+        let pp = p.with_extension("tlog-proof");
+        let read = read_limited(p).and_then(|env| {
+            let text = read_limited(&pp)?;
+            let proof = TlogProof::parse(&text).map_err(|e| BundleError::Bad {
+                path: pp.clone(),
+                reason: e.to_string(),
+            })?;
+            Ok((env, proof))
+        });
+        match read {
+            Ok((env, proof)) => {
+                let v = KEYS
+                    .with(|k| verify_cached(&env, &mut k.borrow_mut()))
+                    .map_err(|e| e.to_string());
+                Ok((p.to_path_buf(), v, proof))
             }
+            Err(e) => Err(format!("{e}; entry {} ignored", p.display())),
         }
-        Ok((out, warnings))
     };
-    let loaded_dirs = par_map(&work, |(_, d)| load_dir(d));
-    let mut items: Vec<(String, Item)> = Vec::new();
-    for ((origin, _), r) in work.iter().zip(loaded_dirs) {
-        let (its, warnings) = r?;
-        loaded.warnings.extend(warnings);
-        for it in its {
-            items.push((origin.clone(), it));
+    let loaded_files = par_map(&files, |(_, p)| load_file(p));
+    let mut items: Vec<(String, Item)> = Vec::with_capacity(files.len());
+    for ((w, _), r) in files.iter().zip(loaded_files) {
+        match r {
+            Ok(it) => items.push((work[*w].0.clone(), it)),
+            Err(warning) => loaded.warnings.push(warning),
         }
     }
     let mut checkpoints: HashMap<Vec<u8>, Result<TrustedCheckpoint, NotProven>> = HashMap::new();
