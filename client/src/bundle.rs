@@ -393,3 +393,29 @@ fn add_evidence(ev: &mut Evaluator<'_>, e: &Equivocation) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bundle file is read up to the limit and refused past it, whatever its
+    /// metadata claims (a FIFO or a growing file has no honest size).
+    #[test]
+    fn read_limited_refuses_past_the_limit() {
+        let dir = std::env::temp_dir().join(format!("quorate-read-limited-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("tempdir");
+        let at = dir.join("at.att");
+        let over = dir.join("over.att");
+        fs::write(&at, vec![7u8; MAX_FILE_BYTES as usize]).expect("write");
+        fs::write(&over, vec![7u8; MAX_FILE_BYTES as usize + 1]).expect("write");
+        assert_eq!(
+            read_limited(&at).expect("at the limit").len(),
+            MAX_FILE_BYTES as usize
+        );
+        let e = read_limited(&over).expect_err("past the limit");
+        assert!(e.to_string().contains("file over"), "{e}");
+        assert!(read_limited(&dir.join("missing.att")).is_err());
+        assert!(read_limited(&dir).is_err(), "a directory is not a file");
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
