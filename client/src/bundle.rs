@@ -277,12 +277,16 @@ pub fn load_into(
     // Every entry file first (directory walks are cheap), then the files read and
     // verified on all cores in even shares: a few logs of uneven size would otherwise
     // leave a core idle.
-    let mut files: Vec<(usize, PathBuf)> = Vec::new();
-    for (w, (_, d)) in work.iter().enumerate() {
+    let listed = par_map(&work, |(_, d)| {
         let mut atts = Vec::new();
-        collect_att(d, &mut atts)?;
-        atts.sort();
-        files.extend(atts.into_iter().map(|p| (w, p)));
+        collect_att(d, &mut atts).map(|()| {
+            atts.sort();
+            atts
+        })
+    });
+    let mut files: Vec<(usize, PathBuf)> = Vec::new();
+    for (w, atts) in listed.into_iter().enumerate() {
+        files.extend(atts?.into_iter().map(|p| (w, p)));
     }
     thread_local! {
         // One decoded-key cache per worker thread.
