@@ -21,6 +21,40 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// The one VSA written to `dir`: its DSSE envelope and the statement it carries.
+fn only_vsa(dir: &Path) -> (serde_json::Value, serde_json::Value) {
+    let mut files = std::fs::read_dir(dir).unwrap();
+    let path = files.next().unwrap().unwrap().path();
+    assert!(
+        files.next().is_none(),
+        "more than one VSA in {}",
+        dir.display()
+    );
+    let env: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let st = serde_json::from_slice(&STANDARD.decode(env["payload"].as_str().unwrap()).unwrap())
+        .unwrap();
+    (env, st)
+}
+
+/// Each input attestation of a VSA statement as (origin, index, leaf hash), sorted.
+fn input_ids(st: &serde_json::Value) -> Vec<(String, u64, String)> {
+    let mut v: Vec<(String, u64, String)> = st["predicate"]["inputAttestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let a = &i["annotations"];
+            (
+                a["logOrigin"].as_str().unwrap().to_owned(),
+                a["logIndex"].as_u64().unwrap(),
+                a["leafHash"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 fn python(py: &Path, vsa: &Path, vkey: &Path) -> Output {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dsse_verify.py");
     Command::new(py)
@@ -177,15 +211,7 @@ fn passing_packages_get_a_signed_vsa_that_independent_verifiers_accept() {
         "1800000000",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
-    let vb = std::fs::read_dir(&out_b)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let eb: serde_json::Value = serde_json::from_slice(&std::fs::read(&vb).unwrap()).unwrap();
-    let sb: serde_json::Value =
-        serde_json::from_slice(&STANDARD.decode(eb["payload"].as_str().unwrap()).unwrap()).unwrap();
+    let (_, sb) = only_vsa(&out_b);
     assert_eq!(sb["predicate"]["inputAttestations"], p["inputAttestations"]);
 
     // Quorate's own verifier.
@@ -271,29 +297,8 @@ fn passing_packages_get_a_signed_vsa_that_independent_verifiers_accept() {
         "1800000000",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
-    let vr = std::fs::read_dir(&out_r)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let er: serde_json::Value = serde_json::from_slice(&std::fs::read(&vr).unwrap()).unwrap();
-    let sr: serde_json::Value =
-        serde_json::from_slice(&STANDARD.decode(er["payload"].as_str().unwrap()).unwrap()).unwrap();
-    let mut got: Vec<(String, u64, String)> = sr["predicate"]["inputAttestations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            let a = &i["annotations"];
-            (
-                a["logOrigin"].as_str().unwrap().to_owned(),
-                a["logIndex"].as_u64().unwrap(),
-                a["leafHash"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    got.sort();
+    let (_, sr) = only_vsa(&out_r);
+    let got = input_ids(&sr);
     let mut want_r = want.clone();
     want_r.push(("jp.test/quorate/log".to_owned(), 0, jp_fuzz));
     want_r.sort();
