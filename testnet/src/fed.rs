@@ -471,6 +471,36 @@ impl Fed {
         if self.nodes[i].child.is_some() {
             return Ok(());
         }
+        match self.start_once(i) {
+            // A port picked free by `free_port` can be taken by another process before the
+            // node binds it (tests run federations side by side): the node exits naming
+            // the address. That is the test machine's race, not the node's; pick new ports
+            // once and start again.
+            Err(e) if self.exited_on_bind(i) => {
+                self.kill(i);
+                self.say(format!(
+                    "{}: a port was taken before the node bound it; new ports ({e})",
+                    self.nodes[i].inst.jurisdiction
+                ));
+                self.nodes[i].inst.http_port = free_port()?;
+                self.nodes[i].inst.p2p_port = free_port()?;
+                self.start_once(i)
+            }
+            r => r,
+        }
+    }
+
+    /// Whether node `i`'s process has exited because it could not bind its addresses.
+    fn exited_on_bind(&mut self, i: usize) -> bool {
+        let exited = self.nodes[i]
+            .child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+        let tail = self.log_tail(i);
+        exited && (tail.contains("listening on /ip4/") || tail.contains("binding "))
+    }
+
+    fn start_once(&mut self, i: usize) -> Result<()> {
         let inst = self.nodes[i].inst.clone();
         let cfg = self.root.join(format!("{}.toml", inst.jurisdiction));
         std::fs::write(&cfg, self.config(i))?;
