@@ -199,6 +199,11 @@ impl Evaluator<'_> {
         let bit = table.bit(&r.criterion);
         // What the requirement rests on, for Verification Summary Attestations.
         let mut inputs = Vec::new();
+        // An entry of the required kind that certifies, in a scope the requirement takes.
+        let certifies_here = |i: usize| {
+            let a = self.entries[i].att.attestation();
+            counts(i) && matches!(a.verdict, Verdict::Certify) && r.counts_scope(a.scope.as_ref())
+        };
         // Candidates per jurisdiction, then one key, one vote.
         let counted: Vec<String> = if r.evidence == EvidenceKind::SourceReview {
             let edges: BTreeMap<&str, Vec<_>> = usable
@@ -207,12 +212,7 @@ impl Evaluator<'_> {
                     let es: Vec<_> = ids
                         .iter()
                         .copied()
-                        .filter(|&i| {
-                            let a = self.entries[i].att.attestation();
-                            counts(i)
-                                && matches!(a.verdict, Verdict::Certify)
-                                && r.counts_scope(a.scope.as_ref())
-                        })
+                        .filter(|&i| certifies_here(i))
                         .flat_map(|i| self.edges(i, table, closures))
                         .collect();
                     (*j, es)
@@ -244,9 +244,7 @@ impl Evaluator<'_> {
                         .copied()
                         .filter(|&i| {
                             let a = self.entries[i].att.attestation();
-                            counts(i)
-                                && matches!(a.verdict, Verdict::Certify)
-                                && r.counts_scope(a.scope.as_ref())
+                            certifies_here(i)
                                 && self.about_file(a, q)
                                 && a.criteria
                                     .iter()
