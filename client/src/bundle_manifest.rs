@@ -35,6 +35,7 @@ use quorate_proto::checkpoint::Checkpoint;
 use quorate_proto::merkle::{self, Hash};
 use quorate_proto::note::{self, Ed25519Verifier, NoteVerifier, Signer};
 
+use crate::bundle::Layout;
 use crate::policy::Policy;
 use quorate_proto::tlog_proof::TlogProof;
 
@@ -344,9 +345,14 @@ fn checkpoint_body(note_bytes: &[u8]) -> Result<Checkpoint, String> {
 /// for every policy log, the folder the loader reads ([`crate::bundle::log_dir`], legacy
 /// names included), the leaf hashes of all its entries and the checkpoint of each
 /// entry's own `.tlog-proof` (the one the loader proves it with); and every file in
-/// `DIR/equivocations`. Files are hashed from their bytes: names are not trusted.
+/// `DIR/equivocations`. Files are hashed from their bytes: names are not trusted. In a
+/// packed bundle, every record of the log's pack and the log directory's checkpoint.
 fn compare(dir: &Path, policy: &Policy, m: &Manifest) -> Result<Vec<String>, ManifestError> {
     let mut problems = Vec::new();
+    let layout = crate::bundle::layout(dir).map_err(|e| ManifestError::Bad {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     let listed: BTreeMap<&str, &LogLine> = m.logs.iter().map(|l| (l.origin.as_str(), l)).collect();
     let mut done = BTreeSet::new();
     for log in policy.logs() {
@@ -355,21 +361,53 @@ fn compare(dir: &Path, policy: &Policy, m: &Manifest) -> Result<Vec<String>, Man
         }
         let ld = crate::bundle::log_dir(dir, policy, log.origin());
         let mut atts = Vec::new();
-        collect_atts(&ld, &mut atts)?;
-        atts.sort();
+        let packed = match layout {
+            Layout::Files => {
+                collect_atts(&ld, &mut atts)?;
+                atts.sort();
+                None
+            }
+            Layout::Packed => Some(crate::bundle::pack_leaves(&ld)),
+        };
+        let count = packed
+            .as_ref()
+            .map_or(atts.len(), |p| p.as_ref().map_or(0, |(l, _)| l.len()));
         let Some(line) = listed.get(log.origin()) else {
-            if !atts.is_empty() {
+            if count > 0 {
                 problems.push(format!(
-                    "log {}: {} entries in {} but the log is not in the manifest",
+                    "log {}: {count} entries in {} but the log is not in the manifest",
                     log.origin(),
-                    atts.len(),
                     ld.display()
                 ));
             }
             continue;
         };
-        let mut leaves = Vec::with_capacity(atts.len());
+        let mut leaves = Vec::with_capacity(count);
         let mut bad_proofs: Vec<String> = Vec::new();
+        if let Some(p) = packed {
+            // One checkpoint proves every entry of a packed log.
+            let cp_path = ld.join("checkpoint");
+            match p {
+                Ok((l, _)) if l.is_empty() => {}
+                Ok((l, note)) => {
+                    leaves = l;
+                    match checkpoint_body(&note) {
+                        Ok(c)
+                            if c.origin() == line.origin
+                                && c.size() == line.size
+                                && *c.root_hash() == line.root => {}
+                        Ok(c) => bad_proofs.push(format!(
+                            "{} is checkpoint {}@{}",
+                            cp_path.display(),
+                            c.origin(),
+                            c.size()
+                        )),
+                        Err(e) => bad_proofs.push(format!("{}: {e}", cp_path.display())),
+                    }
+                }
+                Err(e) => problems.push(e),
+            }
+        }
         for p in &atts {
             match crate::bundle::read_limited(p) {
                 Ok(b) => leaves.push(merkle::leaf_hash(&b)),

@@ -249,6 +249,33 @@ fn bundles_state_what_they_cannot_prove_and_who_vouches() {
         2,
         "differs from what its maker signed",
     );
+
+    // The same for a packed bundle: vouched for as written, refused once a record is cut.
+    let packed = dir.join("packed");
+    let mut a = vec!["bundle", s(&lock), "--out", s(&packed), "--policy", s(&pol)];
+    a.extend(["--cache", s(&cache), "--sign", s(&maker.0), "--packed"]);
+    assert!(ok(&q(&a)).contains("manifest signed by bundler.example"));
+    let with_maker = ["--bundle", s(&packed), "--bundle-maker", s(&maker.1)];
+    let out = exits_ok(&check(&lock, &pol, &cache, &with_maker));
+    assert!(out.contains("bundle: made by bundler.example at "), "{out}");
+    let pack = std::fs::read_dir(&packed)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("entries.pack"))
+        .find(|p| p.is_file())
+        .expect("a log directory with entries.pack");
+    let bytes = std::fs::read(&pack).unwrap();
+    // Keep the magic line and the first record only.
+    let magic = b"quorate-bundle-pack v1\n".len();
+    let len = usize::from(u16::from_be_bytes([bytes[magic], bytes[magic + 1]]));
+    let n = usize::from(bytes[magic + 2 + len + 8]);
+    let first_end = magic + 2 + len + 8 + 1 + 32 * n;
+    assert!(first_end < bytes.len(), "two records expected");
+    std::fs::write(&pack, &bytes[..first_end]).unwrap();
+    exits(
+        &check(&lock, &pol, &cache, &with_maker),
+        2,
+        "differs from what its maker signed",
+    );
 }
 
 /// One truncated `.tlog-proof` and one oversized envelope (and an oversized evidence
