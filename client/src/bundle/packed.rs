@@ -14,7 +14,7 @@ use quorate_proto::attestation::{KeyCache, VerifiedAttestation, verify_cached};
 
 use super::pack::{self, Record};
 use super::{BundleError, Loaded, log_dir};
-use crate::mirror::{Wanted, par_map, peek};
+use crate::mirror::{Wanted, par_map};
 use crate::quorum::{Evaluator, Inclusion, TrustedCheckpoint};
 
 /// Largest entry pack read (a log of about two million reviews).
@@ -109,15 +109,17 @@ pub(super) fn load(
     }
     type Checked = Option<Result<(VerifiedAttestation, Inclusion), String>>;
     let checked: Vec<Checked> = par_map(&records, |(l, _, r)| {
-        if let Some(ws) = wanted {
+        let v = KEYS.with(|k| verify_cached(r.envelope, &mut k.borrow_mut()));
+        if let (Some(ws), Ok(v)) = (wanted, &v) {
+            // Filtered after verifying (which decodes), not before: decoding twice cost
+            // more than verifying the few entries a bundle holds beyond the lockfile.
             // Withdrawals are kept whatever package they are filed under: they may
             // withdraw a wanted package's review.
-            match peek(r.envelope) {
-                Some((key, None)) if !ws.contains(&key) => return None,
-                _ => {}
+            let a = v.attestation();
+            if a.supersedes.is_none() && !ws.contains(&(a.ecosystem.clone(), a.package.clone())) {
+                return None;
             }
         }
-        let v = KEYS.with(|k| verify_cached(r.envelope, &mut k.borrow_mut()));
         Some(v.map_err(|e| e.to_string()).map(|v| {
             let inc = match &files[*l].checkpoint {
                 Ok(tc) => tc.inclusion(&v, r.index, &r.proof),

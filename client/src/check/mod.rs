@@ -198,7 +198,9 @@ pub type CertifiedStates = BTreeMap<String, Vec<(String, Digest)>>;
 
 impl Report {
     pub fn evaluate(ev: &Evaluator<'_>, q: &Queries, now: u64, warnings: Vec<String>) -> Report {
-        let verdicts: Vec<PackageVerdict> = q.queries.iter().map(|x| ev.evaluate(x, now)).collect();
+        // Each query is judged on its own: on all cores.
+        let verdicts: Vec<PackageVerdict> =
+            crate::mirror::par_map(&q.queries, |x| ev.evaluate(x, now));
         let mut bases = BTreeMap::new();
         for v in verdicts.iter().filter(|v| !v.pass) {
             let k = (v.query.ecosystem.clone(), v.query.package.clone());
