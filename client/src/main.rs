@@ -438,34 +438,16 @@ mod tests {
 }
 
 #[cfg(test)]
+#[path = "../../support/help_lines.rs"]
+mod help_lines;
+
+#[cfg(test)]
 mod help_tests {
     /// Every subcommand, flag and argument a user can see has a help line.
     #[test]
     fn every_flag_and_argument_has_help() {
-        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
-            for a in cmd.get_arguments() {
-                let id = a.get_id().as_str();
-                if a.is_hide_set() || id == "help" || id == "version" {
-                    continue;
-                }
-                if a.get_help().is_none() && a.get_long_help().is_none() {
-                    missing.push(format!("{path} {id}"));
-                }
-            }
-            for sub in cmd.get_subcommands() {
-                if sub.get_name() == "help" {
-                    continue;
-                }
-                let p = format!("{path} {}", sub.get_name());
-                if sub.get_about().is_none() && sub.get_long_about().is_none() {
-                    missing.push(p.clone());
-                }
-                walk(sub, &p, missing);
-            }
-        }
-        let cmd = <super::Cli as clap::CommandFactory>::command();
-        let mut missing = Vec::new();
-        walk(&cmd, cmd.get_name(), &mut missing);
+        let missing =
+            super::help_lines::without_help(&<super::Cli as clap::CommandFactory>::command());
         assert!(missing.is_empty(), "without a help line: {missing:#?}");
     }
 }
