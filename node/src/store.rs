@@ -7,9 +7,9 @@
 //!
 //! | table           | key                              | value                              |
 //! |-----------------|----------------------------------|------------------------------------|
-//! | `entry_bundles` | bundle index `u64`               | 256 entries, tlog-tiles bundle     |
-//! | `entry_tail`    | index `u64`                      | entry bytes (last, partial bundle) |
-//! | `hash_tiles`    | `(level u8, tile u64)`           | up to 256 hashes of even level     |
+//! | `entry_bundles` | index `u64` of its first entry   | consecutive entries, <= 64 KiB     |
+//! | `entry_tail`    | index `u64`                      | entry bytes (after the last row)   |
+//! | `hash_tiles`    | `(level u8, row u64)`            | up to 254 hashes of an even level  |
 //! | `checkpoints`   | tree size `u64`                  | signed checkpoint note bytes       |
 //! | `meta`          | `"size"`, `"root"`, `"layout"`   | 8-byte BE size, root, BE `u32` 2   |
 //! | `dedup_prefix`  | `(leaf hash[..8] u64, index u64)`| nothing                            |

@@ -51,6 +51,7 @@ impl Store {
 
             (old_size, old_root) = read_meta(&meta)?;
             let mut writer = TileWriter::default();
+            let mut tail_len = bundles::tail_bytes(&tail)?;
             let mut n = old_size;
             for entry in batch {
                 let leaf = merkle::leaf_hash(&entry.data);
@@ -68,7 +69,7 @@ impl Store {
                 }
                 let new = merkle::stored_hashes_for_record_hash(n, leaf, &reader)?;
                 writer.add(&tiles, old_size, n, &new)?;
-                bundles::append(&mut bundle_rows, &mut tail, n, &entry.data)?;
+                bundles::append(&mut bundle_rows, &mut tail, &mut tail_len, n, &entry.data)?;
                 if dedup.insert((dedup_prefix(&leaf), n), ())?.is_some() {
                     return Err(corrupt(
                         name::DEDUP,

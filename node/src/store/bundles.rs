@@ -1,30 +1,60 @@
-//! Entries on disk: full entry bundles of 256 (the C2SP tlog-tiles encoding, one row
-//! each) and single rows for the last, incomplete bundle.
+//! Entries on disk: packed rows of consecutive entries (the tlog-tiles entry-bundle
+//! encoding: each a big-endian `u16` length, then its bytes), keyed by the index of the
+//! first, each at most [`ROW_BYTES`]; and single rows for the entries after the last
+//! packed row (the tail), until they would fill one.
+//!
+//! Why bytes, not 256 entries per row: redb gives a value that does not fit a page a
+//! page of 4 KiB * 2^k, so a 256-entry bundle of ~330-byte envelopes (85 KB) took a
+//! 128 KiB page, a quarter to a half of it slack (measured: 110 B/entry). Rows filled
+//! up to just under 64 KiB waste at most one entry's worth of their page.
 
-use quorate_proto::tile;
 use redb::ReadableTable;
 
 use super::StoreError;
-use super::layout::WIDTH;
 use super::layout::name;
 
-/// Entries of a tree of `size` that live in full bundles.
-pub(crate) fn bundled(size: u64) -> u64 {
-    size / WIDTH * WIDTH
+/// Most bytes in a packed row: a 64 KiB page less room for its leaf header, key and
+/// value offset.
+pub(crate) const ROW_BYTES: usize = 64 * 1024 - 64;
+
+/// Encoded size of one entry in a row.
+fn encoded(len: usize) -> usize {
+    2 + len
 }
 
-/// Decodes full bundle `index`, insisting on exactly [`WIDTH`] entries.
-pub(crate) fn decode_bundle(index: u64, bytes: &[u8]) -> Result<Vec<&[u8]>, StoreError> {
-    let entries = tile::decode_entry_bundle(bytes)
-        .map_err(|e| super::corrupt(name::BUNDLES, index, e.to_string()))?;
-    if entries.len() as u64 != WIDTH {
-        return Err(super::corrupt(
-            name::BUNDLES,
-            index,
-            format!("{} entries, expected {WIDTH}", entries.len()),
-        ));
+/// Decodes packed row `key`: at least one entry, each length-prefixed, nothing left over.
+pub(crate) fn decode_row(key: u64, bytes: &[u8]) -> Result<Vec<&[u8]>, StoreError> {
+    let bad = |reason: String| super::corrupt(name::BUNDLES, key, reason);
+    if bytes.is_empty() {
+        return Err(bad("empty row".into()));
     }
-    Ok(entries)
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let offset = bytes.len() - rest.len();
+        let Some((len, tail)) = rest.split_first_chunk::<2>() else {
+            return Err(bad(format!("truncated at byte {offset}")));
+        };
+        let len = usize::from(u16::from_be_bytes(*len));
+        if len == 0 || tail.len() < len {
+            return Err(bad(format!(
+                "truncated or empty entry at byte {offset} (length {len})"
+            )));
+        }
+        let (e, tail) = tail.split_at(len);
+        out.push(e);
+        rest = tail;
+    }
+    Ok(out)
+}
+
+/// Index of the first entry not in a packed row: the tail's first key, or `size` when
+/// the tail is empty (only the empty tree: every append leaves its entry in the tail).
+pub(crate) fn packed_end<T>(tail: &T, size: u64) -> Result<u64, StoreError>
+where
+    T: ReadableTable<u64, &'static [u8]>,
+{
+    Ok(tail.first()?.map_or(size, |(k, _)| k.value()))
 }
 
 /// Entry bytes from the tables of a tree of `size` entries.
@@ -41,22 +71,16 @@ where
 {
     /// Entry `i < size`.
     pub(crate) fn entry(&self, i: u64) -> Result<Vec<u8>, StoreError> {
-        if i < bundled(self.size) {
-            let b = i / WIDTH;
-            match self.bundles.get(b)? {
-                Some(v) => Ok(decode_bundle(b, v.value())?[(i % WIDTH) as usize].to_vec()),
-                None => Err(super::corrupt(name::BUNDLES, b, "missing")),
-            }
-        } else {
-            match self.tail.get(i)? {
-                Some(v) => Ok(v.value().to_vec()),
-                None => Err(super::corrupt(name::TAIL, i, "missing")),
-            }
-        }
+        let mut out = None;
+        self.each(i, i + 1, |_, e| {
+            out = Some(e.to_vec());
+            Ok(())
+        })?;
+        out.ok_or_else(|| super::corrupt(name::TAIL, i, "missing"))
     }
 
     /// Calls `f(index, bytes)` for entries `start..end` (`end <= size`), in order,
-    /// reading each bundle once.
+    /// reading each packed row once.
     pub(crate) fn each(
         &self,
         start: u64,
@@ -64,21 +88,33 @@ where
         mut f: impl FnMut(u64, &[u8]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let mut i = start;
-        let full = bundled(self.size).min(end);
-        while i < full {
-            let b = i / WIDTH;
-            let Some(v) = self.bundles.get(b)? else {
-                return Err(super::corrupt(name::BUNDLES, b, "missing"));
+        let packed = packed_end(self.tail, self.size)?.min(end);
+        if i < packed {
+            let first = match self.bundles.range(..=i)?.next_back() {
+                Some(row) => row?.0.value(),
+                None => return Err(super::corrupt(name::BUNDLES, i, "missing")),
             };
-            let entries = decode_bundle(b, v.value())?;
-            let stop = full.min((b + 1) * WIDTH);
-            for (j, e) in entries[(i % WIDTH) as usize..(stop - b * WIDTH) as usize]
-                .iter()
-                .enumerate()
-            {
-                f(i + j as u64, e)?;
+            let mut key = first;
+            for row in self.bundles.range(first..)? {
+                let (k, v) = row?;
+                if k.value() != key {
+                    return Err(super::corrupt(name::BUNDLES, key, "missing"));
+                }
+                let entries = decode_row(key, v.value())?;
+                let next = key + entries.len() as u64;
+                let stop = packed.min(next);
+                for j in i..stop {
+                    f(j, entries[(j - key) as usize])?;
+                }
+                i = stop.max(i);
+                key = next;
+                if i >= packed {
+                    break;
+                }
             }
-            i = stop;
+            if i < packed {
+                return Err(super::corrupt(name::BUNDLES, key, "missing"));
+            }
         }
         if i < end {
             let mut expect = i;
@@ -98,47 +134,66 @@ where
     }
 }
 
-/// Adds entry `n` to the tail; when it completes a bundle, packs the bundle's entries
-/// into one row and removes their tail rows (in the same transaction).
+/// Encoded bytes of the tail's entries (what a packed row of them would hold).
+pub(crate) fn tail_bytes<T>(tail: &T) -> Result<usize, StoreError>
+where
+    T: ReadableTable<u64, &'static [u8]>,
+{
+    let mut total = 0;
+    for row in tail.iter()? {
+        total += encoded(row?.1.value().len());
+    }
+    Ok(total)
+}
+
+/// Appends entry `n`. If it would not fit in a row with the tail's entries
+/// (`*tail_len` encoded bytes), the tail is first packed into one row and its single
+/// rows removed (all in the caller's transaction).
 pub(crate) fn append(
     bundles: &mut redb::Table<'_, u64, &'static [u8]>,
     tail: &mut redb::Table<'_, u64, &'static [u8]>,
+    tail_len: &mut usize,
     n: u64,
     data: &[u8],
 ) -> Result<(), StoreError> {
+    if *tail_len > 0 && *tail_len + encoded(data.len()) > ROW_BYTES {
+        pack(bundles, tail, n)?;
+        *tail_len = 0;
+    }
     if tail.insert(n, data)?.is_some() {
         return Err(super::corrupt(name::TAIL, n, "row exists beyond the tree"));
     }
-    if (n + 1) % WIDTH != 0 {
-        return Ok(());
-    }
-    let first = n + 1 - WIDTH;
-    let mut rows: Vec<Vec<u8>> = Vec::with_capacity(WIDTH as usize);
-    for (expect, row) in (first..=n).zip(tail.range(first..=n)?) {
-        let (k, v) = row?;
+    *tail_len += encoded(data.len());
+    Ok(())
+}
+
+/// Packs the tail (entries `first..n`) into one row keyed `first`.
+fn pack(
+    bundles: &mut redb::Table<'_, u64, &'static [u8]>,
+    tail: &mut redb::Table<'_, u64, &'static [u8]>,
+    n: u64,
+) -> Result<(), StoreError> {
+    let first = packed_end(tail, n)?;
+    let mut row = Vec::with_capacity(ROW_BYTES);
+    for (expect, r) in (first..n).zip(tail.range(first..n)?) {
+        let (k, v) = r?;
         if k.value() != expect {
             return Err(super::corrupt(name::TAIL, expect, "missing"));
         }
-        rows.push(v.value().to_vec());
+        let e = v.value();
+        let len = u16::try_from(e.len())
+            .map_err(|_| super::corrupt(name::TAIL, expect, "entry over 65535 bytes"))?;
+        row.extend_from_slice(&len.to_be_bytes());
+        row.extend_from_slice(e);
     }
-    if rows.len() as u64 != WIDTH {
-        return Err(super::corrupt(
-            name::TAIL,
-            first + rows.len() as u64,
-            "missing",
-        ));
-    }
-    let refs: Vec<&[u8]> = rows.iter().map(Vec::as_slice).collect();
-    let bundle = tile::encode_entry_bundle(&refs)
-        .map_err(|e| super::corrupt(name::TAIL, first, e.to_string()))?;
-    if bundles.insert(n / WIDTH, bundle.as_slice())?.is_some() {
+    if bundles.insert(first, row.as_slice())?.is_some() {
         return Err(super::corrupt(
             name::BUNDLES,
-            n / WIDTH,
+            first,
             "row exists beyond the tree",
         ));
     }
-    for i in first..=n {
+    for i in first..n {
         tail.remove(i)?;
     }
     Ok(())
@@ -148,31 +203,38 @@ pub(crate) fn append(
 mod tests {
     use super::*;
     use crate::store::layout::{BUNDLES, TAIL};
-    use redb::{Database, ReadableDatabase};
+    use redb::{Database, ReadableDatabase, ReadableTableMetadata as _};
 
     fn data(i: u64) -> Vec<u8> {
         let mut d = format!("entry {i}").into_bytes();
-        d.resize(10 + (i % 50) as usize, b'x');
+        d.resize(300 + (i * 7919 % 900) as usize, b'x');
         d
     }
 
     fn build(n: u64) -> (tempfile::TempDir, Database) {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::create(dir.path().join("b.redb")).unwrap();
-        let txn = db.begin_write().unwrap();
-        {
-            let mut b = txn.open_table(BUNDLES).unwrap();
-            let mut t = txn.open_table(TAIL).unwrap();
-            for i in 0..n {
-                append(&mut b, &mut t, i, &data(i)).unwrap();
+        // Several transactions, so the tail is carried across them.
+        let mut done = 0;
+        for step in [1, 250, 333, 1000] {
+            let upto = (done + step).min(n);
+            let txn = db.begin_write().unwrap();
+            {
+                let mut b = txn.open_table(BUNDLES).unwrap();
+                let mut t = txn.open_table(TAIL).unwrap();
+                let mut len = tail_bytes(&t).unwrap();
+                for i in done..upto {
+                    append(&mut b, &mut t, &mut len, i, &data(i)).unwrap();
+                }
             }
+            txn.commit().unwrap();
+            done = upto;
         }
-        txn.commit().unwrap();
         (dir, db)
     }
 
     #[test]
-    fn bundles_pack_and_read_back() {
+    fn rows_pack_and_read_back() {
         let n = 600;
         let (_d, db) = build(n);
         let txn = db.begin_read().unwrap();
@@ -180,38 +242,43 @@ mod tests {
             txn.open_table(BUNDLES).unwrap(),
             txn.open_table(TAIL).unwrap(),
         );
-        assert_eq!(b.len().unwrap(), 2);
-        assert_eq!(t.len().unwrap(), 88);
+        // ~450 KB of entries: several packed rows, each full to within one entry.
+        assert!(b.len().unwrap() >= 5, "{}", b.len().unwrap());
+        let mut expect = 0;
+        for row in b.iter().unwrap() {
+            let (k, v) = row.unwrap();
+            assert_eq!(k.value(), expect);
+            assert!(v.value().len() <= ROW_BYTES);
+            assert!(v.value().len() + 2 + 1200 > ROW_BYTES);
+            expect += decode_row(k.value(), v.value()).unwrap().len() as u64;
+        }
+        assert_eq!(packed_end(&t, n).unwrap(), expect);
+        assert_eq!(t.len().unwrap(), n - expect);
         let r = EntryReader {
             bundles: &b,
             tail: &t,
             size: n,
         };
-        for i in [0, 1, 255, 256, 511, 512, 599] {
+        for i in [0, 1, expect - 1, expect, n - 1] {
             assert_eq!(r.entry(i).unwrap(), data(i));
         }
         let mut seen = Vec::new();
-        r.each(250, 600, |i, e| {
+        r.each(50, 600, |i, e| {
             assert_eq!(e, data(i).as_slice());
             seen.push(i);
             Ok(())
         })
         .unwrap();
-        assert_eq!(seen, (250..600).collect::<Vec<_>>());
-        // The bundle row is the tlog-tiles encoding of its 256 entries.
-        let raw = b.get(1).unwrap().unwrap();
-        let entries = tile::decode_entry_bundle(raw.value()).unwrap();
-        assert_eq!(entries[0], data(256).as_slice());
+        assert_eq!(seen, (50..600).collect::<Vec<_>>());
     }
 
-    use redb::ReadableTableMetadata as _;
-
     #[test]
-    fn hostile_bundles_are_clear_errors() {
+    fn hostile_rows_are_clear_errors() {
         for (bad, want) in [
             (vec![0u8, 5, 1, 2], "truncated"),
-            (vec![0u8, 1, 9], "1 entries, expected 256"),
-            (Vec::new(), "empty"),
+            (vec![0u8], "truncated at byte 0"),
+            (vec![0u8, 0], "empty entry"),
+            (Vec::new(), "empty row"),
         ] {
             let (_d, db) = build(300);
             let txn = db.begin_write().unwrap();
@@ -232,15 +299,19 @@ mod tests {
             };
             let err = r.entry(3).unwrap_err().to_string();
             assert!(
-                err.contains("table entry_bundles, key 0") && err.to_lowercase().contains(want),
+                err.contains("table entry_bundles, key 0") && err.contains(want),
                 "{err}"
             );
             assert!(r.each(0, 10, |_, _| Ok(())).is_err());
         }
-        // A missing tail row.
+        // A row too short for the entries it should cover, and a missing tail row.
         let (_d, db) = build(300);
         let txn = db.begin_write().unwrap();
-        txn.open_table(TAIL).unwrap().remove(290).unwrap();
+        txn.open_table(BUNDLES)
+            .unwrap()
+            .insert(0, [0u8, 1, 9].as_slice())
+            .unwrap();
+        txn.open_table(TAIL).unwrap().remove(299).unwrap();
         txn.commit().unwrap();
         let txn = db.begin_read().unwrap();
         let (b, t) = (
@@ -252,13 +323,10 @@ mod tests {
             tail: &t,
             size: 300,
         };
-        assert!(
-            r.entry(290)
-                .unwrap_err()
-                .to_string()
-                .contains("key 290: missing")
-        );
-        let err = r.each(280, 300, |_, _| Ok(())).unwrap_err().to_string();
-        assert!(err.contains("key 290: missing"), "{err}");
+        assert_eq!(r.entry(0).unwrap(), vec![9]);
+        let err = r.entry(5).unwrap_err().to_string();
+        assert!(err.contains("table entry_bundles, key 1: missing"), "{err}");
+        let err = r.entry(299).unwrap_err().to_string();
+        assert!(err.contains("key 299: missing"), "{err}");
     }
 }

@@ -7,9 +7,10 @@
 //!
 //! - hashes in tiles of 256 hashes of one tree level, one row per tile, and only every
 //!   [`LEVEL_STRIDE`]-th level (see there for why 2);
-//! - entries in entry bundles of 256 (the tlog-tiles encoding), one row per bundle; the
-//!   entries of the last, incomplete bundle are single rows until it fills, so a commit
-//!   never rewrites a growing 80 KiB bundle;
+//! - entries packed into rows of consecutive entries of just under 64 KiB (the
+//!   tlog-tiles entry-bundle encoding; see `bundles` for why bytes, not 256 entries);
+//!   the entries after the last packed row are single rows until they would fill one,
+//!   so a commit never rewrites a growing 64 KiB row;
 //! - the dedup index keyed by the first 8 bytes of the leaf hash and the entry index
 //!   (16 fixed bytes, no value), each candidate confirmed against its stored leaf hash.
 
@@ -19,8 +20,16 @@ use redb::{MultimapTableDefinition, TableDefinition};
 /// row per hash) is migrated on open (see `migrate`).
 pub(crate) const LAYOUT_VERSION: u32 = 2;
 
-/// Entries per bundle and hashes per tile (C2SP's tile width).
+/// Hashes per C2SP tile (what `tile_hashes` serves).
 pub(crate) const WIDTH: u64 = 256;
+
+/// Hashes per hash-tile row: 254, not 256. redb gives a value that does not fit a 4 KiB
+/// page a page of 4 KiB * 2^k, and a leaf holding one 256-hash tile is 8192 bytes plus
+/// its 17 bytes of key and offsets, so it took a 16 KiB page and half of every tile row
+/// was slack (measured: 42 B/entry stored, 42 fragmented). 254 hashes (8128 bytes) fit
+/// an 8 KiB page; an even width keeps the two hashes an unstored level is made of in one
+/// row. C2SP tiles (256 wide) are served from the one or two rows they overlap.
+pub(crate) const TILE_ROW: u64 = 254;
 
 /// Only tree levels that are multiples of this are stored; an odd level's hash is the
 /// node hash of the two below it in the same tile (one SHA-256).
@@ -36,12 +45,13 @@ pub(crate) const WIDTH: u64 = 256;
 /// verbatim, so serving a tile is one row read.
 pub(crate) const LEVEL_STRIDE: u8 = 2;
 
-/// Full entry bundles: bundle index -> entry bundle of exactly [`WIDTH`] entries.
+/// Packed entries: index of the row's first entry -> the entries, each a big-endian
+/// `u16` length and its bytes, at most `bundles::ROW_BYTES` in all.
 pub(crate) const BUNDLES: TableDefinition<u64, &[u8]> = TableDefinition::new(name::BUNDLES);
-/// Entries of the last, incomplete bundle: entry index -> entry bytes.
+/// Entries after the last packed row: entry index -> entry bytes.
 pub(crate) const TAIL: TableDefinition<u64, &[u8]> = TableDefinition::new(name::TAIL);
-/// Hash tiles: `(tree level, tile index)` -> the level's hashes `256 * index ..`, 32
-/// bytes each, [`WIDTH`] of them unless it is the level's last tile.
+/// Hash tiles: `(tree level, row index)` -> the level's hashes `254 * index ..`, 32
+/// bytes each, [`TILE_ROW`] of them unless it is the level's last row.
 pub(crate) const TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new(name::TILES);
 /// Signed checkpoints: tree size -> note.
 pub(crate) const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");

@@ -5,7 +5,7 @@
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableHandle};
 
 use super::layout::{
-    BUNDLES, DEDUP, LAYOUT_VERSION, LEVEL_STRIDE, META, META_LAYOUT, TAIL, TILES, WIDTH,
+    BUNDLES, DEDUP, LAYOUT_VERSION, LEVEL_STRIDE, META, META_LAYOUT, TAIL, TILE_ROW, TILES,
     dedup_prefix, v1,
 };
 use super::{StoreError, bundles, corrupt, read_meta, table_err};
@@ -63,6 +63,7 @@ fn from_v1(db: &Database) -> Result<(), StoreError> {
         let mut tiles = txn.open_table(TILES)?;
         let mut dedup = txn.open_table(DEDUP)?;
 
+        let mut tail_len = 0;
         let mut expect = 0u64;
         for row in old_entries.range(0..size)? {
             let (k, v) = row?;
@@ -73,7 +74,13 @@ fn from_v1(db: &Database) -> Result<(), StoreError> {
                     "missing (migrating from layout 1)",
                 ));
             }
-            bundles::append(&mut bundle_rows, &mut tail, expect, v.value())?;
+            bundles::append(
+                &mut bundle_rows,
+                &mut tail,
+                &mut tail_len,
+                expect,
+                v.value(),
+            )?;
             expect += 1;
         }
         if expect != size {
@@ -87,7 +94,7 @@ fn from_v1(db: &Database) -> Result<(), StoreError> {
         let mut level = 0u8;
         while level < 64 && size >> level > 0 {
             let on_level = size >> level;
-            let mut tile = Vec::with_capacity(WIDTH as usize * 32);
+            let mut tile = Vec::with_capacity(TILE_ROW as usize * 32);
             let mut expect = 0u64;
             for row in old_hashes.range((level, 0)..(level, on_level))? {
                 let (k, v) = row?;
@@ -100,8 +107,8 @@ fn from_v1(db: &Database) -> Result<(), StoreError> {
                 }
                 tile.extend_from_slice(v.value());
                 expect += 1;
-                if expect % WIDTH == 0 {
-                    tiles.insert((level, expect / WIDTH - 1), tile.as_slice())?;
+                if expect.is_multiple_of(TILE_ROW) {
+                    tiles.insert((level, expect / TILE_ROW - 1), tile.as_slice())?;
                     tile.clear();
                 }
             }
@@ -113,7 +120,7 @@ fn from_v1(db: &Database) -> Result<(), StoreError> {
                 ));
             }
             if !tile.is_empty() {
-                tiles.insert((level, on_level / WIDTH), tile.as_slice())?;
+                tiles.insert((level, on_level / TILE_ROW), tile.as_slice())?;
             }
             level += LEVEL_STRIDE;
         }

@@ -8,6 +8,9 @@ use super::layout::{LEVEL_STRIDE, WIDTH, dedup_prefix, name};
 use super::tiles::TileReader;
 use super::{Snapshot, StoreError, TILE_HEIGHT, corrupt};
 
+/// A read-only table of entry bytes (packed rows or tail).
+type EntryTable = ReadOnlyTable<u64, &'static [u8]>;
+
 impl Snapshot {
     /// Tree size of this view.
     pub fn size(&self) -> u64 {
@@ -27,9 +30,7 @@ impl Snapshot {
         }
     }
 
-    pub(super) fn entry_reader(
-        &self,
-    ) -> EntryReader<'_, ReadOnlyTable<u64, &'static [u8]>, ReadOnlyTable<u64, &'static [u8]>> {
+    pub(super) fn entry_reader(&self) -> EntryReader<'_, EntryTable, EntryTable> {
         EntryReader {
             bundles: &self.bundles,
             tail: &self.tail,
@@ -106,15 +107,7 @@ impl Snapshot {
         if end > available {
             return Err(out_of_range());
         }
-        let data = self.hash_reader().tile_prefix(tree_level, index, width)?;
-        Ok(data
-            .chunks_exact(32)
-            .map(|c| {
-                let mut h = [0u8; 32];
-                h.copy_from_slice(c);
-                h
-            })
-            .collect())
+        self.hash_reader().level_range(tree_level, start, end)
     }
 }
 

@@ -8,7 +8,7 @@ use redb::{AccessGuard, ReadableTable};
 
 use super::StoreError;
 use super::layout::name;
-use super::layout::{LEVEL_STRIDE, WIDTH};
+use super::layout::{LEVEL_STRIDE, TILE_ROW as WIDTH};
 
 const HASH: usize = 32;
 
@@ -145,26 +145,39 @@ where
         Ok(fold(data, s.first, s.depth))
     }
 
-    /// The raw bytes of stored tile `(level, index)` cut to `width` hashes, for serving
-    /// C2SP tiles (their levels are multiples of 8, so always stored).
-    pub(crate) fn tile_prefix(
+    /// Hashes `start..end` of stored `level` (inside the tree), from the one or more
+    /// rows they span: for serving C2SP tiles (their levels are multiples of 8, so always
+    /// stored).
+    pub(crate) fn level_range(
         &self,
         level: u8,
-        index: u64,
-        width: u64,
-    ) -> Result<Vec<u8>, StoreError> {
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
         debug_assert_eq!(level % LEVEL_STRIDE, 0);
-        let got = self.get(level, index)?;
-        let data = got.bytes();
-        let want = width as usize * HASH;
-        match data.get(..want) {
-            Some(d) => Ok(d.to_vec()),
-            None => Err(super::corrupt(
-                name::TILES,
-                (level, index),
-                format!("{} bytes, {want} asked for", data.len()),
-            )),
+        let mut out = Vec::with_capacity(end.saturating_sub(start).min(4 * WIDTH) as usize);
+        let mut at = start;
+        while at < end {
+            let row = at / WIDTH;
+            let got = self.get(level, row)?;
+            let data = got.bytes();
+            let stop = end.min((row + 1) * WIDTH);
+            for p in at..stop {
+                let off = (p - row * WIDTH) as usize * HASH;
+                let Some(h) = data.get(off..off + HASH) else {
+                    return Err(super::corrupt(
+                        name::TILES,
+                        (level, row),
+                        format!("{} bytes, hash {p} asked for", data.len()),
+                    ));
+                };
+                let mut x = [0u8; HASH];
+                x.copy_from_slice(h);
+                out.push(x);
+            }
+            at = stop;
         }
+        Ok(out)
     }
 }
 
@@ -229,7 +242,7 @@ impl TileWriter {
     {
         for (level, h) in hashes.iter().enumerate() {
             let level = level as u8;
-            if level % LEVEL_STRIDE != 0 {
+            if !level.is_multiple_of(LEVEL_STRIDE) {
                 continue;
             }
             let pos = n >> level;
@@ -335,10 +348,17 @@ mod tests {
                 merkle::prove_record(n, i, &mem.stored()).unwrap()
             );
         }
-        // Only even levels are rows; level 0 tile 5 holds the 220 leaves 1280..1500.
+        // Only even levels are rows; level 0 row 5 holds the 230 leaves 1270..1500.
         assert!(table.get((1, 0)).unwrap().is_none());
-        assert_eq!(table.get((0, 5)).unwrap().unwrap().value().len(), 220 * 32);
+        assert_eq!(table.get((0, 5)).unwrap().unwrap().value().len(), 230 * 32);
         assert_eq!(table.get((8, 0)).unwrap().unwrap().value().len(), 5 * 32);
+        // A C2SP tile spanning two rows.
+        assert_eq!(
+            r.level_range(0, 256, 512).unwrap(),
+            (256..512)
+                .map(|i| mem.stored()[merkle::stored_hash_index(0, i) as usize])
+                .collect::<Vec<_>>()
+        );
         // Beyond the tree is an error, not a stale or zero hash.
         let past = merkle::stored_hash_count(n);
         assert!(matches!(
@@ -404,7 +424,7 @@ mod tests {
     #[test]
     fn widths() {
         assert_eq!(tile_width(0, 0, 0), 0);
-        assert_eq!(tile_width(600, 0, 2), 88);
+        assert_eq!(tile_width(600, 0, 2), 92);
         assert_eq!(tile_width(600, 0, 3), 0);
         assert_eq!(tile_width(600, 2, 0), 150);
         assert_eq!(tile_width(u64::MAX, 0, u64::MAX), 0);

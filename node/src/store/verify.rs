@@ -3,8 +3,8 @@
 use quorate_proto::merkle;
 use redb::{ReadableTable, ReadableTableMetadata};
 
-use super::bundles::bundled;
-use super::layout::{LEVEL_STRIDE, META_ROOT, WIDTH, dedup_prefix, name};
+use super::bundles;
+use super::layout::{LEVEL_STRIDE, META_ROOT, TILE_ROW, dedup_prefix, name};
 use super::tiles::tile_width;
 use super::{Store, StoreError, corrupt};
 
@@ -30,40 +30,35 @@ impl Store {
             None if size == 0 => {}
             None => return Err(corrupt("checkpoints", "last", "no checkpoint")),
         }
-        let bundle_rows = snap.bundles.len()?;
+        // Entries: the tail is exactly `packed..size`, and the last packed row ends at
+        // `packed` (the full audit walks every row).
+        let packed = bundles::packed_end(&snap.tail, size)?;
         let tail_rows = snap.tail.len()?;
-        check(
-            "entry count",
-            bundle_rows.saturating_mul(WIDTH).saturating_add(tail_rows),
-        )?;
-        if let Some((k, _)) = snap.bundles.last()? {
-            if k.value() + 1 != bundle_rows {
-                return Err(corrupt(
-                    name::BUNDLES,
-                    k.value(),
-                    format!("last bundle, but there are {bundle_rows} bundle rows"),
-                ));
-            }
+        check("entry count", packed.saturating_add(tail_rows))?;
+        if tail_rows > 0 && snap.tail.last()?.map(|(k, _)| k.value()) != Some(size - 1) {
+            return Err(corrupt(name::TAIL, size - 1, "missing (a gap in the tail)"));
         }
-        if tail_rows > 0 {
-            let first = snap.tail.first()?.map(|(k, _)| k.value());
-            let last = snap.tail.last()?.map(|(k, _)| k.value());
-            if first != Some(bundled(size)) || last != Some(size - 1) {
-                return Err(corrupt(
-                    name::TAIL,
-                    "*",
-                    format!(
-                        "rows {first:?}..={last:?}, expected {}..{size}",
-                        bundled(size)
-                    ),
-                ));
+        match snap.bundles.last()? {
+            Some((k, v)) => {
+                let ends = k.value() + bundles::decode_row(k.value(), v.value())?.len() as u64;
+                if ends != packed {
+                    return Err(corrupt(
+                        name::BUNDLES,
+                        k.value(),
+                        format!(
+                            "last packed row ends at entry {ends}, the tail starts at {packed}"
+                        ),
+                    ));
+                }
             }
+            None if packed == 0 => {}
+            None => return Err(corrupt(name::BUNDLES, 0, "missing")),
         }
         check("dedup row count", snap.dedup.len()?)?;
         let mut want_tiles = 0u64;
         let mut level = 0u8;
         while level < 64 && size >> level > 0 {
-            let count = (size >> level).div_ceil(WIDTH);
+            let count = (size >> level).div_ceil(TILE_ROW);
             want_tiles += count;
             // The level's last tile: present with the right length (checked on read),
             // nothing after it.
@@ -120,13 +115,13 @@ impl Store {
             let want = merkle::stored_hashes_for_record_hash(n, leaf, &hashes)?;
             for (level, w) in want.iter().enumerate() {
                 let level = level as u8;
-                if level % LEVEL_STRIDE != 0 {
+                if !level.is_multiple_of(LEVEL_STRIDE) {
                     continue;
                 }
                 if hashes.hash(level, n >> level)? != *w {
                     return Err(corrupt(
                         name::TILES,
-                        (level, (n >> level) / WIDTH),
+                        (level, (n >> level) / TILE_ROW),
                         format!(
                             "hash ({level}, {}) does not match the hash recomputed from entry {n}",
                             n >> level
