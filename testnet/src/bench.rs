@@ -57,8 +57,9 @@ impl Plan {
             Plan {
                 floor_time: Duration::from_secs(1),
                 appends: vec![(1, 1_000), (16, 10_000), (256, 30_000)],
-                // The size. With the packed store (layout 2) 10M entries build in
-                // about 5 minutes through `append_batch` and take ~4.4 GB.
+                // The size. With the packed store (layout 2) 10M entries build
+                // through `append_batch` in 845 s on this shared 2-core machine (1M: 28 s)
+                // and take 4.0 GB; bench/README.md has the figures.
                 big_entries: 10_000_000,
                 witness_requests: 5_000,
                 witness_logs: 64,
