@@ -9,7 +9,8 @@
 //! `backup` opens the store itself.
 //!
 //! **Verify.** An offline audit of a store (a data directory's, or a backup file): the
-//! consistency checks of [`Store::open`], then every entry re-hashed against its dedup row
+//! consistency checks of [`Store::open`], redb's integrity check of every page
+//! ([`Store::check_integrity`]), then every entry re-hashed against its dedup row
 //! and every stored hash ([`Store::verify_full`]), then every stored checkpoint: its
 //! signature under the data directory's log vkey (`log.pub`), its size, and its root
 //! against the tree recomputed at that size. The first mismatch is the error.
@@ -254,7 +255,9 @@ pub fn verify(data: &DataDir, store_file: Option<&Path>) -> Result<VerifyReport,
     let vkey = std::fs::read_to_string(&pub_path).map_err(|e| key_err(e.to_string()))?;
     let verifier = Ed25519Verifier::from_vkey(vkey.trim()).map_err(|e| key_err(e.to_string()))?;
     let file = store_file.map_or_else(|| data.store_path(), Path::to_path_buf);
-    let store = Store::open(&file)?;
+    let mut store = Store::open(&file)?;
+    // redb's own page checks read the whole file, so they are not run on open.
+    store.check_integrity()?;
     store.verify_full()?;
     let snap = store.snapshot()?;
     let mut checkpoints = 0;

@@ -3,20 +3,20 @@
 //! This is the only module that touches the database (redb), so another backend (for
 //! example an object store for tiles) can be added behind the same API later.
 //!
-//! # Layout
+//! # Layout (version 2; tables and the reasons for their shapes in `layout`)
 //!
-//! | table         | key                              | value                          |
-//! |---------------|----------------------------------|--------------------------------|
-//! | `entries`     | index `u64`                      | entry (envelope) bytes         |
-//! | `hashes`      | `(level u8, n u64)`              | 32-byte hash                   |
-//! | `checkpoints` | tree size `u64`                  | signed checkpoint note bytes   |
-//! | `meta`        | `"size"`, `"root"`               | 8-byte BE size, 32-byte root   |
-//! | `dedup`       | leaf hash `[u8; 32]`             | index `u64`                    |
-//! | `by_package`  | `"ecosystem\0package\0version"`  | index `u64` (multimap)         |
+//! | table           | key                              | value                              |
+//! |-----------------|----------------------------------|------------------------------------|
+//! | `entry_bundles` | index `u64` of its first entry   | consecutive entries, <= 64 KiB     |
+//! | `entry_tail`    | index `u64`                      | entry bytes (after the last row)   |
+//! | `hash_tiles`    | `(level u8, row u64)`            | up to 254 hashes of an even level  |
+//! | `checkpoints`   | tree size `u64`                  | signed checkpoint note bytes       |
+//! | `meta`          | `"size"`, `"root"`, `"layout"`   | 8-byte BE size, root, BE `u32` 2   |
+//! | `dedup_prefix`  | `(leaf hash[..8] u64, index u64)`| nothing                            |
+//! | `by_package`    | `"ecosystem\0package\0version"`  | index `u64` (multimap)             |
 //!
-//! `hashes` holds every RFC 6962 stored hash (all levels), keyed by its level and its
-//! position on that level, so the hashes of C2SP tile `(L, N)` of width `W` are the
-//! contiguous key range `(8L, 256N)..(8L, 256N + W)` and are read with one range scan.
+//! A store of layout version 1 (one row per hash in `hashes`, one per entry in
+//! `entries`, full leaf hashes in `dedup`) is migrated on open, in one transaction.
 //!
 //! # Crash safety
 //!
@@ -25,31 +25,33 @@
 //! After a crash either all of it is on disk or none of it is, and a signed checkpoint is
 //! only ever handed out after its commit returned, so the log never signs two different
 //! trees of the same size. A checkpoint row is never overwritten: an attempt is an error.
-//! [`Store::open`] refuses a store whose latest checkpoint, entry count, hash count and
-//! root disagree.
+//! [`Store::open`] refuses a store whose latest checkpoint, entry rows, tiles and root
+//! disagree; its checks read O(log size) rows, so opening takes the same time at any size.
 
 use std::fmt;
 use std::path::Path;
 
 use quorate_proto::merkle::{self, Hash, HashReader, MerkleError};
 use redb::{
-    Database, Durability, MultimapTableDefinition, ReadOnlyMultimapTable, ReadOnlyTable,
-    ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    Database, Durability, ReadOnlyMultimapTable, ReadOnlyTable, ReadableDatabase, ReadableTable,
 };
 
+mod append;
+mod bundles;
 mod copy;
+mod layout;
+mod migrate;
 mod mirror;
+mod packages;
+mod snapshot;
+mod tiles;
+mod verify;
 pub use copy::BackupReport;
 
-const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
-const HASHES: TableDefinition<(u8, u64), &[u8; 32]> = TableDefinition::new("hashes");
-const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const DEDUP: TableDefinition<&[u8; 32], u64> = TableDefinition::new("dedup");
-const BY_PACKAGE: MultimapTableDefinition<&[u8], u64> = MultimapTableDefinition::new("by_package");
-
-const META_SIZE: &str = "size";
-const META_ROOT: &str = "root";
+use layout::{
+    BUNDLES, BY_PACKAGE, CHECKPOINTS, DEDUP, LAYOUT_VERSION, META, META_LAYOUT, META_ROOT,
+    META_SIZE, TAIL, TILES, name,
+};
 
 /// Number of hashes in a full C2SP tile.
 pub const TILE_WIDTH: u64 = 256;
@@ -109,6 +111,16 @@ pub enum StoreError {
         what: String,
         /// The tree size it was checked against.
         size: u64,
+    },
+    /// The file holds a log in a layout this build does not read.
+    #[error(
+        "store layout version {found} is not supported by this build (it reads version \
+         {LAYOUT_VERSION} and migrates version 1); run a quorate-node that writes layout \
+         {found}, or restore a backup made in a supported layout"
+    )]
+    UnsupportedLayout {
+        /// The version recorded in table meta, key "layout".
+        found: String,
     },
     /// An entry was rejected before any write (see [`NewEntry::new`]).
     #[error("invalid entry: {0}")]
@@ -265,7 +277,6 @@ impl fmt::Debug for Store {
 fn encode_meta(size: u64, root: &Hash) -> ([u8; 8], Hash) {
     (size.to_be_bytes(), *root)
 }
-
 impl Store {
     /// Creates a new log at `path` (file created if missing) holding the empty tree and
     /// its checkpoint, produced by `sign(0, empty_root)`. Fails with
@@ -277,6 +288,23 @@ impl Store {
     where
         E: Into<SignError>,
     {
+        let root = merkle::empty_root();
+        Store::create_tables(path, |txn| {
+            let note = sign(0, root).map_err(|e| StoreError::Sign {
+                size: 0,
+                source: e.into(),
+            })?;
+            txn.open_table(CHECKPOINTS)?.insert(0, note.as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// Creates the tables of an empty tree (size 0) in a new file, plus whatever `more`
+    /// writes in the same transaction.
+    fn create_tables(
+        path: impl AsRef<Path>,
+        more: impl FnOnce(&redb::WriteTransaction) -> Result<(), StoreError>,
+    ) -> Result<Store, StoreError> {
         let db = Database::create(path)?;
         let mut txn = db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
@@ -287,19 +315,15 @@ impl Store {
                     size: decode_size(v.value())?,
                 });
             }
-            let root = merkle::empty_root();
-            let note = sign(0, root).map_err(|e| StoreError::Sign {
-                size: 0,
-                source: e.into(),
-            })?;
-            txn.open_table(ENTRIES)?;
-            txn.open_table(HASHES)?;
+            txn.open_table(BUNDLES)?;
+            txn.open_table(TAIL)?;
+            txn.open_table(TILES)?;
             txn.open_table(DEDUP)?;
+            txn.open_table(CHECKPOINTS)?;
             txn.open_multimap_table(BY_PACKAGE)?;
-            txn.open_table(CHECKPOINTS)?.insert(0, note.as_slice())?;
-            let (s, r) = encode_meta(0, &root);
-            meta.insert(META_SIZE, s.as_slice())?;
-            meta.insert(META_ROOT, r.as_slice())?;
+            write_meta(&mut meta, 0, &merkle::empty_root())?;
+            meta.insert(META_LAYOUT, LAYOUT_VERSION.to_be_bytes().as_slice())?;
+            more(&txn)?;
         }
         txn.commit()?;
         let store = Store { db };
@@ -307,110 +331,40 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing log (never creates one) and checks it is consistent: the latest
-    /// checkpoint is for the recorded size, the entry, hash and dedup counts match it, and
-    /// the stored hashes reproduce the recorded root ([`Store::verify`]). redb's
-    /// integrity check is enabled, so a file altered outside redb is an error rather than
-    /// a panic; it reads the whole file, so opening a large log takes a while.
+    /// Opens an existing log (never creates one), migrates a layout-1 store to the current
+    /// layout (one transaction: after a crash it is either still layout 1 or done), and
+    /// checks it is consistent ([`Store::verify`], which reads O(log size) rows).
+    ///
+    /// redb's whole-file integrity check is not run here: it reads the entire file, so a
+    /// restart would grow with the log (about 24 s at 10M entries). `quorate-node verify`
+    /// runs it ([`Store::check_integrity`]) along with the full audit.
     ///
     /// redb locks the file: only one `Store` (one process) may have it open.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        let db = match Database::builder()
-            .set_check_integrity_on_open(true)
-            .open(path.as_ref())
-        {
+        let db = match Database::builder().open(path.as_ref()) {
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                 return Err(StoreError::InUse(path.as_ref().display().to_string()));
             }
             r => r?,
         };
+        migrate::upgrade(&db)?;
         let store = Store { db };
         store.verify()?;
         Ok(store)
     }
 
-    /// Runs the consistency checks [`Store::open`] runs.
-    pub fn verify(&self) -> Result<(), StoreError> {
-        let snap = self.snapshot()?;
-        let size = snap.size;
-        let check = |what: &'static str, found: u64| {
-            if found == size {
-                Ok(())
-            } else {
-                Err(StoreError::Inconsistent { what, found, size })
-            }
-        };
-        match snap.checkpoints.last()? {
-            Some((k, _)) => check("latest checkpoint's size", k.value())?,
-            // A mirror's store before its first verified checkpoint (see `mirror`).
-            None if size == 0 => {}
-            None => return Err(corrupt("checkpoints", "last", "no checkpoint")),
-        }
-        check("entry count", snap.entries.len()?)?;
-        check("dedup row count", snap.dedup.len()?)?;
-        if size > 0 {
-            match snap.entries.last()? {
-                Some((k, _)) => check("last entry index + 1", k.value() + 1)?,
-                None => return Err(corrupt("entries", "last", "no entry")),
-            }
-        }
-        let hashes = snap.hashes.len()?;
-        let want = merkle::stored_hash_count(size);
-        if hashes != want {
-            return Err(corrupt(
-                "hashes",
+    /// redb's check of every page's checksum and of its own allocator state (reads the
+    /// whole file). Needs the only handle on the store.
+    pub fn check_integrity(&mut self) -> Result<(), StoreError> {
+        if self.db.check_integrity()? {
+            Ok(())
+        } else {
+            Err(corrupt(
                 "*",
-                format!("{hashes} rows, expected {want} for size {size}"),
-            ));
+                "*",
+                "redb's integrity check repaired the file (it had been damaged)",
+            ))
         }
-        let root = merkle::tree_hash(size, &snap)?;
-        if root != snap.root {
-            return Err(corrupt(
-                "meta",
-                META_ROOT,
-                "recorded root does not match the stored hashes",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Full audit (an fsck; reads the whole log, so not run on open): runs
-    /// [`Store::verify`], then re-hashes every entry and checks that it has the right
-    /// dedup row and that every stored hash equals the one recomputed from the entries.
-    pub fn verify_full(&self) -> Result<(), StoreError> {
-        self.verify()?;
-        let snap = self.snapshot()?;
-        for row in snap.entries.range(0..snap.size)? {
-            let (k, v) = row?;
-            let n = k.value();
-            let leaf = merkle::leaf_hash(v.value());
-            match snap.dedup.get(&leaf)? {
-                Some(i) if i.value() == n => {}
-                Some(i) => {
-                    return Err(corrupt(
-                        "dedup",
-                        leaf,
-                        format!("maps to {}, entry is {n}", i.value()),
-                    ));
-                }
-                None => return Err(corrupt("dedup", leaf, format!("missing for entry {n}"))),
-            }
-            // Reads only hashes below record n's, which earlier iterations verified.
-            let want = merkle::stored_hashes_for_record_hash(n, leaf, &snap)?;
-            let first = merkle::stored_hash_index(0, n);
-            let indexes: Vec<u64> = (first..first + want.len() as u64).collect();
-            let got = snap.read_hashes(&indexes)?;
-            for ((i, w), g) in indexes.iter().zip(&want).zip(&got) {
-                if w != g {
-                    return Err(corrupt(
-                        "hashes",
-                        merkle::split_stored_hash_index(*i),
-                        format!("does not match the hash recomputed from entry {n}"),
-                    ));
-                }
-            }
-        }
-        Ok(())
     }
 
     /// A consistent read-only view of the log as of now. Holding it pins that version
@@ -418,24 +372,17 @@ impl Store {
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
         let txn = self.db.begin_read()?;
         let meta = txn.open_table(META).map_err(table_err("meta"))?;
-        let size = match meta.get(META_SIZE)? {
-            Some(v) => decode_size(v.value())?,
-            None => return Err(corrupt("meta", META_SIZE, "missing")),
-        };
-        let root = match meta.get(META_ROOT)? {
-            Some(v) => merkle::hash_from_slice(v.value())
-                .map_err(|e| corrupt("meta", META_ROOT, e.to_string()))?,
-            None => return Err(corrupt("meta", META_ROOT, "missing")),
-        };
+        let (size, root) = read_meta(&meta)?;
         Ok(Snapshot {
             size,
             root,
-            entries: txn.open_table(ENTRIES).map_err(table_err("entries"))?,
-            hashes: txn.open_table(HASHES).map_err(table_err("hashes"))?,
+            bundles: txn.open_table(BUNDLES).map_err(table_err(name::BUNDLES))?,
+            tail: txn.open_table(TAIL).map_err(table_err(name::TAIL))?,
+            tiles: txn.open_table(TILES).map_err(table_err(name::TILES))?,
             checkpoints: txn
                 .open_table(CHECKPOINTS)
                 .map_err(table_err("checkpoints"))?,
-            dedup: txn.open_table(DEDUP).map_err(table_err("dedup"))?,
+            dedup: txn.open_table(DEDUP).map_err(table_err(name::DEDUP))?,
             by_package: txn
                 .open_multimap_table(BY_PACKAGE)
                 .map_err(table_err("by_package"))?,
@@ -482,125 +429,6 @@ impl Store {
     pub fn tile_hashes(&self, level: u8, index: u64, width: u16) -> Result<Vec<Hash>, StoreError> {
         self.snapshot()?.tile_hashes(level, index, width)
     }
-
-    /// Appends a batch in one durable write transaction and signs a checkpoint over it.
-    ///
-    /// Entries already in the log (by leaf hash), or repeated within the batch, are not
-    /// appended again: their [`Placed`] carries the existing index and `duplicate: true`.
-    /// For the new ones the entry, its stored hashes, its dedup row and its package row are
-    /// written; then `sign(new_size, new_root)` is called and the note it returns is stored
-    /// as the checkpoint for `new_size`, and the transaction commits with immediate
-    /// durability (one fsync). If `sign` or anything else fails, nothing is written.
-    /// If no entry is new, `sign` is not called and nothing is written.
-    ///
-    /// Only the checkpoint of a batch whose call returned `Ok` may be published.
-    pub fn append_batch<E>(
-        &self,
-        batch: Vec<NewEntry>,
-        sign: impl FnOnce(u64, Hash) -> Result<Vec<u8>, E>,
-    ) -> Result<BatchOutcome, StoreError>
-    where
-        E: Into<SignError>,
-    {
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
-        let mut placed = Vec::with_capacity(batch.len());
-        let (old_size, size, root, note);
-        {
-            let mut meta = txn.open_table(META).map_err(table_err("meta"))?;
-            let mut entries = txn.open_table(ENTRIES).map_err(table_err("entries"))?;
-            let mut hashes = txn.open_table(HASHES).map_err(table_err("hashes"))?;
-            let mut checkpoints = txn
-                .open_table(CHECKPOINTS)
-                .map_err(table_err("checkpoints"))?;
-            let mut dedup = txn.open_table(DEDUP).map_err(table_err("dedup"))?;
-            let mut by_package = txn
-                .open_multimap_table(BY_PACKAGE)
-                .map_err(table_err("by_package"))?;
-
-            old_size = match meta.get(META_SIZE)? {
-                Some(v) => decode_size(v.value())?,
-                None => return Err(corrupt("meta", META_SIZE, "missing")),
-            };
-            let mut n = old_size;
-            for entry in batch {
-                let leaf = merkle::leaf_hash(&entry.data);
-                if let Some(i) = dedup.get(&leaf)? {
-                    placed.push(Placed {
-                        index: i.value(),
-                        duplicate: true,
-                    });
-                    continue;
-                }
-                let new = merkle::stored_hashes_for_record_hash(n, leaf, &TableHashes(&hashes))?;
-                let first = merkle::stored_hash_index(0, n);
-                for (i, h) in new.iter().enumerate() {
-                    let key = merkle::split_stored_hash_index(first + i as u64);
-                    if hashes.insert(key, h)?.is_some() {
-                        return Err(corrupt("hashes", key, "row exists beyond the tree"));
-                    }
-                }
-                if entries.insert(n, entry.data.as_slice())?.is_some() {
-                    return Err(corrupt("entries", n, "row exists beyond the tree"));
-                }
-                dedup.insert(&leaf, n)?;
-                if let Some(key) = &entry.package_key {
-                    by_package.insert(key.as_slice(), n)?;
-                }
-                placed.push(Placed {
-                    index: n,
-                    duplicate: false,
-                });
-                n += 1;
-            }
-            size = n;
-            if size == old_size {
-                // Nothing new: return the current checkpoint without writing.
-                let snap_root = match meta.get(META_ROOT)? {
-                    Some(v) => merkle::hash_from_slice(v.value())
-                        .map_err(|e| corrupt("meta", META_ROOT, e.to_string()))?,
-                    None => return Err(corrupt("meta", META_ROOT, "missing")),
-                };
-                let cp = match checkpoints.get(size)? {
-                    Some(v) => v.value().to_vec(),
-                    None => return Err(corrupt("checkpoints", size, "missing")),
-                };
-                drop((meta, entries, hashes, checkpoints, dedup, by_package));
-                txn.abort()?;
-                return Ok(BatchOutcome {
-                    placed,
-                    size,
-                    root: snap_root,
-                    checkpoint: cp,
-                    signed: false,
-                });
-            }
-            root = merkle::tree_hash(size, &TableHashes(&hashes))?;
-            note = sign(size, root).map_err(|e| StoreError::Sign {
-                size,
-                source: e.into(),
-            })?;
-            if checkpoints.insert(size, note.as_slice())?.is_some() {
-                return Err(corrupt(
-                    "checkpoints",
-                    size,
-                    "a checkpoint was already signed at this size",
-                ));
-            }
-            let (s, r) = encode_meta(size, &root);
-            meta.insert(META_SIZE, s.as_slice())?;
-            meta.insert(META_ROOT, r.as_slice())?;
-        }
-        txn.commit()?;
-        debug_assert!(size > old_size);
-        Ok(BatchOutcome {
-            placed,
-            size,
-            root,
-            checkpoint: note,
-            signed: true,
-        })
-    }
 }
 
 fn decode_size(bytes: &[u8]) -> Result<u64, StoreError> {
@@ -614,37 +442,31 @@ fn decode_size(bytes: &[u8]) -> Result<u64, StoreError> {
     Ok(u64::from_be_bytes(b))
 }
 
-/// Reads stored hashes from a `hashes` table (read-only or inside a write transaction).
-fn read_stored<T>(table: &T, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError>
-where
-    T: ReadableTable<(u8, u64), &'static [u8; 32]>,
-{
-    indexes
-        .iter()
-        .map(|&i| {
-            let key = merkle::split_stored_hash_index(i);
-            match table.get(key) {
-                Ok(Some(v)) => Ok(*v.value()),
-                Ok(None) => Err(MerkleError::Storage(format!(
-                    "table hashes, key {key:?} (stored index {i}): missing"
-                ))),
-                Err(e) => Err(MerkleError::Storage(format!(
-                    "table hashes, key {key:?}: {e}"
-                ))),
-            }
-        })
-        .collect()
+/// Size and root recorded in `meta`.
+fn read_meta(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<(u64, Hash), StoreError> {
+    let size = match meta.get(META_SIZE)? {
+        Some(v) => decode_size(v.value())?,
+        None => return Err(corrupt("meta", META_SIZE, "missing")),
+    };
+    let root = match meta.get(META_ROOT)? {
+        Some(v) => merkle::hash_from_slice(v.value())
+            .map_err(|e| corrupt("meta", META_ROOT, e.to_string()))?,
+        None => return Err(corrupt("meta", META_ROOT, "missing")),
+    };
+    Ok((size, root))
 }
 
-struct TableHashes<'a, T>(&'a T);
-
-impl<T> HashReader for TableHashes<'_, T>
-where
-    T: ReadableTable<(u8, u64), &'static [u8; 32]>,
-{
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
-        read_stored(self.0, indexes)
-    }
+fn write_meta(
+    meta: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    size: u64,
+    root: &Hash,
+) -> Result<(), StoreError> {
+    let (s, r) = encode_meta(size, root);
+    meta.insert(META_SIZE, s.as_slice())?;
+    meta.insert(META_ROOT, r.as_slice())?;
+    Ok(())
 }
 
 /// A consistent read-only view of the log (one read transaction). Implements
@@ -653,10 +475,11 @@ where
 pub struct Snapshot {
     size: u64,
     root: Hash,
-    entries: ReadOnlyTable<u64, &'static [u8]>,
-    hashes: ReadOnlyTable<(u8, u64), &'static [u8; 32]>,
+    bundles: ReadOnlyTable<u64, &'static [u8]>,
+    tail: ReadOnlyTable<u64, &'static [u8]>,
+    tiles: ReadOnlyTable<(u8, u64), &'static [u8]>,
     checkpoints: ReadOnlyTable<u64, &'static [u8]>,
-    dedup: ReadOnlyTable<&'static [u8; 32], u64>,
+    dedup: ReadOnlyTable<(u64, u64), ()>,
     by_package: ReadOnlyMultimapTable<&'static [u8], u64>,
 }
 
@@ -670,219 +493,6 @@ impl fmt::Debug for Snapshot {
 
 impl HashReader for Snapshot {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
-        read_stored(&self.hashes, indexes)
-    }
-}
-
-impl Snapshot {
-    /// Tree size of this view.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// Root hash of the tree of [`Self::size`] entries.
-    pub fn root(&self) -> Hash {
-        self.root
-    }
-
-    /// The latest signed checkpoint and its tree size (equal to [`Self::size`]).
-    pub fn latest_checkpoint(&self) -> Result<(u64, Vec<u8>), StoreError> {
-        match self.checkpoint_at(self.size)? {
-            Some(cp) => Ok((self.size, cp)),
-            None => Err(corrupt("checkpoints", self.size, "missing")),
-        }
-    }
-
-    /// The checkpoint signed at tree size `size`, if one was.
-    pub fn checkpoint_at(&self, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.checkpoints.get(size)?.map(|v| v.value().to_vec()))
-    }
-
-    /// Entry `index`; [`StoreError::OutOfRange`] if `index >= size`.
-    pub fn entry(&self, index: u64) -> Result<Vec<u8>, StoreError> {
-        if index >= self.size {
-            return Err(StoreError::OutOfRange {
-                what: format!("entry {index}"),
-                size: self.size,
-            });
-        }
-        match self.entries.get(index)? {
-            Some(v) => Ok(v.value().to_vec()),
-            None => Err(corrupt("entries", index, "missing")),
-        }
-    }
-
-    /// Entries `start..end`; [`StoreError::OutOfRange`] unless `start <= end <= size`.
-    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
-        if start > end || end > self.size {
-            return Err(StoreError::OutOfRange {
-                what: format!("entries {start}..{end}"),
-                size: self.size,
-            });
-        }
-        let mut out = Vec::with_capacity((end - start).min(4096) as usize);
-        for (expect, row) in (start..end).zip(self.entries.range(start..end)?) {
-            let (k, v) = row?;
-            if k.value() != expect {
-                return Err(corrupt("entries", expect, "missing"));
-            }
-            out.push(v.value().to_vec());
-        }
-        if out.len() as u64 != end - start {
-            return Err(corrupt("entries", start + out.len() as u64, "missing"));
-        }
-        Ok(out)
-    }
-
-    /// Index of the entry with RFC 6962 leaf hash `leaf`, if present.
-    pub fn lookup_leaf(&self, leaf: &Hash) -> Result<Option<u64>, StoreError> {
-        Ok(self.dedup.get(leaf)?.map(|v| v.value()))
-    }
-
-    /// Indexes of entries for `(ecosystem, package, version)`, ascending.
-    pub fn lookup_package(&self, eco: &str, pkg: &str, ver: &str) -> Result<Vec<u64>, StoreError> {
-        let key = match package_key(eco, pkg, ver) {
-            Ok(k) => k,
-            Err(_) => return Ok(Vec::new()),
-        };
-        let mut out = Vec::new();
-        for v in self.by_package.get(key.as_slice())? {
-            out.push(v?.value());
-        }
-        Ok(out)
-    }
-
-    /// Up to `limit` indexes of entries for `(ecosystem, package, version)` that are
-    /// `>= from`, ascending, and the next such index when more follow. Reads the index
-    /// row by row, so a release with many entries costs no allocation beyond the page.
-    pub fn lookup_package_page(
-        &self,
-        eco: &str,
-        pkg: &str,
-        ver: &str,
-        from: u64,
-        limit: usize,
-    ) -> Result<(Vec<u64>, Option<u64>), StoreError> {
-        let Ok(key) = package_key(eco, pkg, ver) else {
-            return Ok((Vec::new(), None));
-        };
-        let mut out = Vec::new();
-        for v in self.by_package.get(key.as_slice())? {
-            let i = v?.value();
-            if i < from {
-                continue;
-            }
-            if out.len() == limit {
-                return Ok((out, Some(i)));
-            }
-            out.push(i);
-        }
-        Ok((out, None))
-    }
-
-    /// Releases in the package index of `ecosystem` whose package name starts with
-    /// `package_prefix` (equals it when `exact`), in index key order (package, then
-    /// version, bytewise), strictly after the release `after` when given: at most
-    /// `limit`, and whether more follow. Each comes with its number of entries. A range
-    /// scan of the index, so the cost is bounded by `limit`, not by the log.
-    pub fn search_releases(
-        &self,
-        eco: &str,
-        package_prefix: &str,
-        exact: bool,
-        after: Option<(&str, &str)>,
-        limit: usize,
-    ) -> Result<(Vec<ReleaseRow>, bool), StoreError> {
-        use std::ops::Bound;
-        if [eco, package_prefix].iter().any(|s| s.contains('\0')) {
-            return Ok((Vec::new(), false));
-        }
-        let mut prefix = Vec::with_capacity(eco.len() + package_prefix.len() + 2);
-        prefix.extend_from_slice(eco.as_bytes());
-        prefix.push(0);
-        prefix.extend_from_slice(package_prefix.as_bytes());
-        if exact {
-            prefix.push(0);
-        }
-        let after_key = match after {
-            Some((pkg, ver)) => match package_key(eco, pkg, ver) {
-                Ok(k) => Some(k),
-                Err(_) => return Ok((Vec::new(), false)),
-            },
-            None => None,
-        };
-        let lower = match &after_key {
-            Some(k) if k.as_slice() >= prefix.as_slice() => Bound::Excluded(k.as_slice()),
-            _ => Bound::Included(prefix.as_slice()),
-        };
-        let mut out = Vec::new();
-        for row in self.by_package.range::<&[u8]>((lower, Bound::Unbounded))? {
-            let (k, values) = row?;
-            let key = k.value();
-            if !key.starts_with(&prefix) {
-                break;
-            }
-            if out.len() == limit {
-                return Ok((out, true));
-            }
-            let mut parts = key.splitn(3, |b| *b == 0);
-            let (Some(_), Some(p), Some(v)) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(corrupt(
-                    "by_package",
-                    String::from_utf8_lossy(key),
-                    "key without two separators",
-                ));
-            };
-            out.push(ReleaseRow {
-                ecosystem: eco.to_owned(),
-                package: String::from_utf8_lossy(p).into_owned(),
-                version: String::from_utf8_lossy(v).into_owned(),
-                entries: values.len(),
-            });
-        }
-        Ok((out, false))
-    }
-
-    /// The hashes of C2SP tile `(level, index)` holding `width` hashes (1..=256): the
-    /// stored hashes at tree level `8 * level`, positions `256 * index ..
-    /// 256 * index + width`. [`StoreError::OutOfRange`] if the tree does not yet have
-    /// them all, or if `width` is 0 or over 256.
-    pub fn tile_hashes(&self, level: u8, index: u64, width: u16) -> Result<Vec<Hash>, StoreError> {
-        let width = u64::from(width);
-        let out_of_range = || StoreError::OutOfRange {
-            what: format!("tile level {level} index {index} width {width}"),
-            size: self.size,
-        };
-        if width == 0 || width > TILE_WIDTH {
-            return Err(out_of_range());
-        }
-        let tree_level = level
-            .checked_mul(TILE_HEIGHT)
-            .filter(|l| *l < 64)
-            .ok_or_else(out_of_range)?;
-        let available = self.size >> tree_level;
-        let start = index.checked_mul(TILE_WIDTH).ok_or_else(out_of_range)?;
-        let end = start.checked_add(width).ok_or_else(out_of_range)?;
-        if end > available {
-            return Err(out_of_range());
-        }
-        let mut out = Vec::with_capacity(width as usize);
-        for (expect, row) in
-            (start..end).zip(self.hashes.range((tree_level, start)..(tree_level, end))?)
-        {
-            let (k, v) = row?;
-            if k.value() != (tree_level, expect) {
-                return Err(corrupt("hashes", (tree_level, expect), "missing"));
-            }
-            out.push(*v.value());
-        }
-        if out.len() as u64 != width {
-            return Err(corrupt(
-                "hashes",
-                (tree_level, start + out.len() as u64),
-                "missing",
-            ));
-        }
-        Ok(out)
+        self.hash_reader().read_hashes(indexes)
     }
 }

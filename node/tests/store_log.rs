@@ -6,7 +6,7 @@ use std::path::Path;
 use quorate_node::store::{NewEntry, Placed, Store, StoreError};
 use quorate_proto::merkle::{self, Hash, HashReader, MemoryLog};
 use quorate_proto::tile;
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable as _, TableDefinition};
 
 /// A stand-in for a signed checkpoint: deterministic bytes naming size and root.
 fn fake_sign(size: u64, root: Hash) -> Result<Vec<u8>, Infallible> {
@@ -333,8 +333,9 @@ fn rejects_bad_new_entries_and_double_create() {
 
 // ---- corruption: edit the file behind the store's back, then open ----
 
-const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
-const HASHES: TableDefinition<(u8, u64), &[u8; 32]> = TableDefinition::new("hashes");
+const TAIL: TableDefinition<u64, &[u8]> = TableDefinition::new("entry_tail");
+const TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("hash_tiles");
+const DEDUP: TableDefinition<(u64, u64), ()> = TableDefinition::new("dedup_prefix");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
 
@@ -359,11 +360,23 @@ fn open_err(path: &Path) -> String {
     Store::open(path).unwrap_err().to_string()
 }
 
+/// Replaces hash `at` of tile `key` (keeping the tile's length).
+fn overwrite_hash(t: &redb::WriteTransaction, key: (u8, u64), at: usize) {
+    let mut tiles = t.open_table(TILES).unwrap();
+    let mut data = tiles.get(key).unwrap().unwrap().value().to_vec();
+    data[at * 32..at * 32 + 32].copy_from_slice(&[7u8; 32]);
+    tiles.insert(key, data.as_slice()).unwrap();
+}
+
+fn prefix(leaf: &Hash) -> u64 {
+    u64::from_be_bytes(leaf[..8].try_into().unwrap())
+}
+
 #[test]
 fn detects_missing_entry() {
     let (_d, path) = closed_log();
     tamper(&path, |t| {
-        t.open_table(ENTRIES).unwrap().remove(19).unwrap();
+        t.open_table(TAIL).unwrap().remove(19).unwrap();
     });
     let err = open_err(&path);
     assert!(err.contains("entry count is 19"), "{err}");
@@ -385,7 +398,7 @@ fn detects_size_disagreeing_with_checkpoints() {
 fn detects_extra_entry_beyond_checkpoint() {
     let (_d, path) = closed_log();
     tamper(&path, |t| {
-        t.open_table(ENTRIES)
+        t.open_table(TAIL)
             .unwrap()
             .insert(20, b"sneaked in".as_slice())
             .unwrap();
@@ -397,13 +410,9 @@ fn detects_extra_entry_beyond_checkpoint() {
 #[test]
 fn detects_altered_hash_on_root_path_at_open() {
     let (_d, path) = closed_log();
-    // Size 20 = 16 + 4: the root is made of stored hashes (4, 0) and (2, 4).
-    tamper(&path, |t| {
-        t.open_table(HASHES)
-            .unwrap()
-            .insert((4, 0), &[7u8; 32])
-            .unwrap();
-    });
+    // Size 20 = 16 + 4: the root is made of hashes (4, 0) and (2, 4), stored in tiles
+    // (4, 0) and (2, 0).
+    tamper(&path, |t| overwrite_hash(t, (4, 0), 0));
     let err = open_err(&path);
     assert!(err.contains("table meta, key \"root\""), "{err}");
 }
@@ -412,21 +421,21 @@ fn detects_altered_hash_on_root_path_at_open() {
 fn full_audit_detects_any_altered_hash_or_entry() {
     let (_d, path) = closed_log();
     Store::open(&path).unwrap().verify_full().unwrap();
-    // (1, 3) is not on the root path, so only the full audit sees it.
-    tamper(&path, |t| {
-        t.open_table(HASHES)
-            .unwrap()
-            .insert((1, 3), &[7u8; 32])
-            .unwrap();
-    });
-    let store = Store::open(&path).unwrap();
-    let err = store.verify_full().unwrap_err().to_string();
-    assert!(err.contains("table hashes, key (1, 3)"), "{err}");
-    drop(store);
+    // Leaf 7 and hash (2, 1) are not on the root path, so only the full audit sees them.
+    for (key, at, level_n) in [((0, 0), 7, "hash (0, 7)"), ((2, 0), 1, "hash (2, 1)")] {
+        let (_d, path) = closed_log();
+        tamper(&path, |t| overwrite_hash(t, key, at));
+        let store = Store::open(&path).unwrap();
+        let err = store.verify_full().unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("table hash_tiles, key {key:?}")) && err.contains(level_n),
+            "{err}"
+        );
+    }
 
     let (_d, path) = closed_log();
     tamper(&path, |t| {
-        t.open_table(ENTRIES)
+        t.open_table(TAIL)
             .unwrap()
             .insert(5, b"rewritten history".as_slice())
             .unwrap();
@@ -436,17 +445,87 @@ fn full_audit_detects_any_altered_hash_or_entry() {
         .verify_full()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("table dedup"), "{err}");
+    assert!(err.contains("table dedup_prefix"), "{err}");
 }
 
 #[test]
-fn detects_missing_hash() {
+fn detects_missing_hash_tile() {
     let (_d, path) = closed_log();
     tamper(&path, |t| {
-        t.open_table(HASHES).unwrap().remove((2, 0)).unwrap();
+        t.open_table(TILES).unwrap().remove((2, 0)).unwrap();
     });
     let err = open_err(&path);
-    assert!(err.contains("table hashes"), "{err}");
+    assert!(
+        err.contains("table hash_tiles, key (2, 0): missing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn detects_truncated_and_padded_tiles_at_open() {
+    for (key, len) in [((2u8, 0u64), 4 * 32 + 3), ((0, 0), 21 * 32), ((4, 0), 0)] {
+        let (_d, path) = closed_log();
+        tamper(&path, |t| {
+            t.open_table(TILES)
+                .unwrap()
+                .insert(key, vec![9u8; len].as_slice())
+                .unwrap();
+        });
+        let err = open_err(&path);
+        assert!(
+            err.contains(&format!(
+                "table hash_tiles, key {key:?}: {len} bytes, expected"
+            )),
+            "{err}"
+        );
+    }
+    // A tile row beyond the tree.
+    let (_d, path) = closed_log();
+    tamper(&path, |t| {
+        t.open_table(TILES)
+            .unwrap()
+            .insert((0, 1), [1u8; 32].as_slice())
+            .unwrap();
+    });
+    let err = open_err(&path);
+    assert!(err.contains("key (0, 1): tile beyond the tree"), "{err}");
+}
+
+#[test]
+fn dedup_prefix_candidates_are_confirmed_by_the_full_leaf_hash() {
+    let (_d, path) = closed_log();
+    let leaf = |i: u64| merkle::leaf_hash(&entry_bytes(i));
+    // Make entry 2's dedup row carry entry 5's prefix: a prefix shared by two entries,
+    // as a collision of the first 8 bytes would make.
+    tamper(&path, |t| {
+        let mut d = t.open_table(DEDUP).unwrap();
+        assert!(d.remove((prefix(&leaf(2)), 2)).unwrap().is_some());
+        d.insert((prefix(&leaf(5)), 2), ()).unwrap();
+    });
+    let store = Store::open(&path).unwrap();
+    let snap = store.snapshot().unwrap();
+    // Candidate 2 is read and rejected; 5 is confirmed.
+    assert_eq!(snap.lookup_leaf(&leaf(5)).unwrap(), Some(5));
+    // A leaf that shares the prefix but is not in the log.
+    let mut other = leaf(5);
+    other[31] ^= 1;
+    assert_eq!(snap.lookup_leaf(&other).unwrap(), None);
+    drop(snap);
+    // Submitting entry 5 again is a duplicate of 5, not of 2.
+    let out = store.append_batch(vec![new_entry(5)], fake_sign).unwrap();
+    assert_eq!(
+        out.placed,
+        vec![Placed {
+            index: 5,
+            duplicate: true
+        }]
+    );
+    // The audit sees entry 2's missing row.
+    let err = store.verify_full().unwrap_err().to_string();
+    assert!(
+        err.contains("table dedup_prefix") && err.contains("missing for entry 2"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -463,18 +542,34 @@ fn detects_malformed_meta() {
 }
 
 #[test]
-fn detects_wrongly_typed_hash_table() {
+fn refuses_an_unknown_layout_version() {
     let (_d, path) = closed_log();
-    const BAD: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("hashes");
     tamper(&path, |t| {
-        t.delete_table(HASHES).unwrap();
-        t.open_table(BAD)
+        t.open_table(META)
             .unwrap()
-            .insert((0, 0), [1u8; 31].as_slice())
+            .insert("layout", 3u32.to_be_bytes().as_slice())
             .unwrap();
     });
     let err = open_err(&path);
-    assert!(err.contains("hashes"), "{err}");
+    assert!(
+        err.contains("store layout version 3 is not supported") && err.contains("backup"),
+        "{err}"
+    );
+}
+
+#[test]
+fn detects_wrongly_typed_hash_table() {
+    let (_d, path) = closed_log();
+    const BAD: TableDefinition<(u8, u64), &[u8; 32]> = TableDefinition::new("hash_tiles");
+    tamper(&path, |t| {
+        t.delete_table(TILES).unwrap();
+        t.open_table(BAD)
+            .unwrap()
+            .insert((0, 0), &[1u8; 32])
+            .unwrap();
+    });
+    let err = open_err(&path);
+    assert!(err.contains("hash_tiles"), "{err}");
 }
 
 #[test]

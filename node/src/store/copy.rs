@@ -6,7 +6,10 @@ use std::path::Path;
 
 use redb::{Database, Durability, ReadableMultimapTable, ReadableTable, ReadableTableMetadata};
 
-use super::{BY_PACKAGE, CHECKPOINTS, DEDUP, ENTRIES, HASHES, META, Snapshot, Store, StoreError};
+use super::layout::{
+    BUNDLES, BY_PACKAGE, CHECKPOINTS, DEDUP, LAYOUT_VERSION, META, META_LAYOUT, TAIL, TILES,
+};
+use super::{Snapshot, Store, StoreError};
 
 /// Rows copied per write transaction of a backup (the copy is not a store until the last
 /// one commits durably and it is renamed into place).
@@ -63,8 +66,9 @@ impl Store {
         {
             let db = Database::create(&partial)?;
             let mut copier = Copier { db: &db, rows: 0 };
-            copier.table(ENTRIES, &snap.entries)?;
-            copier.table(HASHES, &snap.hashes)?;
+            copier.table(BUNDLES, &snap.bundles)?;
+            copier.table(TAIL, &snap.tail)?;
+            copier.table(TILES, &snap.tiles)?;
             copier.table(CHECKPOINTS, &snap.checkpoints)?;
             copier.table(DEDUP, &snap.dedup)?;
             copier.packages(&snap.by_package)?;
@@ -99,9 +103,8 @@ fn snap_meta_copy(db: &Database, snap: &Snapshot) -> Result<redb::WriteTransacti
     txn.set_durability(Durability::Immediate)?;
     {
         let mut meta = txn.open_table(META)?;
-        let (s, r) = super::encode_meta(snap.size, &snap.root);
-        meta.insert(super::META_SIZE, s.as_slice())?;
-        meta.insert(super::META_ROOT, r.as_slice())?;
+        super::write_meta(&mut meta, snap.size, &snap.root)?;
+        meta.insert(META_LAYOUT, LAYOUT_VERSION.to_be_bytes().as_slice())?;
     }
     Ok(txn)
 }

@@ -4,42 +4,16 @@
 
 use std::path::Path;
 
-use quorate_proto::merkle::{self, Hash};
-use redb::{Database, Durability, ReadableTable as _};
+use quorate_proto::merkle::Hash;
 
-use super::{
-    BY_PACKAGE, CHECKPOINTS, DEDUP, ENTRIES, HASHES, META, META_ROOT, META_SIZE, NewEntry, Store,
-    StoreError,
-};
+use super::{NewEntry, Store, StoreError};
 
 impl Store {
     /// Creates an empty store for a mirror: the tables, size 0, and no checkpoint (the
     /// mirror cannot sign one; its first checkpoint is the mirrored log's, with entries).
     /// Fails with [`StoreError::AlreadyInitialised`] if the file holds a log.
     pub fn create_mirror(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        let db = Database::create(path)?;
-        let mut txn = db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
-        {
-            let mut meta = txn.open_table(META)?;
-            if let Some(v) = meta.get(META_SIZE)? {
-                return Err(StoreError::AlreadyInitialised {
-                    size: super::decode_size(v.value())?,
-                });
-            }
-            txn.open_table(ENTRIES)?;
-            txn.open_table(HASHES)?;
-            txn.open_table(DEDUP)?;
-            txn.open_table(CHECKPOINTS)?;
-            txn.open_multimap_table(BY_PACKAGE)?;
-            let (s, r) = super::encode_meta(0, &merkle::empty_root());
-            meta.insert(META_SIZE, s.as_slice())?;
-            meta.insert(META_ROOT, r.as_slice())?;
-        }
-        txn.commit()?;
-        let store = Store { db };
-        store.verify()?;
-        Ok(store)
+        Store::create_tables(path, |_| Ok(()))
     }
 
     /// Appends `entries` (verified against the mirrored log's tiles) and stores `note`,
