@@ -502,10 +502,15 @@ pub fn run_all(plan: &Plan, dir: &Path) -> Result<(Floors, Vec<Row>)> {
     for m in modes {
         let mode = m["mode"].as_str().unwrap_or("?");
         let r = f(m, "per_sec")?;
+        // CPU per request (witness and load generator in one process) against the CPU
+        // one verify and one sign take: unlike the rate, other work on the cores does not
+        // move it much.
+        let cpu = f(m, "cpu_us_per_req")?;
         let mut row = Row::measured(
             format!(
-                "witness add-checkpoint/s, durable, {mode} (p99 {:.2} ms)",
-                f(m, "p99_us")? / 1e3
+                "witness add-checkpoint/s, durable, {mode} (p99 {:.2} ms; CPU {cpu:.0} us/req, verify+sign {:.0} us)",
+                f(m, "p99_us")? / 1e3,
+                1e6 / fl.verify_1 + 1e6 / fl.sign_1
             ),
             r,
             "/s",
@@ -565,7 +570,12 @@ pub fn run_all(plan: &Plan, dir: &Path) -> Result<(Floors, Vec<Row>)> {
         .floor(round_floor, "ms", "2 fsync + verify + sign")
         .ratio(p99 / round_floor, "x")
         .target("p99 <= 10 ms", p99 <= 10.0)
-        .note(fed_note(fl, plan.fed_nodes)),
+        .note(fed_note(
+            &fl,
+            plan.fed_nodes,
+            f(&fb, "concurrent_fsyncs_p50_us")? / 1e3,
+            f(&fb, "concurrent_fsyncs_p99_us")? / 1e3,
+        )),
     );
     let idle: Vec<f64> = fb["idle_cpu"]
         .as_array()
@@ -712,9 +722,13 @@ pub fn run_all(plan: &Plan, dir: &Path) -> Result<(Floors, Vec<Row>)> {
 /// The floors as lines of text.
 /// What bounds the federation row's tail on this machine: a round waits for the slowest of
 /// its `nodes - 1` witness commits, and all the nodes' fsyncs queue on one disk.
-fn fed_note(fl: &Floors, nodes: usize) -> String {
+fn fed_note(fl: &Floors, nodes: usize, conc_p50: f64, conc_p99: f64) -> String {
     let p99 = fl.fsync_p99.as_secs_f64() * 1e3;
-    let mut n = format!("fsync p99 {p99:.1} ms on this disk, shared by the {nodes} nodes");
+    let mut n = format!(
+        "fsync p99 {p99:.1} ms on this disk, shared by the {nodes} nodes; {} concurrent \
+         fsyncs there (one round's witness commits) p50 {conc_p50:.1} ms, p99 {conc_p99:.1} ms",
+        nodes.saturating_sub(1)
+    );
     if p99 > 10.0 {
         n.push_str(&format!(
             ": p99 <= 10 ms is out of reach here (one slow fsync of the {} is enough)",
