@@ -61,7 +61,7 @@ use crate::gossip::{
 };
 use crate::store::Store;
 use cosign::{External, Target, load_cosigned};
-use detect::{Seen, load_seen};
+use detect::{Seen, load_seen, merge_witnessed};
 use evidence::evidence_channel;
 pub use shared::FedShared;
 pub use view::{CosignatureInfo, FedView, LogInfo, WitnessInfo, WitnessOperator};
@@ -102,6 +102,8 @@ struct Inner {
     origin_locks: HashMap<String, tokio::sync::Mutex<()>>,
     seen: Mutex<BTreeMap<String, Seen>>,
     seen_write: tokio::sync::Mutex<()>,
+    /// Set when the seen map changed and `seen.json` is to be written behind.
+    seen_dirty: Notify,
     shared: Arc<FedShared>,
     kick: Notify,
     quorum_wait: Duration,
@@ -210,7 +212,8 @@ impl Federation {
             })));
         }
 
-        let seen = load_seen(&data, &logs);
+        let mut seen = load_seen(&data, &logs);
+        merge_witnessed(&mut seen, &witness, &logs, &origin);
         let shared = Arc::new(FedShared::new(
             config.cosign_target.unwrap_or(targets.len()),
         ));
@@ -265,6 +268,7 @@ impl Federation {
             origin_locks,
             seen: Mutex::new(seen),
             seen_write: tokio::sync::Mutex::new(()),
+            seen_dirty: Notify::new(),
             shared: shared.clone(),
             kick: Notify::new(),
             quorum_wait: Duration::from_millis(config.witness_quorum_wait_ms),
@@ -275,6 +279,7 @@ impl Federation {
             tokio::spawn(inner.clone().event_loop(events)),
             tokio::spawn(inner.clone().cosign_loop(committed)),
             tokio::spawn(inner.clone().publish_loop(new_evidence)),
+            tokio::spawn(inner.clone().seen_writer()),
         ];
         let witness_router = quorate_witness::router(witness);
         Ok(Started {
@@ -309,6 +314,8 @@ impl Federation {
         for t in &self.tasks {
             t.abort();
         }
+        // What the write-behind has not written yet.
+        self.inner.write_seen().await;
         self.inner.gossip.shutdown().await;
     }
 }

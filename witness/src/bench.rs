@@ -3,7 +3,8 @@
 //! Checkpoints come from a real log (proto's `MemoryLog`) growing by one record per
 //! request, each signed and sent with its consistency proof; all are prepared before
 //! timing. Three modes: the in-process core, sequential HTTP on loopback over one
-//! keep-alive connection, and 4 logs over 4 concurrent connections.
+//! keep-alive connection, and `--logs` logs over as many concurrent connections. Each
+//! mode also reports the process's CPU time per request (witness and load generator).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,27 +51,53 @@ fn witness(dir: &Path, file: &str, logs: &[&Prepared]) -> anyhow::Result<Witness
     })?)
 }
 
-/// Prints one mode's figures (unless `json`) and returns them as a JSON object.
-fn report(mode: &str, json: bool, total: Duration, mut lat: Vec<Duration>) -> serde_json::Value {
+/// CPU time (user + system, all threads) this process has used so far, from
+/// `/proc/self/stat` (USER_HZ ticks, which the kernel ABI fixes at 100 per second); zero
+/// where /proc is absent.
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name: utime is field 14, stime 15.
+            let rest = s.rsplit_once(')')?.1.to_owned();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        });
+    Duration::from_millis(ticks.unwrap_or(0) * 10)
+}
+
+/// Prints one mode's figures (unless `json`) and returns them as a JSON object. `cpu` is
+/// the process's CPU time over the mode (server and load generator together): on a
+/// machine shared with other work it says what a request costs when the rate cannot.
+fn report(
+    mode: &str,
+    json: bool,
+    total: Duration,
+    cpu: Duration,
+    mut lat: Vec<Duration>,
+) -> serde_json::Value {
     lat.sort_unstable();
     let pct = |p: f64| {
         let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
         lat[i].as_secs_f64() * 1e3
     };
     let per_sec = lat.len() as f64 / total.as_secs_f64();
+    let cpu_us = cpu.as_secs_f64() * 1e6 / lat.len() as f64;
     if !json {
         println!(
-            "{mode:<28} {:>6} req  {:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms",
+            "{mode:<28} {:>6} req  {:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  CPU {:>5.0} us/req",
             lat.len(),
             per_sec,
             pct(0.50),
-            pct(0.99)
+            pct(0.99),
+            cpu_us
         );
     }
     serde_json::json!({
         "mode": mode,
         "requests": lat.len(),
         "per_sec": per_sec,
+        "cpu_us_per_req": cpu_us,
         "p50_us": pct(0.50) * 1e3,
         "p99_us": pct(0.99) * 1e3,
     })
@@ -119,13 +146,14 @@ fn run_in(n: usize, nlogs: usize, json: bool, dir: &Path) -> anyhow::Result<()> 
     let p = prepare("bench.example/log0", 1, n)?;
     let w = witness(dir, "core.redb", &[&p])?;
     let mut lat = Vec::with_capacity(n);
-    let start = Instant::now();
+    let (start, cpu0) = (Instant::now(), cpu_time());
     for r in &p.requests {
         let t = Instant::now();
         w.add_checkpoint_request(r)?;
         lat.push(t.elapsed());
     }
-    modes.push(report("in-process core", json, start.elapsed(), lat));
+    let cpu = cpu_time().saturating_sub(cpu0);
+    modes.push(report("in-process core", json, start.elapsed(), cpu, lat));
     drop(w);
 
     let rt = tokio::runtime::Runtime::new()?;
@@ -137,7 +165,7 @@ fn run_in(n: usize, nlogs: usize, json: bool, dir: &Path) -> anyhow::Result<()> 
         let (url, server) = start_server(w).await?;
         let client = WitnessClient::new(&url)?;
         let mut lat = Vec::with_capacity(n);
-        let start = Instant::now();
+        let (start, cpu0) = (Instant::now(), cpu_time());
         for r in &p.requests {
             let t = Instant::now();
             let out = client
@@ -148,7 +176,14 @@ fn run_in(n: usize, nlogs: usize, json: bool, dir: &Path) -> anyhow::Result<()> 
             }
             lat.push(t.elapsed());
         }
-        modes.push(report("HTTP loopback, 1 conn", json, start.elapsed(), lat));
+        let cpu = cpu_time().saturating_sub(cpu0);
+        modes.push(report(
+            "HTTP loopback, 1 conn",
+            json,
+            start.elapsed(),
+            cpu,
+            lat,
+        ));
         server.abort();
 
         // 3. HTTP, `nlogs` logs on as many connections at once.
@@ -158,7 +193,7 @@ fn run_in(n: usize, nlogs: usize, json: bool, dir: &Path) -> anyhow::Result<()> 
             .collect::<anyhow::Result<_>>()?;
         let w = Arc::new(witness(dir, "par.redb", &logs.iter().collect::<Vec<_>>())?);
         let (url, server) = start_server(w).await?;
-        let start = Instant::now();
+        let (start, cpu0) = (Instant::now(), cpu_time());
         let mut tasks = Vec::new();
         for p in logs {
             let url = url.clone();
@@ -182,10 +217,12 @@ fn run_in(n: usize, nlogs: usize, json: bool, dir: &Path) -> anyhow::Result<()> 
         for t in tasks {
             lat.extend(t.await??);
         }
+        let (elapsed, cpu) = (start.elapsed(), cpu_time().saturating_sub(cpu0));
         modes.push(report(
             &format!("HTTP loopback, {nlogs} logs/conns"),
             json,
-            start.elapsed(),
+            elapsed,
+            cpu,
             lat,
         ));
         server.abort();

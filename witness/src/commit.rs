@@ -6,6 +6,11 @@
 //! (in this transaction or before) left, in arrival order, exactly as if each had its
 //! own transaction; none is answered before the commit returned, so the caller cosigns
 //! only what is on disk. If the commit fails, every operation in it fails.
+//!
+//! Callers on an async runtime wait with [`Committer::cas_async`]: the reply is a tokio
+//! oneshot, so a waiting request holds no thread. (A blocking-pool thread parked per
+//! request, woken by the commit and then handing its answer back to a runtime worker,
+//! cost more CPU in futex wake-ups and context switches than the signature checks did.)
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -34,7 +39,31 @@ struct Cas {
     req: AddCheckpointRequest,
     size: u64,
     root: Hash,
-    reply: Sender<CasResult>,
+    reply: Reply,
+}
+
+/// Where an operation's result goes: a blocked thread or an awaiting task.
+enum Reply {
+    Blocking(Sender<CasResult>),
+    Async(tokio::sync::oneshot::Sender<CasResult>),
+}
+
+impl Reply {
+    fn send(self, r: CasResult) {
+        // A caller that went away (its request was dropped) needs no answer.
+        match self {
+            Reply::Blocking(tx) => {
+                let _ = tx.send(r);
+            }
+            Reply::Async(tx) => {
+                let _ = tx.send(r);
+            }
+        }
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::from_message("the witness's committer has stopped")
 }
 
 /// Handle to the committer thread; dropping it stops the thread (after the operations
@@ -57,7 +86,7 @@ impl Committer {
     }
 
     /// Runs the compare-and-swap of `req` (whose checkpoint has `size` and `root`) for
-    /// `origin`; returns once its transaction is durable (or failed).
+    /// `origin`; returns once its transaction is durable (or failed). Blocks.
     pub(crate) fn cas(
         &self,
         origin: &str,
@@ -66,7 +95,31 @@ impl Committer {
         root: &Hash,
     ) -> CasResult {
         let (reply, answer) = channel();
-        let stopped = || StoreError::from_message("the witness's committer has stopped");
+        self.submit(origin, req, size, root, Reply::Blocking(reply))?;
+        answer.recv().map_err(|_| stopped())?
+    }
+
+    /// As [`Committer::cas`], awaiting the commit instead of blocking a thread.
+    pub(crate) async fn cas_async(
+        &self,
+        origin: &str,
+        req: &AddCheckpointRequest,
+        size: u64,
+        root: &Hash,
+    ) -> CasResult {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.submit(origin, req, size, root, Reply::Async(reply))?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    fn submit(
+        &self,
+        origin: &str,
+        req: &AddCheckpointRequest,
+        size: u64,
+        root: &Hash,
+        reply: Reply,
+    ) -> Result<(), StoreError> {
         self.tx
             .as_ref()
             .ok_or_else(stopped)?
@@ -77,8 +130,7 @@ impl Committer {
                 root: *root,
                 reply,
             })
-            .map_err(|_| stopped())?;
-        answer.recv().map_err(|_| stopped())?
+            .map_err(|_| stopped())
     }
 }
 
@@ -103,7 +155,7 @@ fn run(store: &Store, rx: &Receiver<Cas>) {
         match apply(store, &ops) {
             Ok(outcomes) => {
                 for (op, out) in ops.into_iter().zip(outcomes) {
-                    let _ = op.reply.send(Ok(out));
+                    op.reply.send(Ok(out));
                 }
             }
             Err(e) => {
@@ -112,7 +164,7 @@ fn run(store: &Store, rx: &Receiver<Cas>) {
                     ops.len()
                 );
                 for op in ops {
-                    let _ = op.reply.send(Err(e.clone()));
+                    op.reply.send(Err(e.clone()));
                 }
             }
         }
@@ -163,4 +215,186 @@ fn apply(store: &Store, ops: &[Cas]) -> Result<Vec<Checked>, StoreError> {
         tx.abort()?;
     }
     Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The witness's safety property, checked at the storage boundary: no cosignature
+    //! leaves the witness before the fsync of the state that records it has returned,
+    //! and none at all when that fsync fails.
+
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Condvar, Mutex};
+
+    use quorate_proto::checkpoint::Checkpoint;
+    use quorate_proto::cosignature::CosignatureSigner;
+    use quorate_proto::merkle;
+    use quorate_proto::note::{self, Signer};
+    use redb::StorageBackend;
+    use redb::backends::InMemoryBackend;
+
+    type IoResult<T> = Result<T, std::io::Error>;
+
+    use crate::{AddCheckpointRequest, Store, Witness, WitnessError};
+
+    /// An in-memory redb backend whose `sync_data` can be held (until released) or failed.
+    #[derive(Debug, Default)]
+    struct Gated {
+        mem: InMemoryBackend,
+        fail: AtomicBool,
+        /// Syncs that passed the gate.
+        synced: AtomicUsize,
+        /// (held, syncs waiting at the gate)
+        gate: Mutex<(bool, usize)>,
+        cv: Condvar,
+    }
+
+    impl Gated {
+        fn hold(&self, on: bool) {
+            self.gate.lock().unwrap().0 = on;
+            self.cv.notify_all();
+        }
+
+        /// Blocks until a sync is waiting at the held gate.
+        fn wait_for_held_sync(&self) {
+            let g = self.gate.lock().unwrap();
+            drop(self.cv.wait_while(g, |(_, waiting)| *waiting == 0).unwrap());
+        }
+    }
+
+    #[derive(Debug)]
+    struct Shared(Arc<Gated>);
+
+    impl StorageBackend for Shared {
+        fn len(&self) -> IoResult<u64> {
+            self.0.mem.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> IoResult<()> {
+            self.0.mem.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> IoResult<()> {
+            self.0.mem.set_len(len)
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> IoResult<()> {
+            self.0.mem.write(offset, data)
+        }
+        fn sync_data(&self) -> IoResult<()> {
+            let mut g = self.0.gate.lock().unwrap();
+            g.1 += 1;
+            self.0.cv.notify_all();
+            g = self.0.cv.wait_while(g, |(held, _)| *held).unwrap();
+            g.1 -= 1;
+            drop(g);
+            self.0.synced.fetch_add(1, Ordering::SeqCst);
+            if self.0.fail.load(Ordering::SeqCst) {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.0.mem.sync_data()
+        }
+    }
+
+    fn setup() -> (Arc<Gated>, Arc<Witness>, Signer) {
+        let gated = Arc::new(Gated::default());
+        let db = redb::Database::builder()
+            .create_with_backend(Shared(gated.clone()))
+            .unwrap();
+        let log = Signer::generate("log.example/gated", [5; 32]).unwrap();
+        let w = Witness::new(
+            CosignatureSigner::generate("witness.example/gated", [6; 32]).unwrap(),
+            vec![log.verifier()],
+            Store::init(db).unwrap(),
+            || 1_700_000_000u64,
+        )
+        .unwrap();
+        (gated, Arc::new(w), log)
+    }
+
+    fn request(log: &Signer, size: u64, root: merkle::Hash) -> AddCheckpointRequest {
+        let text = Checkpoint::new(log.name(), size, root, vec![])
+            .unwrap()
+            .to_text();
+        let signed = note::sign(&text, &[log]).unwrap();
+        AddCheckpointRequest::new(0, vec![], signed.into_bytes())
+    }
+
+    /// Holds the sync of the next commit, starts `ask` (which answers on its channel with
+    /// the sync count seen when the answer was made), checks that nothing was answered
+    /// while the sync was held, releases it, and returns the answer.
+    fn answered_after_sync<T: Send + 'static>(
+        gated: &Gated,
+        ask: impl FnOnce(std::sync::mpsc::Sender<(T, usize)>),
+    ) -> T {
+        /// Opens the gate however the test ends, so a failing assert cannot leave the
+        /// committer (which the witness's drop joins) blocked for ever.
+        struct Release<'a>(&'a Gated);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                self.0.hold(false);
+            }
+        }
+        let before = gated.synced.load(Ordering::SeqCst);
+        gated.hold(true);
+        let _release = Release(gated);
+        let (tx, rx) = std::sync::mpsc::channel();
+        ask(tx);
+        gated.wait_for_held_sync();
+        assert!(rx.try_recv().is_err(), "answered while the sync was held");
+        gated.hold(false);
+        let (answer, synced_then) = rx.recv().unwrap();
+        assert!(synced_then > before, "answered before the sync returned");
+        answer
+    }
+
+    #[test]
+    fn no_cosignature_before_the_state_is_synced() {
+        let (gated, w, log) = setup();
+        let req = request(&log, 0, merkle::empty_root());
+        let (g2, w2) = (gated.clone(), w.clone());
+        let sigs = answered_after_sync(&gated, move |tx| {
+            std::thread::spawn(move || {
+                let r = w2.add_checkpoint_request(&req);
+                tx.send((r, g2.synced.load(Ordering::SeqCst))).unwrap();
+            });
+        });
+        assert_eq!(sigs.unwrap().len(), 1);
+
+        // The async path, with the next checkpoint (from the stored size 0 the proof is
+        // empty).
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut tree = merkle::MemoryLog::new();
+        tree.append(b"a");
+        let req = request(&log, 1, tree.root());
+        let (g2, w2) = (gated.clone(), w.clone());
+        let sigs = answered_after_sync(&gated, |tx| {
+            rt.spawn(async move {
+                let r = w2.add_checkpoint_request_async(req).await;
+                tx.send((r, g2.synced.load(Ordering::SeqCst))).unwrap();
+            });
+        });
+        assert_eq!(sigs.unwrap().len(), 1);
+        assert_eq!(w.latest(log.name()).unwrap().unwrap().size, 1);
+    }
+
+    #[test]
+    fn a_failed_sync_cosigns_nothing() {
+        let (gated, w, log) = setup();
+        gated.fail.store(true, Ordering::SeqCst);
+        let req = request(&log, 0, merkle::empty_root());
+        match w.add_checkpoint_request(&req) {
+            Err(WitnessError::Store(_)) => {}
+            other => panic!("a failed commit answered {other:?}"),
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        match rt.block_on(w.add_checkpoint_request_async(req)) {
+            Err(WitnessError::Store(_)) => {}
+            other => panic!("a failed commit answered {other:?}"),
+        }
+    }
 }

@@ -114,7 +114,7 @@ async fn add_checkpoint(State(w): State<Arc<Witness>>, body: Body) -> Response {
         Ok(b) => b,
         Err(r) => return r,
     };
-    match blocking(move || w.add_checkpoint(&bytes)).await {
+    match w.add_checkpoint_async(&bytes).await {
         Ok(lines) => (StatusCode::OK, [(header::CONTENT_TYPE, TEXT)], lines).into_response(),
         Err(e) => error_response(&e),
     }

@@ -99,7 +99,11 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the state file and its tables.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = Database::create(path)?;
+        Store::init(Database::create(path)?)
+    }
+
+    /// Creates the tables in `db` if needed.
+    pub(crate) fn init(db: Database) -> Result<Store, StoreError> {
         let tx = db.begin_write()?;
         tx.open_table(CHECKPOINTS)?;
         {

@@ -8,7 +8,9 @@ use crate::commit::Committer;
 use crate::request::AddCheckpointRequest;
 use crate::store::Recorded;
 use crate::{Store, StoredCheckpoint, StoredEquivocation, WitnessError};
-use quorate_proto::checkpoint::{Checkpoint, CheckpointError, LogKeys, verify_log_checkpoint};
+use quorate_proto::checkpoint::{
+    Checkpoint, CheckpointError, LogKeys, VerifiedCheckpoint, verify_log_checkpoint,
+};
 use quorate_proto::cosignature::{CosignatureSigner, CosignatureVerifier};
 use quorate_proto::equivocation::Equivocation;
 use quorate_proto::merkle::{self, Hash};
@@ -68,6 +70,14 @@ impl std::fmt::Debug for Witness {
             .field("logs", &self.logs.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
+}
+
+/// A request that passed every check needing no stored state.
+struct Admitted {
+    origin: String,
+    verified: VerifiedCheckpoint,
+    size: u64,
+    root: Hash,
 }
 
 /// What a failed check found out about the log, to act on after the transaction ends.
@@ -208,18 +218,66 @@ impl Witness {
 
     /// Checks a parsed request against the spec's rules and, if they all pass, records
     /// the checkpoint durably and cosigns it. See the crate documentation for the status
-    /// of each failure.
+    /// of each failure. Blocks (it waits for the commit); on an async runtime use
+    /// [`Witness::add_checkpoint_request_async`].
     pub fn add_checkpoint_request(
         &self,
         req: &AddCheckpointRequest,
     ) -> Result<Vec<NoteSignature>, WitnessError> {
-        // 400 / 404 / 403: parse, find the log, verify its signature.
+        let a = self.admit(req)?;
+        let (result, finding) = self.committer.cas(&a.origin, req, a.size, &a.root)?;
+        self.act_on(&a, req, finding);
+        result?;
+        self.cosign(&a)
+    }
+
+    /// As [`Witness::add_checkpoint_request`], awaiting the durable commit without
+    /// holding a thread: the signature check and the signing run on the calling task
+    /// (a fraction of a millisecond each), only the rare storing of equivocation evidence
+    /// goes to the blocking pool.
+    pub async fn add_checkpoint_request_async(
+        self: &Arc<Self>,
+        req: AddCheckpointRequest,
+    ) -> Result<Vec<NoteSignature>, WitnessError> {
+        let a = self.admit(&req)?;
+        let (result, finding) = self
+            .committer
+            .cas_async(&a.origin, &req, a.size, &a.root)
+            .await?;
+        let a = if matches!(finding, Finding::None) {
+            a
+        } else {
+            let me = self.clone();
+            tokio::task::spawn_blocking(move || {
+                me.act_on(&a, &req, finding);
+                a
+            })
+            .await
+            .map_err(|e| WitnessError::Internal(format!("storing evidence: {e}")))?
+        };
+        result?;
+        self.cosign(&a)
+    }
+
+    /// As [`Witness::add_checkpoint`], awaiting the commit (see
+    /// [`Witness::add_checkpoint_request_async`]).
+    pub async fn add_checkpoint_async(
+        self: &Arc<Self>,
+        body: &[u8],
+    ) -> Result<String, WitnessError> {
+        let req = AddCheckpointRequest::parse(body)?;
+        let sigs = self.add_checkpoint_request_async(req).await?;
+        Ok(sigs.iter().map(NoteSignature::to_line).collect())
+    }
+
+    /// The checks that need no stored state: 400 / 404 / 403 (parse, find the log,
+    /// verify its signature), and the size rules.
+    fn admit(&self, req: &AddCheckpointRequest) -> Result<Admitted, WitnessError> {
         let origin = checkpoint_origin(&req.checkpoint)?;
-        let origin = origin.as_str();
         let log = self
             .logs
-            .get(origin)
-            .ok_or_else(|| WitnessError::UnknownOrigin(origin.to_owned()))?;
+            .get(&origin)
+            .ok_or_else(|| WitnessError::UnknownOrigin(origin.clone()))?;
         let verified = verify_log_checkpoint(&req.checkpoint, log, &[], None).map_err(classify)?;
         let cp = verified.checkpoint();
         let (size, root) = (cp.size(), *cp.root_hash());
@@ -234,13 +292,23 @@ impl Witness {
                 "a checkpoint of size 0 must carry the empty-tree root".into(),
             ));
         }
-        if self.is_equivocating(origin) {
-            return Err(WitnessError::Equivocating(origin.to_owned()));
+        if self.is_equivocating(&origin) {
+            return Err(WitnessError::Equivocating(origin));
         }
+        Ok(Admitted {
+            origin,
+            verified,
+            size,
+            root,
+        })
+    }
 
-        // The compare-and-swap, in a durable write transaction shared with whatever other
-        // requests arrived meanwhile (group commit); it returns once that is on disk.
-        let (result, finding) = self.committer.cas(origin, req, size, &root)?;
+    /// Stores the evidence a refused compare-and-swap found, if it proves a fork.
+    /// Blocking (a durable write).
+    fn act_on(&self, a: &Admitted, req: &AddCheckpointRequest, finding: Finding) {
+        let Some(log) = self.logs.get(&a.origin) else {
+            return;
+        };
         match finding {
             Finding::None => {}
             Finding::SameSize(stored) => {
@@ -248,24 +316,25 @@ impl Witness {
             }
             Finding::BadProof(stored) => {
                 if let Ok(prev) = verify_log_checkpoint(&stored, log, &[], None) {
-                    match Equivocation::from_consistency_proof(&prev, &verified, &req.proof) {
+                    match Equivocation::from_consistency_proof(&prev, &a.verified, &req.proof) {
                         Ok(Some(e)) => self.try_record(log, e),
                         _ => tracing::warn!(
-                            origin,
+                            origin = a.origin,
                             old = req.old_size,
-                            size,
+                            size = a.size,
                             "consistency proof did not verify; it does not show an equivocation by itself"
                         ),
                     }
                 }
             }
         }
-        result?;
+    }
 
-        // Durably committed: now cosign.
+    /// Signs the admitted checkpoint. Call only once its compare-and-swap is durable.
+    fn cosign(&self, a: &Admitted) -> Result<Vec<NoteSignature>, WitnessError> {
         let sig = self
             .signer
-            .cosign(verified.note_text(), self.clock.now())
+            .cosign(a.verified.note_text(), self.clock.now())
             .map_err(|e| WitnessError::Internal(format!("cosigning: {e}")))?;
         Ok(vec![sig])
     }

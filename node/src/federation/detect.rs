@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use quorate_proto::checkpoint::{VerifiedCheckpoint, verify_checkpoint};
 use quorate_proto::cosignature::CosignatureVerifier;
@@ -101,11 +101,12 @@ impl Inner {
         }
         let prev = self.seen.lock().ok().and_then(|s| s.get(origin).cloned());
         let Some(prev) = prev else {
-            self.set_seen(origin, note, ours).await;
+            self.set_seen(origin, note, ours, Persist::unless_ours(ours))
+                .await;
             return Validation::Accept;
         };
         let Ok(pv) = verify_checkpoint(prev.note.as_bytes(), log, &[]) else {
-            self.set_seen(origin, note, ours).await;
+            self.set_seen(origin, note, ours, Persist::Now).await;
             return Validation::Accept;
         };
         let (p, c) = (pv.checkpoint(), v.checkpoint());
@@ -120,7 +121,8 @@ impl Inner {
             // verified cosignatures. Copies differing only in stripped lines share one
             // message id, so this relays each checkpoint once.
             if (ours && !prev.ours) || note.len() > prev.note.len() {
-                self.set_seen(origin, note, ours || prev.ours).await;
+                self.set_seen(origin, note, ours || prev.ours, Persist::Behind)
+                    .await;
             }
             return Validation::Accept;
         }
@@ -148,7 +150,8 @@ impl Inner {
             }
         }
         if newer {
-            self.set_seen(origin, note, ours).await;
+            self.set_seen(origin, note, ours, Persist::unless_ours(ours))
+                .await;
             Validation::Accept
         } else {
             Validation::Ignore
@@ -268,14 +271,27 @@ impl Inner {
         }
     }
 
-    async fn set_seen(&self, origin: &str, note: &[u8], ours: bool) {
+    async fn set_seen(&self, origin: &str, note: &[u8], ours: bool, persist: Persist) {
         let Ok(text) = String::from_utf8(note.to_vec()) else {
             return;
         };
+        if let Ok(mut s) = self.seen.lock() {
+            s.insert(origin.to_owned(), Seen { note: text, ours });
+        } else {
+            return;
+        }
+        match persist {
+            Persist::Now => self.write_seen().await,
+            Persist::Behind => self.seen_dirty.notify_one(),
+        }
+    }
+
+    /// Writes the whole map to `seen.json` (atomically). Writers queue on `seen_write`
+    /// and each takes its snapshot once it holds it, so the file only moves forward.
+    pub(super) async fn write_seen(&self) {
         let _w = self.seen_write.lock().await;
         let snapshot = {
-            let Ok(mut s) = self.seen.lock() else { return };
-            s.insert(origin.to_owned(), Seen { note: text, ours });
+            let Ok(s) = self.seen.lock() else { return };
             serde_json::to_vec_pretty(&*s).unwrap_or_default()
         };
         let path = self.data.seen_path();
@@ -283,5 +299,75 @@ impl Inner {
         if let Ok(Err(e)) = r {
             tracing::warn!("persisting seen checkpoints: {e:#}");
         }
+    }
+
+    /// The write-behind of `seen.json`: after an update marked [`Persist::Behind`], one
+    /// write, then at least [`SEEN_FLUSH`] until the next, so the updates of a busy
+    /// federation (every cosigning round changes the entry of its log at every node, twice)
+    /// share writes instead of costing two fsyncs each. Idle, it waits without timers.
+    pub(super) async fn seen_writer(self: Arc<Self>) {
+        loop {
+            self.seen_dirty.notified().await;
+            self.write_seen().await;
+            tokio::time::sleep(SEEN_FLUSH).await;
+        }
+    }
+}
+
+/// Least time between two write-behinds of `seen.json`.
+pub(super) const SEEN_FLUSH: Duration = Duration::from_millis(500);
+
+/// Whether an update of the seen map must be on disk before it is acted on.
+///
+/// `seen.json` is what fork detection compares new checkpoints with after a restart.
+/// An update whose loss in a crash could hide a fork is written before the checkpoint is
+/// relayed (`Now`): a log's first or newer checkpoint that our witness did not cosign.
+/// The rest is written behind (`Behind`): more cosignature lines on a checkpoint already
+/// held (same size and root: nothing to compare differently), and checkpoints our
+/// witness cosigned, which the witness state already holds durably and
+/// [`merge_witnessed`] restores into the map at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Persist {
+    Now,
+    Behind,
+}
+
+impl Persist {
+    fn unless_ours(ours: bool) -> Persist {
+        if ours { Persist::Behind } else { Persist::Now }
+    }
+}
+
+/// Adds to `seen` the latest checkpoint our witness cosigned of every peer log where it
+/// is larger than the one held (or none is held), so a write-behind lost in a crash is
+/// recovered from the witness's durable state. Lines other than the log's signature are
+/// dropped, as for every relayed note.
+pub(super) fn merge_witnessed(
+    seen: &mut BTreeMap<String, Seen>,
+    witness: &quorate_witness::Witness,
+    logs: &HashMap<String, Ed25519Verifier>,
+    own_origin: &str,
+) {
+    for (origin, log) in logs {
+        if origin == own_origin {
+            continue;
+        }
+        let Ok(Some(stored)) = witness.latest(origin) else {
+            continue;
+        };
+        let Ok(r) = relay::canonicalize(origin, &stored.note, log, &[]) else {
+            continue;
+        };
+        let held = seen
+            .get(origin)
+            .and_then(|s| verify_checkpoint(s.note.as_bytes(), log, &[]).ok())
+            .map(|v| v.checkpoint().size());
+        if held.is_some_and(|h| h >= r.verified.checkpoint().size()) {
+            continue;
+        }
+        let Ok(note) = String::from_utf8(r.kept) else {
+            continue;
+        };
+        seen.insert(origin.clone(), Seen { note, ours: true });
     }
 }

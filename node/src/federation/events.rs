@@ -180,25 +180,29 @@ impl Inner {
                         None,
                     );
                 }
-                let w = self.witness.clone();
                 let req = AddCheckpointRequest::new(old_size, proof, note.clone());
-                let r = tokio::task::spawn_blocking(move || w.add_checkpoint_request(&req)).await;
+                let started = std::time::Instant::now();
+                let r = self.witness.add_checkpoint_request_async(req).await;
+                tracing::debug!(
+                    origin,
+                    us = started.elapsed().as_micros(),
+                    "witness: add-checkpoint answered"
+                );
                 match r {
-                    Ok(Ok(sigs)) => {
+                    Ok(sigs) => {
                         self.shared.cosign_served.fetch_add(1, Ordering::Relaxed);
                         self.shared.record_witnessed(&origin, &note);
                         let lines: String = sigs.iter().map(NoteSignature::to_line).collect();
                         (Response::Cosigned(lines.into_bytes()), Some((origin, note)))
                     }
-                    Ok(Err(WitnessError::Conflict { latest_size })) => {
+                    Err(WitnessError::Conflict { latest_size }) => {
                         (Response::Conflict { size: latest_size }, None)
                     }
-                    Ok(Err(e)) => {
+                    Err(e) => {
                         self.shared.cosign_refused.fetch_add(1, Ordering::Relaxed);
                         tracing::info!(origin, status = e.status(), "refused to cosign: {e}");
                         (Response::error(e.status(), e.to_string()), None)
                     }
-                    Err(e) => (Response::error(500, e.to_string()), None),
                 }
             }
             Request::Equivocations => {
