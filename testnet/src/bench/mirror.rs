@@ -17,6 +17,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use ed25519_dalek::SigningKey;
@@ -45,6 +46,9 @@ pub struct ColdMirror {
     pub cache_bytes: u64,
     /// Peak RSS of the `quorate mirror` process.
     pub client_peak_rss: u64,
+    /// CPU time of the client, and of all the nodes together, during the mirror.
+    pub client_cpu: Duration,
+    pub node_cpu: Duration,
     /// Seconds spent building the stores (signing and appending), not part of `secs`.
     pub build_secs: f64,
 }
@@ -84,7 +88,7 @@ fn envelope(log: usize, i: u64, reviewers: &[(SigningKey, String)]) -> Result<Si
         digest: Digest::Sha256(digest),
         delta_from: None,
         criteria: vec![
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 "safe-to-run"
             } else {
                 "safe-to-deploy"
@@ -100,7 +104,7 @@ fn envelope(log: usize, i: u64, reviewers: &[(SigningKey, String)]) -> Result<Si
         organisation: format!("Review Office {log}"),
         time: 1_760_000_000 + i * 37,
         notes,
-        links: if i % 4 == 0 {
+        links: if i.is_multiple_of(4) {
             vec![format!("https://reviews{log}.example/{i}")]
         } else {
             vec![]
@@ -195,6 +199,32 @@ fn wchar(pid: u32) -> Result<u64> {
         .with_context(|| format!("no wchar in /proc/{pid}/io"))
 }
 
+/// Waits until every node used under 5 % of a core over half a second.
+fn wait_idle(serves: &[Serve]) -> Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let a = serves
+            .iter()
+            .map(|s| procs::cpu_time(s.pid()))
+            .collect::<Result<Vec<_>>>()?;
+        std::thread::sleep(Duration::from_millis(500));
+        let busy = serves
+            .iter()
+            .zip(a)
+            .map(|(s, a)| Ok(procs::cpu_time(s.pid())?.saturating_sub(a)))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .any(|d| d > Duration::from_millis(25));
+        if !busy {
+            return Ok(());
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "the nodes never went idle after starting"
+        );
+    }
+}
+
 /// Builds `logs` logs of `entries` entries under `dir`, serves each from its own
 /// `quorate-node serve`, and times `quorate mirror` (`cli`) into an empty cache.
 pub fn cold_mirror(
@@ -230,10 +260,18 @@ pub fn cold_mirror(
     std::fs::write(&policy_path, &policy)?;
     let cache = dir.join("cache");
 
+    // A node that has just started indexes its whole log for its web pages (decoding
+    // every entry); the mirror is timed against nodes that are done with that, as a
+    // client meets a serving log.
+    wait_idle(&serves)?;
     let before: Vec<u64> = serves
         .iter()
         .map(|s| wchar(s.pid()))
         .collect::<Result<_>>()?;
+    let cpu_before = serves
+        .iter()
+        .map(|s| procs::cpu_time(s.pid()))
+        .collect::<Result<Vec<_>>>()?;
     let mut cmd = Command::new(cli);
     cmd.arg("mirror")
         .arg("--policy")
@@ -241,11 +279,15 @@ pub fn cold_mirror(
         .arg("--cache")
         .arg(&cache)
         .arg("--json");
-    let (wall, rss, out) = procs::timed_child(cmd)?;
+    let (wall, rss, client_cpu, out) = procs::timed_child_cpu(cmd)?;
     let after: Vec<u64> = serves
         .iter()
         .map(|s| wchar(s.pid()))
         .collect::<Result<_>>()?;
+    let mut node_cpu = Duration::ZERO;
+    for (s, b) in serves.iter().zip(cpu_before) {
+        node_cpu += procs::cpu_time(s.pid())?.saturating_sub(b);
+    }
     drop(serves);
 
     let doc: serde_json::Value =
@@ -266,6 +308,8 @@ pub fn cold_mirror(
         wire_bytes,
         cache_bytes,
         client_peak_rss: rss,
+        client_cpu,
+        node_cpu,
         build_secs,
     })
 }
@@ -302,7 +346,11 @@ pub fn rows(
         .ratio(m.secs / floor, "x")
         .target("< 10 s", m.secs < 10.0)
         .note(format!(
-            "client peak RSS {:.0} MiB; stores built in {:.1} s through the append path",
+            "CPU: client {:.1} s, nodes {:.1} s, on {} cores; client peak RSS {:.0} MiB; \
+             stores built in {:.1} s through the append path",
+            m.client_cpu.as_secs_f64(),
+            m.node_cpu.as_secs_f64(),
+            fl.cores,
             mib(m.client_peak_rss),
             m.build_secs
         )),

@@ -165,7 +165,28 @@ pub(super) fn envelope(key: &SigningKey, i: u64) -> Result<Vec<u8>> {
 
 /// Runs `cmd` to completion; returns its wall time, peak RSS (bytes, from `wait4`'s
 /// rusage, so the child's own high-water mark) and stdout.
-pub fn timed_child(mut cmd: Command) -> Result<(Duration, u64, String)> {
+pub fn timed_child(cmd: Command) -> Result<(Duration, u64, String)> {
+    timed_child_cpu(cmd).map(|(w, r, _, o)| (w, r, o))
+}
+
+/// CPU time (user + system) a process has used so far (`/proc/PID/stat`, clock ticks of
+/// 10 ms).
+pub fn cpu_time(pid: u32) -> Result<Duration> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = s.rsplit_once(')').map(|x| x.1).context("malformed stat")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<u64> {
+        f.get(i)
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("no field {i} in /proc/{pid}/stat"))
+    };
+    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the name.
+    Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+}
+
+/// [`timed_child`] plus the child's CPU time (user + system, from the same rusage).
+pub fn timed_child_cpu(mut cmd: Command) -> Result<(Duration, u64, Duration, String)> {
     let t = Instant::now();
     let child = cmd
         .stdin(Stdio::null())
@@ -204,6 +225,12 @@ pub fn timed_child(mut cmd: Command) -> Result<(Duration, u64, String)> {
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
         bail!("child failed (status {status}): {stdout}{stderr}");
     }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     // ru_maxrss is in KiB on Linux.
-    Ok((wall, ru.ru_maxrss as u64 * 1024, stdout))
+    Ok((
+        wall,
+        ru.ru_maxrss as u64 * 1024,
+        tv(ru.ru_utime) + tv(ru.ru_stime),
+        stdout,
+    ))
 }
