@@ -85,6 +85,9 @@ pub struct Config {
     /// bucket, `s3://BUCKET[/PREFIX]`; credentials and endpoint from the AWS environment
     /// variables (see `node/README.md`). Absent = no publishing.
     pub publish_s3_url: Option<String>,
+    /// Bound of the store's page cache (redb's), MiB: the node's resident memory stays
+    /// near this plus its working memory however large the store grows.
+    pub store_cache_mib: u64,
 }
 
 /// `[gossip]`: where the libp2p transport listens.
@@ -189,11 +192,20 @@ impl Default for Config {
             tls_key: None,
             ca_file: None,
             publish_s3_url: None,
+            store_cache_mib: (crate::store::DEFAULT_CACHE_BYTES >> 20) as u64,
         }
     }
 }
 
+/// Largest `store_cache_mib` (1 TiB): a bound, not a way to overflow `usize`.
+pub const MAX_STORE_CACHE_MIB: u64 = 1 << 20;
+
 impl Config {
+    /// `store_cache_mib` in bytes.
+    pub fn store_cache_bytes(&self) -> usize {
+        usize::try_from(self.store_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+    }
+
     /// The HTTP accept loop's connection limits.
     pub fn conn_limits(&self) -> quorate_witness::server::ConnLimits {
         quorate_witness::server::ConnLimits {
@@ -219,6 +231,10 @@ impl Config {
     /// Checks ranges.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.batch_size >= 1, "batch_size must be at least 1");
+        anyhow::ensure!(
+            (1..=MAX_STORE_CACHE_MIB).contains(&self.store_cache_mib),
+            "store_cache_mib must be in 1..={MAX_STORE_CACHE_MIB}"
+        );
         anyhow::ensure!(self.queue_depth >= 1, "queue_depth must be at least 1");
         anyhow::ensure!(
             (1..=MAX_BUNDLE_ENTRY).contains(&self.max_envelope_bytes),
@@ -316,6 +332,8 @@ mod tests {
             "max_batch_envelopes = 0\n",
             "max_batch_envelopes = 5000\nqueue_depth = 100\n",
             "max_batch_envelopes = 10000000\nqueue_depth = 100000000\n",
+            "store_cache_mib = 0\n",
+            "store_cache_mib = 18446744073709551615\n",
         ] {
             let c = Config::parse(bad);
             assert!(

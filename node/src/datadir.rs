@@ -210,11 +210,17 @@ impl DataDir {
 
     /// Opens the store (fails if it does not exist or another process holds it).
     pub fn open_store(&self) -> anyhow::Result<Store> {
+        self.open_store_with_cache(crate::store::DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Self::open_store`] with redb's page cache bounded by `cache_bytes`.
+    pub fn open_store_with_cache(&self, cache_bytes: usize) -> anyhow::Result<Store> {
         let path = self.store_path();
         if !path.exists() {
             bail!("no store at {} (run init first)", path.display());
         }
-        Store::open(&path).with_context(|| format!("opening store {}", path.display()))
+        Store::open_with_cache(&path, cache_bytes)
+            .with_context(|| format!("opening store {}", path.display()))
     }
 }
 

@@ -26,6 +26,9 @@ pub struct ServeOps {
     /// (external witnesses, peers); overrides `ca_file`.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Bound of the store's page cache in MiB; overrides `store_cache_mib`.
+    #[arg(long, value_name = "MIB")]
+    pub store_cache_mib: Option<u64>,
     /// Set by a SIGHUP reload on the re-executed node: the listening socket it inherits.
     #[arg(long, hide = true, value_name = "FD")]
     pub inherit_listen_fd: Option<i32>,
@@ -47,6 +50,9 @@ impl ServeOps {
         }
         if let Some(ca) = this.ca_file {
             cfg.ca_file = Some(ca);
+        }
+        if let Some(m) = this.store_cache_mib {
+            cfg.store_cache_mib = m;
         }
         cfg.validate()
     }

@@ -53,8 +53,9 @@ pub async fn serve_with(data: DataDir, config: Config, reload: Reload) -> anyhow
     let log_verifier = key.signer().verifier();
     let log_vkey = log_verifier.vkey();
     let d = data.clone();
+    let cache = config.store_cache_bytes();
     let store = Arc::new(
-        tokio::task::spawn_blocking(move || d.open_store())
+        tokio::task::spawn_blocking(move || d.open_store_with_cache(cache))
             .await
             .context("opening the store")??,
     );

@@ -35,8 +35,10 @@ const ROWS: &[(&str, bool)] = &[
     ("idle CPU per node", true),
     ("check of ", true),
     ("check peak memory", true),
-    ("cold mirror of 5 logs x 100k entries", false),
-    ("node RSS after a ", true),
+    ("cold mirror of 5 logs x ", true),
+    ("cold mirror bytes on the wire, 5 logs x ", true),
+    ("node RSS at the end of a ", true),
+    ("witness RSS at the end of a ", true),
 ];
 
 fn leading_number(cell: &str) -> Option<f64> {

@@ -28,19 +28,26 @@ impl Serve {
     /// Starts `node serve --data DIR --listen 127.0.0.1:0` (standalone, no config) and
     /// waits until `/checkpoint` answers 200.
     pub fn start(node: &Path, data: &Path, log: &Path) -> Result<Serve> {
-        let err = std::fs::File::create(log)?;
-        let t = Instant::now();
-        let mut child = Command::new(node)
-            .arg("serve")
+        let mut cmd = Command::new(node);
+        cmd.arg("serve")
             .arg("--data")
             .arg(data)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0"]);
+        Serve::spawn(cmd, log, "checkpoint")
+    }
+
+    /// Starts `cmd` (a server that prints `listening on ADDR` first on stdout, stderr to
+    /// `log`) and waits until GET `ready` answers 200.
+    pub fn spawn(mut cmd: Command, log: &Path, ready: &str) -> Result<Serve> {
+        let err = std::fs::File::create(log)?;
+        let t = Instant::now();
+        let mut child = cmd
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(err)
             .spawn()
-            .context("spawning quorate-node serve")?;
+            .context("spawning a server")?;
         let stdout = child.stdout.take().context("no stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -61,20 +68,20 @@ impl Serve {
             .unwrap_or_default();
         let Some(addr) = line.trim().strip_prefix("listening on ") else {
             bail!(
-                "serve did not start ({line:?}): {}",
+                "server did not start ({line:?}): {}",
                 std::fs::read_to_string(log).unwrap_or_default()
             );
         };
         s.url = format!("http://{addr}");
         let agent = agent();
         loop {
-            if let Ok(r) = agent.get(format!("{}/checkpoint", s.url)).call()
+            if let Ok(r) = agent.get(format!("{}/{ready}", s.url)).call()
                 && r.status() == 200
             {
                 break;
             }
             if t.elapsed() > Duration::from_secs(120) {
-                bail!("{} never served /checkpoint", s.url);
+                bail!("{} never served /{ready}", s.url);
             }
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -82,9 +89,9 @@ impl Serve {
         Ok(s)
     }
 
-    /// Resident memory now (VmRSS), bytes.
-    pub fn rss(&self) -> Result<u64> {
-        proc_status_kb(self.child.id(), "VmRSS:").map(|kb| kb * 1024)
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
@@ -95,7 +102,7 @@ impl Drop for Serve {
     }
 }
 
-fn proc_status_kb(pid: u32, field: &str) -> Result<u64> {
+pub(super) fn proc_status_kb(pid: u32, field: &str) -> Result<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     s.lines()
         .find_map(|l| l.strip_prefix(field))
@@ -103,7 +110,7 @@ fn proc_status_kb(pid: u32, field: &str) -> Result<u64> {
         .with_context(|| format!("no {field} in /proc/{pid}/status"))
 }
 
-fn agent() -> ureq::Agent {
+pub(super) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(30)))
         .http_status_as_error(false)
@@ -129,7 +136,7 @@ pub fn init_log(node: &Path, data: &Path, seed: [u8; 32]) -> Result<SigningKey> 
     Ok(SigningKey::from_bytes(&seed))
 }
 
-fn envelope(key: &SigningKey, i: u64) -> Result<Vec<u8>> {
+pub(super) fn envelope(key: &SigningKey, i: u64) -> Result<Vec<u8>> {
     let att = Attestation {
         artifacts: vec![],
         scope: Some(Scope::Full),
@@ -156,62 +163,30 @@ fn envelope(key: &SigningKey, i: u64) -> Result<Vec<u8>> {
     Ok(attestation::sign(&att, key)?)
 }
 
-/// What the soak saw.
-#[derive(Debug, Clone, Copy)]
-pub struct Soak {
-    pub secs: f64,
-    pub target_rate: f64,
-    pub achieved_rate: f64,
-    pub rss_start: u64,
-    pub rss_end: u64,
-}
-
-/// Submits to `serve` over HTTP at about `rate` entries/s (batches of 64, signed on the fly)
-/// for `dur`; RSS is read after the first tenth (warm) and at the end.
-pub fn soak(serve: &Serve, key: &SigningKey, rate: f64, dur: Duration) -> Result<Soak> {
-    const B: u64 = 64;
-    let agent = agent();
-    let url = format!("{}/v1/attestations", serve.url);
-    let start = Instant::now();
-    let mut sent = 0u64;
-    let mut rss_start = None;
-    while start.elapsed() < dur {
-        if rss_start.is_none() && start.elapsed() > dur / 10 {
-            rss_start = Some(serve.rss()?);
-        }
-        // Pace: batch k leaves at k*B/rate seconds.
-        let due = Duration::from_secs_f64(sent as f64 / rate);
-        if let Some(wait) = due.checked_sub(start.elapsed()) {
-            std::thread::sleep(wait);
-        }
-        let mut body = Vec::new();
-        for i in sent..sent + B {
-            let e = envelope(key, i)?;
-            body.extend_from_slice(&u32::try_from(e.len())?.to_be_bytes());
-            body.extend_from_slice(&e);
-        }
-        let r = agent
-            .post(&url)
-            .header("content-type", "application/x-quorate-batch")
-            .send(&body[..])?;
-        if !r.status().is_success() {
-            bail!("soak submission answered {}", r.status());
-        }
-        sent += B;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    Ok(Soak {
-        secs,
-        target_rate: rate,
-        achieved_rate: sent as f64 / secs,
-        rss_start: rss_start.unwrap_or(0),
-        rss_end: serve.rss()?,
-    })
-}
-
 /// Runs `cmd` to completion; returns its wall time, peak RSS (bytes, from `wait4`'s
 /// rusage, so the child's own high-water mark) and stdout.
-pub fn timed_child(mut cmd: Command) -> Result<(Duration, u64, String)> {
+pub fn timed_child(cmd: Command) -> Result<(Duration, u64, String)> {
+    timed_child_cpu(cmd).map(|(w, r, _, o)| (w, r, o))
+}
+
+/// CPU time (user + system) a process has used so far (`/proc/PID/stat`, clock ticks of
+/// 10 ms).
+pub fn cpu_time(pid: u32) -> Result<Duration> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = s.rsplit_once(')').map(|x| x.1).context("malformed stat")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<u64> {
+        f.get(i)
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("no field {i} in /proc/{pid}/stat"))
+    };
+    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the name.
+    Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+}
+
+/// [`timed_child`] plus the child's CPU time (user + system, from the same rusage).
+pub fn timed_child_cpu(mut cmd: Command) -> Result<(Duration, u64, Duration, String)> {
     let t = Instant::now();
     let child = cmd
         .stdin(Stdio::null())
@@ -250,6 +225,12 @@ pub fn timed_child(mut cmd: Command) -> Result<(Duration, u64, String)> {
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
         bail!("child failed (status {status}): {stdout}{stderr}");
     }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     // ru_maxrss is in KiB on Linux.
-    Ok((wall, ru.ru_maxrss as u64 * 1024, stdout))
+    Ok((
+        wall,
+        ru.ru_maxrss as u64 * 1024,
+        tv(ru.ru_utime) + tv(ru.ru_stime),
+        stdout,
+    ))
 }
