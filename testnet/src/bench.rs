@@ -624,11 +624,15 @@ pub fn run_all(plan: &Plan, dir: &Path) -> Result<(Floors, Vec<Row>)> {
         "quorate bench-check",
     )?;
     // Both bundle layouts, runs interleaved so that both see the same machine.
-    let layouts = [("bundle", "a bundle"), ("bundle-packed", "a packed bundle")];
+    // (directory, row label before and after the input's size)
+    let layouts = [
+        ("bundle", "check of", " from a bundle"),
+        ("bundle-packed", "check from a packed bundle of", ""),
+    ];
     let mut times = vec![Vec::new(); layouts.len()];
     let mut peak = 0;
     for _ in 0..plan.check_runs.max(1) {
-        for (i, (sub, _)) in layouts.iter().enumerate() {
+        for (i, (sub, _, _)) in layouts.iter().enumerate() {
             let mut cmd = Command::new(&bins.cli);
             cmd.arg("check")
                 .arg(cdir.join("Cargo.lock"))
@@ -645,13 +649,13 @@ pub fn run_all(plan: &Plan, dir: &Path) -> Result<(Floors, Vec<Row>)> {
     let atts = (plan.check_packages * 5) as f64;
     let cfloor = atts / fl.verify_all * 1e3;
     let cfloor_b = atts / fl.batch_all * 1e3;
-    for ((_, what), mut t) in layouts.iter().zip(times) {
+    for ((_, what, from), mut t) in layouts.iter().zip(times) {
         t.sort();
         let check_ms = t[t.len() / 2].as_secs_f64() * 1e3;
         rows.push(
             Row::measured(
                 format!(
-                    "check of {} packages x 5 jurisdictions from {what} (median of {})",
+                    "{what} {} packages x 5 jurisdictions{from} (median of {})",
                     plan.check_packages,
                     t.len()
                 ),

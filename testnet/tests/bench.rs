@@ -34,6 +34,7 @@ const ROWS: &[(&str, bool)] = &[
     ("checkpoint -> all ", true),
     ("idle CPU per node", true),
     ("check of ", true),
+    ("check from a packed bundle of ", true),
     ("check peak memory", true),
     ("cold mirror of 5 logs x ", true),
     ("cold mirror bytes on the wire, 5 logs x ", true),
