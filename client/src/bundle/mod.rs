@@ -305,6 +305,17 @@ pub(crate) fn log_dir(dir: &Path, policy: &Policy, origin: &str) -> PathBuf {
     ld
 }
 
+/// [`verify_cached`] with one decoded-key cache per thread: both loaders verify on
+/// [`par_map`]'s workers, where each reviewer key is then decompressed once per thread.
+fn verify_on_this_thread(
+    envelope: &[u8],
+) -> Result<VerifiedAttestation, quorate_proto::attestation::AttestationError> {
+    thread_local! {
+        static KEYS: std::cell::RefCell<KeyCache> = std::cell::RefCell::new(KeyCache::new());
+    }
+    KEYS.with(|k| verify_cached(envelope, &mut k.borrow_mut()))
+}
+
 /// Loads a bundle's entries for `wanted` packages, and its evidence, into `ev`.
 pub fn load_into(
     dir: &Path,
@@ -375,10 +386,6 @@ fn load_files(
     for (w, atts) in listed.into_iter().enumerate() {
         files.extend(atts?.into_iter().map(|p| (w, p)));
     }
-    thread_local! {
-        // One decoded-key cache per worker thread.
-        static KEYS: std::cell::RefCell<KeyCache> = std::cell::RefCell::new(KeyCache::new());
-    }
     // One unreadable, oversized or malformed file costs its own entry only (with a
     // warning naming it); a hostile or damaged file must not stop the whole check.
     let load_file = |p: &Path| -> Result<Item, String> {
@@ -393,9 +400,7 @@ fn load_files(
         });
         match read {
             Ok((env, proof)) => {
-                let v = KEYS
-                    .with(|k| verify_cached(&env, &mut k.borrow_mut()))
-                    .map_err(|e| e.to_string());
+                let v = verify_on_this_thread(&env).map_err(|e| e.to_string());
                 Ok((p.to_path_buf(), v, proof))
             }
             Err(e) => Err(format!("{e}; entry {} ignored", p.display())),

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use quorate_proto::attestation::{KeyCache, VerifiedAttestation, verify_cached};
+use quorate_proto::attestation::VerifiedAttestation;
 
 use super::pack::{self, Record};
 use super::{BundleError, Loaded, log_dir};
@@ -103,13 +103,9 @@ pub(super) fn load(
         }
         records.extend(rs.into_iter().enumerate().map(|(n, r)| (l, n, r)));
     }
-    thread_local! {
-        // One decoded-key cache per worker thread.
-        static KEYS: std::cell::RefCell<KeyCache> = std::cell::RefCell::new(KeyCache::new());
-    }
     type Checked = Option<Result<(VerifiedAttestation, Inclusion), String>>;
     let checked: Vec<Checked> = par_map(&records, |(l, _, r)| {
-        let v = KEYS.with(|k| verify_cached(r.envelope, &mut k.borrow_mut()));
+        let v = super::verify_on_this_thread(r.envelope);
         if let (Some(ws), Ok(v)) = (wanted, &v) {
             // Filtered after verifying (which decodes), not before: decoding twice cost
             // more than verifying the few entries a bundle holds beyond the lockfile.
