@@ -223,10 +223,43 @@ pub fn machine(dir: &Path) -> String {
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "unknown kernel".into());
     let fs = filesystem(dir).unwrap_or_else(|| "unknown filesystem".into());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or_else(
+            || "unknown memory".into(),
+            |kb| format!("{:.1} GiB", kb as f64 / 1048576.0),
+        );
     format!(
-        "{} cores (nproc), {cpu}, Linux {kernel}, data dir on {fs}",
+        "{} cores (nproc), {cpu}, {mem}, Linux {kernel}, data dir on {fs}",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     )
+}
+
+/// The 1-minute load average (/proc/loadavg), to say whether other work shared the cores.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The commit the run was built from (`git describe --always --dirty`), when known.
+fn commit() -> String {
+    std::process::Command::new("git")
+        .args(["describe", "--always", "--dirty"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The filesystem type and device of the mount holding `dir` (/proc/mounts).
@@ -775,7 +808,9 @@ pub fn main(quick: bool, dir: Option<PathBuf>, out: Option<PathBuf>) -> Result<b
             tmp.path().to_path_buf()
         }
     };
+    let load_before = load_average();
     let (fl, rows) = run_all(&plan, &dir)?;
+    let load_after = load_average();
     let mach = machine(&dir);
     let fls = floors_text(&fl);
     let tab = table(&rows);
@@ -796,10 +831,16 @@ pub fn main(quick: bool, dir: Option<PathBuf>, out: Option<PathBuf>) -> Result<b
         }
         let doc = format!(
             "# `quorate-testnet bench{}` results\n\nMachine: {mach}.\n\n{fls}.\n\n{tab}\n\
-             Run took {:.0} s. Other builds shared the cores, so compare the ratios, not the \
-             absolute figures. Plan: {plan:?}\n",
+             Run took {:.0} s at commit {}; load average (1 min) {} before the run and {} \
+             after it (the run itself keeps up to all cores busy; compare the ratios, not \
+             the absolute figures, across machines). Every row that misses its target has a paragraph in \
+             [bench/README.md](README.md) saying what stops it, with a profile where the \
+             time goes to CPU. Plan: {plan:?}\n",
             if quick { " --quick" } else { "" },
-            t.elapsed().as_secs_f64()
+            t.elapsed().as_secs_f64(),
+            commit(),
+            load_before.map_or("unknown".into(), |l| format!("{l:.2}")),
+            load_after.map_or("unknown".into(), |l| format!("{l:.2}")),
         );
         std::fs::write(&o, doc).with_context(|| format!("writing {}", o.display()))?;
         eprintln!("bench: wrote {}", o.display());
