@@ -199,7 +199,9 @@ pub fn admit(
             limit,
         });
     }
-    let verified = attestation::verify(envelope).map_err(|e| match e {
+    // Each handler thread decodes a registered reviewer's key once, not per envelope
+    // (a point decompression, a sizable part of a verification).
+    let verified = attestation::verify_on_this_thread(envelope).map_err(|e| match e {
         AttestationError::BadSignature | AttestationError::BadPublicKey => {
             AdmissionError::BadSignature(e)
         }

@@ -113,12 +113,14 @@ fn every_single_byte_flip_rejected() {
 
 /// The key cache changes no decision: every truncation and byte flip of a good envelope,
 /// and an envelope whose reviewer key is small-order, get the same result from
-/// `verify_cached` (with the good key already cached) as from `verify`.
+/// `verify_cached` (with the good key already cached) and `verify_on_this_thread` as
+/// from `verify`.
 #[test]
 fn cached_keys_decide_as_verify_does() {
     let (k, env) = good();
     let mut cache = attestation::KeyCache::new();
     let first = attestation::verify_cached(&env, &mut cache).expect("good envelope");
+    attestation::verify_on_this_thread(&env).expect("good envelope, per-thread cache");
     assert_eq!(
         first.leaf_hash(),
         attestation::verify(&env).expect("good").leaf_hash()
@@ -127,6 +129,11 @@ fn cached_keys_decide_as_verify_does() {
         let a = attestation::verify(t).map(|v| *v.leaf_hash());
         let b = attestation::verify_cached(t, cache).map(|v| *v.leaf_hash());
         assert_eq!(a, b, "verify and verify_cached disagree on {t:02x?}");
+        let c = attestation::verify_on_this_thread(t).map(|v| *v.leaf_hash());
+        assert_eq!(
+            a, c,
+            "verify and verify_on_this_thread disagree on {t:02x?}"
+        );
     };
     for n in 0..env.len() {
         same(&env[..n], &mut cache);

@@ -40,7 +40,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use quorate_proto::attestation::{KeyCache, VerifiedAttestation, verify_cached};
+use quorate_proto::attestation::{
+    KeyCache, VerifiedAttestation, verify_cached, verify_on_this_thread,
+};
 use quorate_proto::equivocation::Equivocation;
 use quorate_proto::merkle;
 use quorate_proto::tlog_proof::TlogProof;
@@ -303,17 +305,6 @@ pub(crate) fn log_dir(dir: &Path, policy: &Policy, origin: &str) -> PathBuf {
         return dir.join(legacy); // written by an earlier version
     }
     ld
-}
-
-/// [`verify_cached`] with one decoded-key cache per thread: both loaders verify on
-/// [`par_map`]'s workers, where each reviewer key is then decompressed once per thread.
-fn verify_on_this_thread(
-    envelope: &[u8],
-) -> Result<VerifiedAttestation, quorate_proto::attestation::AttestationError> {
-    thread_local! {
-        static KEYS: std::cell::RefCell<KeyCache> = std::cell::RefCell::new(KeyCache::new());
-    }
-    KEYS.with(|k| verify_cached(envelope, &mut k.borrow_mut()))
 }
 
 /// Loads a bundle's entries for `wanted` packages, and its evidence, into `ev`.

@@ -105,7 +105,7 @@ pub(super) fn load(
     }
     type Checked = Option<Result<(VerifiedAttestation, Inclusion), String>>;
     let checked: Vec<Checked> = par_map(&records, |(l, _, r)| {
-        let v = super::verify_on_this_thread(r.envelope);
+        let v = quorate_proto::attestation::verify_on_this_thread(r.envelope);
         if let (Some(ws), Ok(v)) = (wanted, &v) {
             // Filtered after verifying (which decodes), not before: decoding twice cost
             // more than verifying the few entries a bundle holds beyond the lockfile.

@@ -620,6 +620,17 @@ pub fn verify_cached(envelope_bytes: &[u8], cache: &mut KeyCache) -> Result<Veri
     verify_with(envelope_bytes, |k| cache.get(k))
 }
 
+/// [`verify_cached`] through a cache kept per thread: for verifiers that run on a pool
+/// of threads (a node's request handlers, a client's parallel bundle loader), where
+/// each thread meets the same few reviewer keys over and over. The same checks, the
+/// same errors as [`verify`].
+pub fn verify_on_this_thread(envelope_bytes: &[u8]) -> Result<VerifiedAttestation> {
+    thread_local! {
+        static KEYS: std::cell::RefCell<KeyCache> = std::cell::RefCell::new(KeyCache::new());
+    }
+    KEYS.with(|k| verify_cached(envelope_bytes, &mut k.borrow_mut()))
+}
+
 fn verify_with(
     envelope_bytes: &[u8],
     reviewer_key: impl FnOnce(&[u8; 32]) -> Result<VerifyingKey>,
