@@ -11,11 +11,12 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey};
 use quorate_proto::attestation::{
     self, Attestation, Digest, Evidence, Reviewer, ReviewerKind, SIGNATURE_DOMAIN, Scope, Verdict,
 };
-use quorate_proto::merkle;
 
 use crate::datadir::DataDir;
 use crate::sequencer::{AdmissionLimits, ReviewerSet, Sequencer, SequencerConfig, admit};
 use crate::store::{NewEntry, Store};
+
+pub mod prove;
 
 /// Benchmark parameters.
 #[derive(Debug, Clone)]
@@ -420,19 +421,12 @@ fn build_and_prove(
     }
     let build = start.elapsed();
     let size = store.size()?;
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut lat = Vec::with_capacity(2000);
-    for _ in 0..2000 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let i = x % size;
-        let t = Instant::now();
-        let snap = store.snapshot()?;
-        let proof = merkle::prove_record(size, i, &snap)?;
-        lat.push(t.elapsed());
-        std::hint::black_box(proof);
-    }
+    // The same timed loop as `--prove-only`: a snapshot per proof.
+    let mut seed = prove::SEED;
+    let mut lat: Vec<Duration> = prove::time_proofs(&store, size, 2000, &mut seed)?
+        .iter()
+        .map(|s| s.wall)
+        .collect();
     drop(store);
     lat.sort();
     Ok((

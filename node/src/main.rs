@@ -155,6 +155,24 @@ enum Cmd {
         /// Print the report as one JSON object (durations in microseconds).
         #[arg(long)]
         json: bool,
+        /// Only time inclusion proofs over the store already built in this data directory
+        /// (by `--keep-big DIR`): no build, no submissions. Prints p50/p99/max and, per
+        /// proof, CPU time and context switches (preemption vs blocking).
+        #[arg(long, value_name = "DIR")]
+        prove_only: Option<PathBuf>,
+        /// Proofs timed by --prove-only.
+        #[arg(long, default_value_t = 2000, requires = "prove_only")]
+        proofs: usize,
+        /// With --prove-only: drop the store file from the page cache first (cold reads).
+        #[arg(long, requires = "prove_only")]
+        evict_page_cache: bool,
+        /// With --prove-only: redb's page cache in MiB (as `serve --store-cache-mib`).
+        #[arg(long, requires = "prove_only", default_value_t = (quorate_node::store::DEFAULT_CACHE_BYTES >> 20) as u64)]
+        store_cache_mib: u64,
+        /// With --prove-only: time the proofs this many times in one process (each round
+        /// reported in full; later rounds find what earlier ones cached).
+        #[arg(long, requires = "prove_only", default_value_t = 1)]
+        rounds: u32,
     },
 }
 
@@ -395,8 +413,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             keep_big,
             floor_ms,
             json,
+            prove_only,
+            proofs,
+            evict_page_cache,
+            store_cache_mib,
+            rounds,
         } => {
             init_tracing("warn", LogFormat::Text);
+            if let Some(dir) = prove_only {
+                let opts = bench::prove::ProveOptions {
+                    dir,
+                    proofs: proofs.max(1),
+                    evict: evict_page_cache,
+                    cache_bytes: usize::try_from(store_cache_mib.min(1 << 20))
+                        .unwrap_or(usize::MAX >> 20)
+                        << 20,
+                };
+                for report in bench::prove::run(&opts, rounds.max(1))? {
+                    if json {
+                        println!("{}", report.to_json());
+                    } else {
+                        print!("{report}");
+                    }
+                }
+                return Ok(());
+            }
             let opts = BenchOptions {
                 entries,
                 submissions: submissions.unwrap_or(entries.min(20_000) as usize).max(1),
