@@ -30,6 +30,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use quorate_proto::merkle::{self, Hash, HashReader, MerkleError};
 use redb::{
@@ -45,6 +46,7 @@ mod mirror;
 mod packages;
 mod snapshot;
 mod tiles;
+use tiles::RowCache;
 mod verify;
 pub use copy::BackupReport;
 
@@ -266,6 +268,8 @@ pub struct BatchOutcome {
 /// writer run concurrently (MVCC).
 pub struct Store {
     db: Database,
+    /// Full upper hash rows, shared by every snapshot (see `tiles::RowCache`).
+    rows: Arc<RowCache>,
 }
 
 impl fmt::Debug for Store {
@@ -334,7 +338,10 @@ impl Store {
             more(&txn)?;
         }
         txn.commit()?;
-        let store = Store { db };
+        let store = Store {
+            db,
+            rows: Arc::default(),
+        };
         store.verify()?;
         Ok(store)
     }
@@ -368,7 +375,10 @@ impl Store {
             r => r?,
         };
         migrate::upgrade(&db)?;
-        let store = Store { db };
+        let store = Store {
+            db,
+            rows: Arc::default(),
+        };
         store.verify()?;
         Ok(store)
     }
@@ -406,6 +416,7 @@ impl Store {
             by_package: txn
                 .open_multimap_table(BY_PACKAGE)
                 .map_err(table_err("by_package"))?,
+            rows: Arc::clone(&self.rows),
         })
     }
 
@@ -501,6 +512,7 @@ pub struct Snapshot {
     checkpoints: ReadOnlyTable<u64, &'static [u8]>,
     dedup: ReadOnlyTable<(u64, u64), ()>,
     by_package: ReadOnlyMultimapTable<&'static [u8], u64>,
+    rows: Arc<RowCache>,
 }
 
 impl fmt::Debug for Snapshot {

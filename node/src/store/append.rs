@@ -59,6 +59,7 @@ impl Store {
                     table: &tiles,
                     size: n,
                     pending: Some(&writer.pending),
+                    cache: None,
                 };
                 if let Some(i) = snapshot::lookup_leaf(&dedup, &reader, &leaf)? {
                     placed.push(Placed {
@@ -117,6 +118,7 @@ impl Store {
                     table: &tiles,
                     size,
                     pending: Some(&writer.pending),
+                    cache: None,
                 },
             )?;
             writer.write(&mut tiles)?;

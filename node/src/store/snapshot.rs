@@ -27,6 +27,7 @@ impl Snapshot {
             table: &self.tiles,
             size: self.size,
             pending: None,
+            cache: Some(&self.rows),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Hash tiles: packing stored hashes into one row per 256 hashes of a level, and reading
 //! any Merkle node hash back from them (see `layout` for which levels are stored).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
 
 use quorate_proto::merkle::{self, Hash, HashReader, MerkleError};
 use redb::{AccessGuard, ReadableTable};
@@ -81,17 +82,67 @@ fn source(level: u8, n: u64) -> Source {
     }
 }
 
+/// Full hash rows of the upper stored levels, kept decoded in memory across snapshots.
+///
+/// Why: an inclusion proof reads one row per stored level (12 at 10M entries), and the
+/// profile of proofs at 6.4M entries (bench/profile-proof10m.txt) spent about three
+/// quarters of a proof's CPU in redb fetching those rows. The rows of levels
+/// [`RowCache::MIN_LEVEL`] and up are few (at 10M entries about 3,300 of 8 KiB: 26 MB,
+/// 2.6 B per entry) and every proof reads one of each, so a proof is left with the two
+/// lowest levels' rows to fetch. Only full rows are kept, and a full row never changes:
+/// each of its hashes is the root of a complete subtree of an append-only log, so it is
+/// right for every snapshot that contains the subtree, older or newer than the one that
+/// read it. Bounded by [`RowCache::MAX_BYTES`]: past it, rows are read from the table as
+/// before.
+#[derive(Debug)]
+pub(crate) struct RowCache {
+    rows: RwLock<HashMap<(u8, u64), Arc<[u8]>>>,
+    min_level: u8,
+}
+
+impl Default for RowCache {
+    fn default() -> RowCache {
+        RowCache {
+            rows: RwLock::default(),
+            min_level: Self::MIN_LEVEL,
+        }
+    }
+}
+
+impl RowCache {
+    /// Lowest stored level kept: level 4 has 1/16 as many hashes as entries.
+    pub(crate) const MIN_LEVEL: u8 = 4;
+    /// At most this many bytes of rows (64 MiB: a log of about 25M entries).
+    pub(crate) const MAX_BYTES: usize = 64 << 20;
+
+    fn get(&self, key: (u8, u64)) -> Option<Arc<[u8]>> {
+        let rows = self.rows.read().unwrap_or_else(|p| p.into_inner());
+        rows.get(&key).cloned()
+    }
+
+    /// Keeps a full, checked row.
+    fn keep(&self, key: (u8, u64), data: &[u8]) {
+        let mut rows = self.rows.write().unwrap_or_else(|p| p.into_inner());
+        if (rows.len() + 1) * data.len() <= Self::MAX_BYTES {
+            rows.entry(key).or_insert_with(|| Arc::from(data));
+        }
+    }
+}
+
 /// Reads hashes out of the tile table of a tree of `size` entries, with the tiles a
-/// write transaction has changed but not yet written (`pending`) taking precedence.
+/// write transaction has changed but not yet written (`pending`) taking precedence, and
+/// full upper rows from `cache` when given.
 pub(crate) struct TileReader<'a, T> {
     pub(crate) table: &'a T,
     pub(crate) size: u64,
     pub(crate) pending: Option<&'a BTreeMap<(u8, u64), Vec<u8>>>,
+    pub(crate) cache: Option<&'a RowCache>,
 }
 
 enum Got<'a> {
     Pending(&'a [u8]),
     Stored(AccessGuard<'a, &'static [u8]>),
+    Cached(Arc<[u8]>),
 }
 
 impl Got<'_> {
@@ -99,6 +150,7 @@ impl Got<'_> {
         match self {
             Got::Pending(b) => b,
             Got::Stored(g) => g.value(),
+            Got::Cached(b) => b,
         }
     }
 }
@@ -111,10 +163,19 @@ where
         if let Some(b) = self.pending.and_then(|p| p.get(&(level, index))) {
             return Ok(Got::Pending(b));
         }
+        let cache = self.cache.filter(|c| level >= c.min_level);
+        if let Some(row) = cache.and_then(|c| c.get((level, index))) {
+            return Ok(Got::Cached(row));
+        }
         let width = tile_width(self.size, level, index);
         match self.table.get((level, index))? {
             Some(g) => {
                 check_tile(level, index, width, g.value())?;
+                if width == WIDTH
+                    && let Some(c) = cache
+                {
+                    c.keep((level, index), g.value());
+                }
                 Ok(Got::Stored(g))
             }
             None => Err(super::corrupt(name::TILES, (level, index), "missing")),
@@ -315,6 +376,7 @@ mod tests {
                         table: &table,
                         size: i,
                         pending: Some(&w.pending),
+                        cache: None,
                     };
                     let hs = merkle::stored_hashes_for_record_hash(i, leaf, &r).unwrap();
                     w.add(&table, done, i, &hs).unwrap();
@@ -338,6 +400,7 @@ mod tests {
             table: &table,
             size: n,
             pending: None,
+            cache: None,
         };
         let all: Vec<u64> = (0..merkle::stored_hash_count(n)).collect();
         assert_eq!(r.read_hashes(&all).unwrap(), mem.stored());
@@ -367,6 +430,102 @@ mod tests {
         ));
     }
 
+    /// Appends leaves `from..upto` to the tiles in one write transaction.
+    fn grow(db: &Database, from: u64, upto: u64) {
+        let txn = db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(TILES).unwrap();
+            let mut w = TileWriter::default();
+            for i in from..upto {
+                let leaf = merkle::leaf_hash(&i.to_be_bytes());
+                let r = TileReader {
+                    table: &table,
+                    size: i,
+                    pending: Some(&w.pending),
+                    cache: None,
+                };
+                let hs = merkle::stored_hashes_for_record_hash(i, leaf, &r).unwrap();
+                w.add(&table, from, i, &hs).unwrap();
+            }
+            w.write(&mut table).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+
+    fn memory_log(n: u64) -> MemoryLog {
+        let mut mem = MemoryLog::new();
+        for i in 0..n {
+            mem.append_leaf_hash(merkle::leaf_hash(&i.to_be_bytes()));
+        }
+        mem
+    }
+
+    /// The row cache changes no answer: every hash and proof read twice through it (the
+    /// second time from memory) matches a log kept in memory, and so does every hash an
+    /// older snapshot reads through rows a newer snapshot filled the cache with (fuller
+    /// than the older snapshot's rows were).
+    #[test]
+    fn cached_rows_answer_as_the_table_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("t.redb")).unwrap();
+        let cache = RowCache {
+            min_level: 0,
+            ..RowCache::default()
+        };
+        let (m, n) = (300u64, 1500u64);
+        grow(&db, 0, m);
+        let old = db.begin_read().unwrap();
+        grow(&db, m, n);
+        let txn = db.begin_read().unwrap();
+        let table = txn.open_table(TILES).unwrap();
+        let r = TileReader {
+            table: &table,
+            size: n,
+            pending: None,
+            cache: Some(&cache),
+        };
+        let mem = memory_log(n);
+        let all: Vec<u64> = (0..merkle::stored_hash_count(n)).collect();
+        for _ in 0..2 {
+            assert_eq!(r.read_hashes(&all).unwrap(), mem.stored());
+            assert_eq!(merkle::tree_hash(n, &r).unwrap(), mem.root());
+            assert_eq!(
+                merkle::prove_record(n, 1100, &r).unwrap(),
+                merkle::prove_record(n, 1100, &mem.stored()).unwrap()
+            );
+        }
+        assert_eq!(
+            r.level_range(0, 256, 512).unwrap(),
+            (256..512)
+                .map(|i| mem.stored()[merkle::stored_hash_index(0, i) as usize])
+                .collect::<Vec<_>>()
+        );
+        // Full rows only: 5 of level 0 (1500 / 254) and 1 of level 2 (375 hashes).
+        assert_eq!(cache.rows.read().unwrap().len(), 6);
+        // The snapshot of 300 entries had level 0 row 1 partial (254..300); the cache
+        // now holds it full.
+        let old_table = old.open_table(TILES).unwrap();
+        let r = TileReader {
+            table: &old_table,
+            size: m,
+            pending: None,
+            cache: Some(&cache),
+        };
+        let small = memory_log(m);
+        let all: Vec<u64> = (0..merkle::stored_hash_count(m)).collect();
+        assert_eq!(r.read_hashes(&all).unwrap(), small.stored());
+        assert_eq!(merkle::tree_hash(m, &r).unwrap(), small.root());
+        assert_eq!(
+            merkle::prove_record(m, 299, &r).unwrap(),
+            merkle::prove_record(m, 299, &small.stored()).unwrap()
+        );
+        let past = merkle::stored_hash_count(m);
+        assert!(matches!(
+            r.read_hashes(&[past]),
+            Err(MerkleError::StoredIndexOutOfRange { .. })
+        ));
+    }
+
     #[test]
     fn hostile_tile_values_are_clear_errors() {
         let n = 600;
@@ -389,6 +548,7 @@ mod tests {
                 table: &table,
                 size: n,
                 pending: None,
+                cache: None,
             };
             let all: Vec<u64> = (0..merkle::stored_hash_count(n)).collect();
             let err = r.read_hashes(&all).unwrap_err().to_string();
@@ -416,6 +576,7 @@ mod tests {
             table: &table,
             size: n,
             pending: None,
+            cache: None,
         };
         let err = r.hash(1, 200).unwrap_err().to_string();
         assert!(err.contains("key (0, 1): missing"), "{err}");
