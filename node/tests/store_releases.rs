@@ -158,3 +158,32 @@ fn duplicates_in_a_flooded_release_are_answered_with_the_existing_index() {
     let store = Store::open(dir.path().join("log.redb")).unwrap();
     assert_eq!(store.lookup_package("cargo", "serde", "1.0").unwrap(), all);
 }
+
+#[test]
+fn the_full_audit_finds_a_damaged_release_row() {
+    use redb::{Database, ReadableTable as _, TableDefinition};
+    const CHUNKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("release_chunks");
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = flooded_store(dir.path());
+    drop(store);
+    let path = dir.path().join("log.redb");
+    // Chunk 3 of the flooded release (entries 192..256 of it) loses its last index.
+    let mut key = b"cargo\0serde\x001.0\0".to_vec();
+    key.extend_from_slice(&3u64.to_be_bytes());
+    {
+        let db = Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(CHUNKS).unwrap();
+            let v = t.get(key.as_slice()).unwrap().unwrap().value().to_vec();
+            t.insert(key.as_slice(), &v[..v.len() - 1]).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let err = store.verify_full().unwrap_err().to_string();
+    assert!(
+        err.contains("table release_chunks") && err.contains("the head's count 1136 needs 64"),
+        "{err}"
+    );
+}
