@@ -3,7 +3,7 @@
 //! This is the only module that touches the database (redb), so another backend (for
 //! example an object store for tiles) can be added behind the same API later.
 //!
-//! # Layout (version 2; tables and the reasons for their shapes in `layout`)
+//! # Layout (version 3; tables and the reasons for their shapes in `layout`)
 //!
 //! | table           | key                              | value                              |
 //! |-----------------|----------------------------------|------------------------------------|
@@ -11,12 +11,14 @@
 //! | `entry_tail`    | index `u64`                      | entry bytes (after the last row)   |
 //! | `hash_tiles`    | `(level u8, row u64)`            | up to 254 hashes of an even level  |
 //! | `checkpoints`   | tree size `u64`                  | signed checkpoint note bytes       |
-//! | `meta`          | `"size"`, `"root"`, `"layout"`   | 8-byte BE size, root, BE `u32` 2   |
+//! | `meta`          | `"size"`, `"root"`, `"layout"`   | 8-byte BE size, root, BE `u32` 3   |
 //! | `dedup_prefix`  | `(leaf hash[..8] u64, index u64)`| nothing                            |
-//! | `by_package`    | `"ecosystem\0package\0version"`  | index `u64` (multimap)             |
+//! | `releases`      | `"ecosystem\0package\0version"`  | entry count, first 64 indexes      |
+//! | `release_chunks`| release key, `\0`, chunk `u64`   | the next 64 indexes of the release |
 //!
 //! A store of layout version 1 (one row per hash in `hashes`, one per entry in
-//! `entries`, full leaf hashes in `dedup`) is migrated on open, in one transaction.
+//! `entries`, full leaf hashes in `dedup`) or 2 (package index in the multimap
+//! `by_package`) is migrated on open, in one transaction.
 //!
 //! # Crash safety
 //!
@@ -33,9 +35,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use quorate_proto::merkle::{self, Hash, HashReader, MerkleError};
-use redb::{
-    Database, Durability, ReadOnlyMultimapTable, ReadOnlyTable, ReadableDatabase, ReadableTable,
-};
+use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable};
 
 mod append;
 mod bundles;
@@ -44,6 +44,7 @@ mod layout;
 mod migrate;
 mod mirror;
 mod packages;
+mod releases;
 mod snapshot;
 mod tiles;
 use tiles::RowCache;
@@ -51,8 +52,8 @@ mod verify;
 pub use copy::BackupReport;
 
 use layout::{
-    BUNDLES, BY_PACKAGE, CHECKPOINTS, DEDUP, LAYOUT_VERSION, META, META_LAYOUT, META_ROOT,
-    META_SIZE, TAIL, TILES, name,
+    BUNDLES, CHECKPOINTS, DEDUP, LAYOUT_VERSION, META, META_LAYOUT, META_ROOT, META_SIZE,
+    RELEASE_CHUNKS, RELEASES, TAIL, TILES, name,
 };
 
 /// Number of hashes in a full C2SP tile.
@@ -117,7 +118,7 @@ pub enum StoreError {
     /// The file holds a log in a layout this build does not read.
     #[error(
         "store layout version {found} is not supported by this build (it reads version \
-         {LAYOUT_VERSION} and migrates version 1); run a quorate-node that writes layout \
+         {LAYOUT_VERSION} and migrates versions 1 and 2); run a quorate-node that writes layout \
          {found}, or restore a backup made in a supported layout"
     )]
     UnsupportedLayout {
@@ -332,7 +333,8 @@ impl Store {
             txn.open_table(TILES)?;
             txn.open_table(DEDUP)?;
             txn.open_table(CHECKPOINTS)?;
-            txn.open_multimap_table(BY_PACKAGE)?;
+            txn.open_table(RELEASES)?;
+            txn.open_table(RELEASE_CHUNKS)?;
             write_meta(&mut meta, 0, &merkle::empty_root())?;
             meta.insert(META_LAYOUT, LAYOUT_VERSION.to_be_bytes().as_slice())?;
             more(&txn)?;
@@ -346,8 +348,8 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing log (never creates one), migrates a layout-1 store to the current
-    /// layout (one transaction: after a crash it is either still layout 1 or done), and
+    /// Opens an existing log (never creates one), migrates a layout-1 or -2 store to the
+    /// current layout (one transaction: after a crash it is either as it was or done), and
     /// checks it is consistent ([`Store::verify`], which reads O(log size) rows).
     ///
     /// redb's whole-file integrity check is not run here: it reads the entire file, so a
@@ -413,9 +415,12 @@ impl Store {
                 .open_table(CHECKPOINTS)
                 .map_err(table_err("checkpoints"))?,
             dedup: txn.open_table(DEDUP).map_err(table_err(name::DEDUP))?,
-            by_package: txn
-                .open_multimap_table(BY_PACKAGE)
-                .map_err(table_err("by_package"))?,
+            releases: txn
+                .open_table(RELEASES)
+                .map_err(table_err(name::RELEASES))?,
+            release_chunks: txn
+                .open_table(RELEASE_CHUNKS)
+                .map_err(table_err(name::RELEASE_CHUNKS))?,
             rows: Arc::clone(&self.rows),
         })
     }
@@ -511,7 +516,8 @@ pub struct Snapshot {
     tiles: ReadOnlyTable<(u8, u64), &'static [u8]>,
     checkpoints: ReadOnlyTable<u64, &'static [u8]>,
     dedup: ReadOnlyTable<(u64, u64), ()>,
-    by_package: ReadOnlyMultimapTable<&'static [u8], u64>,
+    releases: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    release_chunks: ReadOnlyTable<&'static [u8], &'static [u8]>,
     rows: Arc<RowCache>,
 }
 

@@ -5,9 +5,7 @@
 use std::convert::Infallible;
 
 use quorate_node::store::{NewEntry, Store};
-use redb::{
-    MultimapTableDefinition, ReadableDatabase, ReadableTableMetadata, TableDefinition, TableStats,
-};
+use redb::{ReadableDatabase, ReadableTableMetadata, TableDefinition, TableStats};
 
 const ENTRIES: u64 = 256 * 390;
 const PAYLOAD: usize = 400;
@@ -75,9 +73,8 @@ fn bytes_per_entry() {
         "dedup_prefix",
         t.open_table(dedup).unwrap().stats().unwrap(),
     );
-    let by_package = MultimapTableDefinition::<&[u8], u64>::new("by_package");
-    show(
-        "by_package",
-        t.open_multimap_table(by_package).unwrap().stats().unwrap(),
-    );
+    for name in ["releases", "release_chunks"] {
+        let def = TableDefinition::<&[u8], &[u8]>::new(name);
+        show(name, t.open_table(def).unwrap().stats().unwrap());
+    }
 }

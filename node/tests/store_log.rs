@@ -547,12 +547,12 @@ fn refuses_an_unknown_layout_version() {
     tamper(&path, |t| {
         t.open_table(META)
             .unwrap()
-            .insert("layout", 3u32.to_be_bytes().as_slice())
+            .insert("layout", 4u32.to_be_bytes().as_slice())
             .unwrap();
     });
     let err = open_err(&path);
     assert!(
-        err.contains("store layout version 3 is not supported") && err.contains("backup"),
+        err.contains("store layout version 4 is not supported") && err.contains("backup"),
         "{err}"
     );
 }

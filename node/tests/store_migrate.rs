@@ -1,12 +1,16 @@
-//! A store written in layout 1 (one row per hash, per entry, per full leaf hash) is
-//! migrated on open to the packed layout, in one transaction.
+//! A store written in layout 1 (one row per hash, per entry, per full leaf hash) or
+//! layout 2 (the package index a multimap) is migrated on open to the current layout, in
+//! one transaction.
 
 use std::convert::Infallible;
 use std::path::Path;
 
 use quorate_node::store::{NewEntry, Placed, Store};
 use quorate_proto::merkle::{self, Hash, HashReader, MemoryLog};
-use redb::{Database, MultimapTableDefinition, ReadableDatabase, TableDefinition, TableHandle};
+use redb::{
+    Database, MultimapTableDefinition, MultimapTableHandle, ReadableDatabase, TableDefinition,
+    TableHandle,
+};
 
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 const HASHES: TableDefinition<(u8, u64), &[u8; 32]> = TableDefinition::new("hashes");
@@ -65,13 +69,21 @@ fn write_v1(path: &Path, n: u64) -> MemoryLog {
     mem
 }
 
+/// Names of the file's tables, multimaps included.
 fn table_names(path: &Path) -> Vec<String> {
     let db = Database::open(path).unwrap();
     let txn = db.begin_read().unwrap();
-    txn.list_tables()
+    let mut names: Vec<String> = txn
+        .list_tables()
         .unwrap()
         .map(|t| t.name().to_owned())
-        .collect()
+        .collect();
+    names.extend(
+        txn.list_multimap_tables()
+            .unwrap()
+            .map(|t| t.name().to_owned()),
+    );
+    names
 }
 
 #[test]
@@ -127,7 +139,7 @@ fn layout_one_store_is_migrated_on_open() {
     assert_eq!(out.root, mem.root());
     drop(store);
     let names = table_names(&path);
-    for old in ["entries", "hashes", "dedup"] {
+    for old in ["entries", "hashes", "dedup", "by_package"] {
         assert!(!names.iter().any(|t| t == old), "{old} left in {names:?}");
     }
     // Reopening is a plain open of the current layout.
@@ -153,4 +165,111 @@ fn a_damaged_layout_one_store_is_refused_and_left_as_it_was() {
     let names = table_names(&path);
     assert!(names.iter().any(|t| t == "hashes"), "{names:?}");
     assert!(!names.iter().any(|t| t == "hash_tiles"), "{names:?}");
+}
+
+/// Writes a layout-2 store: the current tables except the package index, which is the
+/// multimap `by_package` holding `releases`, as layout 2 wrote it.
+fn write_v2(path: &Path, releases: &[(&str, Vec<u64>)], n: u64) {
+    let store = Store::create(path, sign).unwrap();
+    let batch = (0..n)
+        .map(|i| NewEntry::new(entry(i), None).unwrap())
+        .collect();
+    store.append_batch(batch, sign).unwrap();
+    drop(store);
+    let db = Database::open(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    txn.delete_table(TableDefinition::<&[u8], &[u8]>::new("releases"))
+        .unwrap();
+    txn.delete_table(TableDefinition::<&[u8], &[u8]>::new("release_chunks"))
+        .unwrap();
+    {
+        let mut pk = txn.open_multimap_table(BY_PACKAGE).unwrap();
+        for (key, indexes) in releases {
+            for i in indexes {
+                pk.insert(key.as_bytes(), *i).unwrap();
+            }
+        }
+        let mut meta = txn.open_table(META).unwrap();
+        meta.insert("layout", 2u32.to_be_bytes().as_slice())
+            .unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+#[test]
+fn layout_two_store_gets_packed_release_rows_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.redb");
+    let n = 300;
+    // A release of more than one chunk of indexes (64), one whose version extends the
+    // other's, and one of a single entry.
+    let big: Vec<u64> = (0..n).filter(|i| i % 3 != 0).collect();
+    let small: Vec<u64> = (0..n).filter(|i| i % 3 == 0).collect();
+    let releases = [
+        ("cargo\0p\x001.0", big.clone()),
+        ("cargo\0p\x001.0.1", small.clone()),
+        ("npm\0q\x002", vec![299]),
+    ];
+    write_v2(&path, &releases, n);
+    let store = Store::open(&path).unwrap();
+    store.verify_full().unwrap();
+    let snap = store.snapshot().unwrap();
+    assert_eq!(snap.lookup_package("cargo", "p", "1.0").unwrap(), big);
+    assert_eq!(snap.lookup_package("cargo", "p", "1.0.1").unwrap(), small);
+    assert_eq!(snap.lookup_package("npm", "q", "2").unwrap(), [299]);
+    assert_eq!(
+        snap.lookup_package_page("cargo", "p", "1.0", 150, 3)
+            .unwrap(),
+        (vec![151, 152, 154], Some(155))
+    );
+    let (rows, more) = snap.search_releases("cargo", "p", true, None, 10).unwrap();
+    let counts: Vec<(String, u64)> = rows.into_iter().map(|r| (r.version, r.entries)).collect();
+    assert_eq!(counts, [("1.0".to_owned(), 200), ("1.0.1".to_owned(), 100)]);
+    assert!(!more);
+    drop(snap);
+    // Appends after the migration extend the migrated rows; duplicates still dedup.
+    let out = store
+        .append_batch(
+            vec![
+                NewEntry::new(entry(n), Some(("cargo", "p", "1.0"))).unwrap(),
+                NewEntry::new(entry(5), Some(("cargo", "p", "1.0"))).unwrap(),
+            ],
+            sign,
+        )
+        .unwrap();
+    assert_eq!(
+        out.placed[0],
+        Placed {
+            index: n,
+            duplicate: false
+        }
+    );
+    assert_eq!(
+        out.placed[1],
+        Placed {
+            index: 5,
+            duplicate: true
+        }
+    );
+    let mut want = big;
+    want.push(n);
+    assert_eq!(store.lookup_package("cargo", "p", "1.0").unwrap(), want);
+    drop(store);
+    assert!(!table_names(&path).iter().any(|t| t == "by_package"));
+    Store::open(&path).unwrap().verify_full().unwrap();
+}
+
+#[test]
+fn a_layout_two_index_pointing_past_the_log_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.redb");
+    write_v2(&path, &[("cargo\0p\x001", vec![3, 40])], 10);
+    let err = Store::open(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("table by_package") && err.contains("entry 40 is beyond the log"),
+        "{err}"
+    );
+    let names = table_names(&path);
+    assert!(names.iter().any(|t| t == "by_package"), "{names:?}");
+    assert!(!names.iter().any(|t| t == "releases"), "{names:?}");
 }

@@ -4,7 +4,7 @@ use quorate_proto::merkle::{self, Hash};
 use redb::{Durability, ReadableTable as _};
 
 use super::layout::{
-    BUNDLES, BY_PACKAGE, CHECKPOINTS, DEDUP, META, TAIL, TILES, dedup_prefix, name,
+    BUNDLES, CHECKPOINTS, DEDUP, META, RELEASE_CHUNKS, RELEASES, TAIL, TILES, dedup_prefix, name,
 };
 use super::tiles::{TileReader, TileWriter};
 use super::{
@@ -45,9 +45,12 @@ impl Store {
                 .open_table(CHECKPOINTS)
                 .map_err(table_err("checkpoints"))?;
             let mut dedup = txn.open_table(DEDUP).map_err(table_err(name::DEDUP))?;
-            let mut by_package = txn
-                .open_multimap_table(BY_PACKAGE)
-                .map_err(table_err("by_package"))?;
+            let mut releases = txn
+                .open_table(RELEASES)
+                .map_err(table_err(name::RELEASES))?;
+            let mut release_chunks = txn
+                .open_table(RELEASE_CHUNKS)
+                .map_err(table_err(name::RELEASE_CHUNKS))?;
 
             (old_size, old_root) = read_meta(&meta)?;
             let mut writer = TileWriter::default();
@@ -79,7 +82,7 @@ impl Store {
                     ));
                 }
                 if let Some(key) = &entry.package_key {
-                    by_package.insert(key.as_slice(), n)?;
+                    super::releases::add(&mut releases, &mut release_chunks, key, n)?;
                 }
                 placed.push(Placed {
                     index: n,
@@ -101,7 +104,8 @@ impl Store {
                     tiles,
                     checkpoints,
                     dedup,
-                    by_package,
+                    releases,
+                    release_chunks,
                 ));
                 txn.abort()?;
                 return Ok(BatchOutcome {

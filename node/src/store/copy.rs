@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
-use redb::{Database, Durability, ReadableMultimapTable, ReadableTable, ReadableTableMetadata};
+use redb::{Database, Durability, ReadableTable, ReadableTableMetadata};
 
 use super::layout::{
-    BUNDLES, BY_PACKAGE, CHECKPOINTS, DEDUP, LAYOUT_VERSION, META, META_LAYOUT, TAIL, TILES,
+    BUNDLES, CHECKPOINTS, DEDUP, LAYOUT_VERSION, META, META_LAYOUT, RELEASE_CHUNKS, RELEASES, TAIL,
+    TILES,
 };
 use super::{Snapshot, Store, StoreError};
 
@@ -71,7 +72,8 @@ impl Store {
             copier.table(TILES, &snap.tiles)?;
             copier.table(CHECKPOINTS, &snap.checkpoints)?;
             copier.table(DEDUP, &snap.dedup)?;
-            copier.packages(&snap.by_package)?;
+            copier.table(RELEASES, &snap.releases)?;
+            copier.table(RELEASE_CHUNKS, &snap.release_chunks)?;
             // meta last, durably: until then the copy is not an initialised store.
             let txn = snap_meta_copy(&db, &snap)?;
             txn.commit()?;
@@ -145,25 +147,6 @@ impl Copier<'_> {
             }
         }
         drop(dst);
-        txn.commit()?;
-        Ok(())
-    }
-
-    fn packages(
-        &mut self,
-        src: &redb::ReadOnlyMultimapTable<&'static [u8], u64>,
-    ) -> Result<(), StoreError> {
-        let txn = self.txn()?;
-        {
-            let mut dst = txn.open_multimap_table(BY_PACKAGE)?;
-            for row in src.iter()? {
-                let (k, values) = row?;
-                for v in values {
-                    dst.insert(k.value(), v?.value())?;
-                    self.rows += 1;
-                }
-            }
-        }
         txn.commit()?;
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! The store's tables and the constants that fix their shapes (layout version 2).
+//! The store's tables and the constants that fix their shapes (layout version 3).
 //!
 //! Why this shape: in redb every row costs its key, its value, per-row bookkeeping and
 //! its share of a B-tree page, so a layout with one row per Merkle node hash (version 1)
@@ -13,12 +13,23 @@
 //!   so a commit never rewrites a growing 64 KiB row;
 //! - the dedup index keyed by the first 8 bytes of the leaf hash and the entry index
 //!   (16 fixed bytes, no value), each candidate confirmed against its stored leaf hash.
+//!
+//! Version 3 replaces the package index, a redb multimap (`by_package`, 68 B/entry
+//! measured: a multimap keeps per-value bookkeeping), by one plain row per release whose
+//! value packs the release's entry indexes, chunked so no row grows past
+//! [`releases::CHUNK`](super::releases::CHUNK) indexes (see `releases`).
+//!
+//! The dedup index stays a table of its own, keyed by leaf hash and not by release:
+//! [`Snapshot::lookup_leaf`](super::Snapshot::lookup_leaf) answers for any leaf hash
+//! with no release given (a card resolves a `supersedes` link, which may name an entry of
+//! another release; a mirror's entries carry no release at all), so finding duplicates
+//! through the release's entries would still leave these lookups needing it.
 
-use redb::{MultimapTableDefinition, TableDefinition};
+use redb::TableDefinition;
 
-/// Layout version written to `meta` under [`META_LAYOUT`]; version 1 (no such key, one
-/// row per hash) is migrated on open (see `migrate`).
-pub(crate) const LAYOUT_VERSION: u32 = 2;
+/// Layout version written to `meta` under [`META_LAYOUT`]; versions 1 (no such key, one
+/// row per hash) and 2 (the multimap package index) are migrated on open (see `migrate`).
+pub(crate) const LAYOUT_VERSION: u32 = 3;
 
 /// Hashes per C2SP tile (what `tile_hashes` serves).
 pub(crate) const WIDTH: u64 = 256;
@@ -59,9 +70,13 @@ pub(crate) const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Dedup index: `(first 8 bytes of the leaf hash, big-endian; entry index)` -> nothing.
 pub(crate) const DEDUP: TableDefinition<(u64, u64), ()> = TableDefinition::new(name::DEDUP);
-/// Package index: `"ecosystem\0package\0version"` -> entry indexes.
-pub(crate) const BY_PACKAGE: MultimapTableDefinition<&[u8], u64> =
-    MultimapTableDefinition::new("by_package");
+/// Package index, one head row per release: `"ecosystem\0package\0version"` -> the
+/// release's entry count and its first entry indexes (see `releases`).
+pub(crate) const RELEASES: TableDefinition<&[u8], &[u8]> = TableDefinition::new(name::RELEASES);
+/// The rest of a release's entry indexes: release key, NUL, chunk number (big-endian
+/// `u64`, from 1) -> that chunk's indexes (see `releases`).
+pub(crate) const RELEASE_CHUNKS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new(name::RELEASE_CHUNKS);
 
 /// Table names, for error messages.
 pub(crate) mod name {
@@ -69,6 +84,8 @@ pub(crate) mod name {
     pub(crate) const TAIL: &str = "entry_tail";
     pub(crate) const TILES: &str = "hash_tiles";
     pub(crate) const DEDUP: &str = "dedup_prefix";
+    pub(crate) const RELEASES: &str = "releases";
+    pub(crate) const RELEASE_CHUNKS: &str = "release_chunks";
 }
 
 pub(crate) const META_SIZE: &str = "size";
@@ -89,4 +106,13 @@ pub(crate) mod v1 {
     pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
     pub(crate) const HASHES: TableDefinition<(u8, u64), &[u8; 32]> = TableDefinition::new("hashes");
     pub(crate) const DEDUP: TableDefinition<&[u8; 32], u64> = TableDefinition::new("dedup");
+}
+
+/// The version-2 (and version-1) package index, read only by the migration.
+pub(crate) mod v2 {
+    use redb::MultimapTableDefinition;
+
+    /// `"ecosystem\0package\0version"` -> entry indexes.
+    pub(crate) const BY_PACKAGE: MultimapTableDefinition<&[u8], u64> =
+        MultimapTableDefinition::new("by_package");
 }

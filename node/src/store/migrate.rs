@@ -1,14 +1,19 @@
-//! Migration of a layout-1 store (one row per hash, per entry, per full leaf hash) to
-//! the current layout, on open. One write transaction: a crash during it leaves the
-//! layout-1 store as it was, and the next open starts again.
+//! Migration of a store of an older layout to the current one, on open: layout 1 (one row
+//! per hash, per entry, per full leaf hash) through the steps of layout 2, layout 2 (the
+//! multimap package index) to the packed release rows of layout 3. One write transaction
+//! for all steps: a crash during it leaves the store as it was, and the next open starts
+//! again.
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableHandle};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableMultimapTable, ReadableTable, TableHandle,
+    WriteTransaction,
+};
 
 use super::layout::{
-    BUNDLES, DEDUP, LAYOUT_VERSION, LEVEL_STRIDE, META, META_LAYOUT, TAIL, TILE_ROW, TILES,
-    dedup_prefix, v1,
+    BUNDLES, DEDUP, LAYOUT_VERSION, LEVEL_STRIDE, META, META_LAYOUT, RELEASE_CHUNKS, RELEASES,
+    TAIL, TILE_ROW, TILES, dedup_prefix, v1, v2,
 };
-use super::{StoreError, bundles, corrupt, read_meta, table_err};
+use super::{StoreError, bundles, corrupt, read_meta, releases, table_err};
 
 /// The layout version recorded in `meta` (1 if the key is absent and the layout-1
 /// `hashes` table exists), or `None` for a file without a log.
@@ -42,19 +47,64 @@ pub(super) fn upgrade(db: &Database) -> Result<(), StoreError> {
     match recorded_layout(db)? {
         None => Ok(()),
         Some(LAYOUT_VERSION) => Ok(()),
-        Some(1) => from_v1(db),
+        Some(v @ (1 | 2)) => {
+            let mut txn = db.begin_write()?;
+            txn.set_durability(Durability::Immediate)?;
+            if v == 1 {
+                v1_to_v2(&txn)?;
+            }
+            v2_to_v3(&txn)?;
+            txn.open_table(META)?
+                .insert(META_LAYOUT, LAYOUT_VERSION.to_be_bytes().as_slice())?;
+            txn.commit()?;
+            Ok(())
+        }
         Some(v) => Err(StoreError::UnsupportedLayout {
             found: v.to_string(),
         }),
     }
 }
 
-fn from_v1(db: &Database) -> Result<(), StoreError> {
-    let mut txn = db.begin_write()?;
-    txn.set_durability(Durability::Immediate)?;
+/// Layout 2's package index, a multimap, becomes one packed row per release (and chunk
+/// rows for a release of more than [`releases::CHUNK`] entries).
+fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
     {
-        let mut meta = txn.open_table(META).map_err(table_err("meta"))?;
+        let (size, _) = read_meta(&txn.open_table(META).map_err(table_err("meta"))?)?;
+        let old = txn
+            .open_multimap_table(v2::BY_PACKAGE)
+            .map_err(table_err("by_package"))?;
+        let mut heads = txn.open_table(RELEASES)?;
+        let mut chunks = txn.open_table(RELEASE_CHUNKS)?;
+        let mut indexes = Vec::new();
+        for row in old.iter()? {
+            let (k, values) = row?;
+            indexes.clear();
+            for v in values {
+                let i = v?.value();
+                if i >= size {
+                    return Err(corrupt(
+                        "by_package",
+                        String::from_utf8_lossy(k.value()),
+                        format!(
+                            "entry {i} is beyond the log of size {size} (migrating from layout 2)"
+                        ),
+                    ));
+                }
+                indexes.push(i);
+            }
+            releases::write_all(&mut heads, &mut chunks, k.value(), &indexes)?;
+        }
+    }
+    txn.delete_multimap_table(v2::BY_PACKAGE)?;
+    Ok(())
+}
+
+/// Layout 1's entries, hashes and full-hash dedup rows become layout 2's packed rows.
+fn v1_to_v2(txn: &WriteTransaction) -> Result<(), StoreError> {
+    {
+        let meta = txn.open_table(META).map_err(table_err("meta"))?;
         let (size, _) = read_meta(&meta)?;
+        drop(meta);
         let old_entries = txn.open_table(v1::ENTRIES).map_err(table_err("entries"))?;
         let old_hashes = txn.open_table(v1::HASHES).map_err(table_err("hashes"))?;
         let old_dedup = txn.open_table(v1::DEDUP).map_err(table_err("dedup"))?;
@@ -132,8 +182,6 @@ fn from_v1(db: &Database) -> Result<(), StoreError> {
         txn.delete_table(v1::ENTRIES)?;
         txn.delete_table(v1::HASHES)?;
         txn.delete_table(v1::DEDUP)?;
-        meta.insert(META_LAYOUT, LAYOUT_VERSION.to_be_bytes().as_slice())?;
     }
-    txn.commit()?;
     Ok(())
 }

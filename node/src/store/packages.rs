@@ -1,24 +1,43 @@
 //! The package index: entries by `(ecosystem, package, version)` and release search.
 
+use super::layout::name;
+use super::releases::{ReleaseReader, head_count};
 use super::{ReleaseRow, Snapshot, StoreError, corrupt, package_key};
 
+type Reader<'a> = ReleaseReader<
+    'a,
+    redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+>;
+
 impl Snapshot {
+    fn release_reader(&self) -> Reader<'_> {
+        ReleaseReader {
+            heads: &self.releases,
+            chunks: &self.release_chunks,
+        }
+    }
+
     /// Indexes of entries for `(ecosystem, package, version)`, ascending.
     pub fn lookup_package(&self, eco: &str, pkg: &str, ver: &str) -> Result<Vec<u64>, StoreError> {
-        let key = match package_key(eco, pkg, ver) {
-            Ok(k) => k,
-            Err(_) => return Ok(Vec::new()),
+        let Ok(key) = package_key(eco, pkg, ver) else {
+            return Ok(Vec::new());
+        };
+        let reader = self.release_reader();
+        let Some(head) = reader.head(&key)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        for v in self.by_package.get(key.as_slice())? {
-            out.push(v?.value());
+        for r in 0..head.rows() {
+            out.extend(reader.row(&key, &head, r)?);
         }
         Ok(out)
     }
 
     /// Up to `limit` indexes of entries for `(ecosystem, package, version)` that are
-    /// `>= from`, ascending, and the next such index when more follow. Reads the index
-    /// row by row, so a release with many entries costs no allocation beyond the page.
+    /// `>= from`, ascending, and the next such index when more follow. Finds the row
+    /// holding `from` by binary search over the release's rows, then reads row by row, so
+    /// a page of a release with many entries costs O(log) row reads plus the page.
     pub fn lookup_package_page(
         &self,
         eco: &str,
@@ -30,16 +49,21 @@ impl Snapshot {
         let Ok(key) = package_key(eco, pkg, ver) else {
             return Ok((Vec::new(), None));
         };
+        let reader = self.release_reader();
+        let Some(head) = reader.head(&key)? else {
+            return Ok((Vec::new(), None));
+        };
         let mut out = Vec::new();
-        for v in self.by_package.get(key.as_slice())? {
-            let i = v?.value();
-            if i < from {
-                continue;
+        for r in reader.row_for(&key, &head, from)?..head.rows() {
+            for i in reader.row(&key, &head, r)? {
+                if i < from {
+                    continue;
+                }
+                if out.len() == limit {
+                    return Ok((out, Some(i)));
+                }
+                out.push(i);
             }
-            if out.len() == limit {
-                return Ok((out, Some(i)));
-            }
-            out.push(i);
         }
         Ok((out, None))
     }
@@ -80,8 +104,8 @@ impl Snapshot {
             _ => Bound::Included(prefix.as_slice()),
         };
         let mut out = Vec::new();
-        for row in self.by_package.range::<&[u8]>((lower, Bound::Unbounded))? {
-            let (k, values) = row?;
+        for row in self.releases.range::<&[u8]>((lower, Bound::Unbounded))? {
+            let (k, head) = row?;
             let key = k.value();
             if !key.starts_with(&prefix) {
                 break;
@@ -92,7 +116,7 @@ impl Snapshot {
             let mut parts = key.splitn(3, |b| *b == 0);
             let (Some(_), Some(p), Some(v)) = (parts.next(), parts.next(), parts.next()) else {
                 return Err(corrupt(
-                    "by_package",
+                    name::RELEASES,
                     String::from_utf8_lossy(key),
                     "key without two separators",
                 ));
@@ -101,7 +125,7 @@ impl Snapshot {
                 ecosystem: eco.to_owned(),
                 package: String::from_utf8_lossy(p).into_owned(),
                 version: String::from_utf8_lossy(v).into_owned(),
-                entries: values.len(),
+                entries: head_count(head.value(), key)?,
             });
         }
         Ok((out, false))

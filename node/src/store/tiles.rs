@@ -94,9 +94,12 @@ fn source(level: u8, n: u64) -> Source {
 /// right for every snapshot that contains the subtree, older or newer than the one that
 /// read it. Bounded by [`RowCache::MAX_BYTES`]: past it, rows are read from the table as
 /// before.
+/// Full rows by `(level, row index)`.
+type Rows = HashMap<(u8, u64), Arc<[u8]>>;
+
 #[derive(Debug)]
 pub(crate) struct RowCache {
-    rows: RwLock<HashMap<(u8, u64), Arc<[u8]>>>,
+    rows: RwLock<Rows>,
     min_level: u8,
 }
 

@@ -5,6 +5,7 @@ use redb::{ReadableTable, ReadableTableMetadata};
 
 use super::bundles;
 use super::layout::{LEVEL_STRIDE, META_ROOT, TILE_ROW, dedup_prefix, name};
+use super::releases::ReleaseReader;
 use super::tiles::tile_width;
 use super::{Store, StoreError, corrupt};
 
@@ -100,10 +101,46 @@ impl Store {
 
     /// Full audit (an fsck; reads the whole log, so not run on open): runs
     /// [`Store::verify`], then re-hashes every entry and checks that it has its dedup row
-    /// and that every stored hash equals the one recomputed from the entries.
+    /// and that every stored hash equals the one recomputed from the entries, and that
+    /// every release row of the package index decodes, its chunk rows are exactly those
+    /// its count needs, and its indexes ascend within the log.
     pub fn verify_full(&self) -> Result<(), StoreError> {
         self.verify()?;
         let snap = self.snapshot()?;
+        let reader = ReleaseReader {
+            heads: &snap.releases,
+            chunks: &snap.release_chunks,
+        };
+        let mut chunk_rows = 0u64;
+        for row in snap.releases.iter()? {
+            let key = row?.0.value().to_vec();
+            let Some(head) = reader.head(&key)? else {
+                continue;
+            };
+            // `row` checks each row's length against the count and that it ascends.
+            let last = reader.row(&key, &head, head.rows() - 1)?;
+            if last.last().is_some_and(|i| *i >= snap.size) {
+                return Err(corrupt(
+                    name::RELEASES,
+                    String::from_utf8_lossy(&key),
+                    format!("names an entry beyond the log of size {}", snap.size),
+                ));
+            }
+            for r in 1..head.rows() - 1 {
+                reader.row(&key, &head, r)?;
+            }
+            chunk_rows += head.rows() - 1;
+        }
+        if snap.release_chunks.len()? != chunk_rows {
+            return Err(corrupt(
+                name::RELEASE_CHUNKS,
+                "*",
+                format!(
+                    "{} rows, the releases' counts need {chunk_rows}",
+                    snap.release_chunks.len()?
+                ),
+            ));
+        }
         let hashes = snap.hash_reader();
         snap.entry_reader().each(0, snap.size, |n, data| {
             let leaf = merkle::leaf_hash(data);

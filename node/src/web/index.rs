@@ -1,7 +1,7 @@
 //! The web pages' in-memory index: entries per reviewer key, which entries a later entry
 //! by the same key withdrew or replaced, and entries per day.
 //!
-//! The store indexes entries by release only (its `by_package` table, which the reviews
+//! The store indexes entries by release only (its `releases` table, which the reviews
 //! search reads directly). Rather than add tables to the store (and a migration for every
 //! existing log) for what only these pages need, a background task reads the log once
 //! from the start, then follows it, [`CHUNK`] entries per blocking read. Entries were

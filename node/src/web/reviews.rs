@@ -3,7 +3,7 @@
 //!
 //! - nothing asked: the newest entries, newest first (`?before=INDEX` pages back);
 //! - a package (name prefix), any or one ecosystem: the matching releases with their
-//!   entry counts, read from the store's `by_package` index by range scan (paged with
+//!   entry counts, read from the store's `releases` index by range scan (paged with
 //!   `after_ecosystem` / `after_package` / `after_version`);
 //! - ecosystem, package and version: that release's entries, oldest first (`from=INDEX`).
 
