@@ -3,7 +3,7 @@
 //! ```text
 //! quorate-witness init  --data DIR --name NAME
 //! quorate-witness serve --data DIR [--listen ADDR] [--log VKEY]... [--config FILE]
-//!                       [--tls-cert FILE --tls-key FILE]
+//!                       [--tls-cert FILE --tls-key FILE] [--store-cache-mib MIB]
 //! quorate-witness bench [--requests N]
 //! ```
 
