@@ -439,3 +439,41 @@ pub fn only(plan: &OnlyPlan, dir: &Path) -> Result<Vec<super::Row>> {
     }
     Ok(rows)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{RssTrace, Sample};
+
+    fn trace(points: &[(f64, u64, u64)]) -> RssTrace {
+        RssTrace {
+            samples: points
+                .iter()
+                .map(|&(t, rss, done)| Sample {
+                    t,
+                    rss,
+                    anon: rss / 2,
+                    done,
+                })
+                .collect(),
+            warm_at: 10.0,
+            rollup: String::new(),
+        }
+    }
+
+    #[test]
+    fn growth_per_unit_counts_only_what_came_after_warm_up() {
+        // 1000 B before warm-up, then 8000 B over 1000 units: 8 B per unit.
+        let t = trace(&[(0.0, 10_000, 0), (10.0, 11_000, 500), (20.0, 19_000, 1500)]);
+        assert_eq!(t.growth_per_unit(), Some(8.0));
+        assert!(t.flat());
+        // No work after warm-up: no figure rather than a division by zero.
+        let idle = trace(&[(0.0, 10_000, 0), (10.0, 11_000, 500), (20.0, 11_000, 500)]);
+        assert_eq!(idle.growth_per_unit(), None);
+        assert!(
+            t.tsv()
+                .lines()
+                .nth(3)
+                .is_some_and(|l| l == "20.0\t18\t9\t1500")
+        );
+    }
+}
