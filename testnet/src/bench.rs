@@ -847,3 +847,22 @@ pub fn main(quick: bool, dir: Option<PathBuf>, out: Option<PathBuf>) -> Result<b
     }
     Ok(true)
 }
+
+pub use soak::OnlyPlan;
+
+/// `quorate-testnet soak`: only the memory soaks, each row printed as in the bench table.
+pub fn soak_only(plan: &OnlyPlan, dir: Option<PathBuf>) -> Result<bool> {
+    let tmp;
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            tmp = tempfile::Builder::new()
+                .prefix("quorate-soak.")
+                .tempdir_in(".")?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let rows = soak::only(plan, &dir)?;
+    println!("{}\n\n{}", machine(&dir), table(&rows));
+    Ok(rows.iter().all(|r| r.met != Some(false)))
+}

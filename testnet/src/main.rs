@@ -84,6 +84,33 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Only the memory soaks of `bench` (node, then witness), for investigating memory:
+    /// prints their rows, and with --trace writes every sample and the end's smaps_rollup.
+    Soak {
+        /// Seconds each soak runs (the full bench: 600).
+        #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+        secs: u64,
+        /// Entries/s submitted to the node (0: skip the node).
+        #[arg(long, default_value_t = 1000.0)]
+        node_rate: f64,
+        /// add-checkpoint/s sent to the witness (0: skip the witness).
+        #[arg(long, default_value_t = 1000.0)]
+        witness_rate: f64,
+        /// A flag for `quorate-node serve`, e.g. `--node-arg=--store-cache-mib=16`.
+        /// Repeatable.
+        #[arg(long = "node-arg", allow_hyphen_values = true)]
+        node_args: Vec<String>,
+        /// A flag for `quorate-witness serve`. Repeatable.
+        #[arg(long = "witness-arg", allow_hyphen_values = true)]
+        witness_args: Vec<String>,
+        /// Directory for the data dirs (default: a temporary one in the current directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Directory to write node.tsv / witness.tsv (seconds, RSS, RssAnon, units done)
+        /// and each process's smaps_rollup at the end.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+    },
     /// Photograph node DE's public web pages in a real headless Chromium after a small
     /// federation logged a few reviews (DEMO DATA); the README shows these PNGs.
     Screenshots {
@@ -112,7 +139,7 @@ fn main() {
     let cli = Cli::parse();
     let netns = match &cli.cmd {
         Cmd::Up { netns, .. } | Cmd::Demo { netns, .. } | Cmd::Scenario { netns, .. } => *netns,
-        Cmd::Down { .. } | Cmd::Bench { .. } | Cmd::Screenshots { .. } => false,
+        Cmd::Down { .. } | Cmd::Bench { .. } | Cmd::Soak { .. } | Cmd::Screenshots { .. } => false,
     };
     if netns {
         if let Err(e) = netns::check_usable() {
@@ -139,6 +166,25 @@ fn main() {
         } => demo::run(audits, lock, packages, !no_scenarios),
         Cmd::Scenario { name, .. } => scenarios::run_named(&name),
         Cmd::Bench { quick, dir, out } => bench::main(quick, dir, out),
+        Cmd::Soak {
+            secs,
+            node_rate,
+            witness_rate,
+            node_args,
+            witness_args,
+            dir,
+            trace,
+        } => bench::soak_only(
+            &bench::OnlyPlan {
+                dur: std::time::Duration::from_secs(secs),
+                node_rate,
+                witness_rate,
+                node_args,
+                witness_args,
+                trace,
+            },
+            dir,
+        ),
         Cmd::Screenshots { out, width } => screenshots::run(out, width),
     };
     match r {

@@ -61,7 +61,8 @@ pub use http::{
 };
 pub use request::{AddCheckpointRequest, MAX_PROOF_LINES, MAX_REQUEST_BYTES};
 pub use store::{
-    MAX_EVIDENCE_PER_ORIGIN, Recorded, Store, StoreError, StoredCheckpoint, StoredEquivocation,
+    DEFAULT_CACHE_BYTES, MAX_EVIDENCE_PER_ORIGIN, Recorded, Store, StoreError, StoredCheckpoint,
+    StoredEquivocation,
 };
 pub use witness::{Clock, SystemClock, Witness};
 

@@ -3,7 +3,7 @@
 //! ```text
 //! quorate-witness init  --data DIR --name NAME
 //! quorate-witness serve --data DIR [--listen ADDR] [--log VKEY]... [--config FILE]
-//!                       [--tls-cert FILE --tls-key FILE]
+//!                       [--tls-cert FILE --tls-key FILE] [--store-cache-mib MIB]
 //! quorate-witness bench [--requests N]
 //! ```
 
@@ -27,6 +27,10 @@ const KEY_FILE: &str = "witness.key";
 const PUB_FILE: &str = "witness.pub";
 /// State database inside the data directory.
 const STATE_FILE: &str = "witness.redb";
+/// `--store-cache-mib` unless given.
+const DEFAULT_STORE_CACHE_MIB: u64 = (quorate_witness::DEFAULT_CACHE_BYTES >> 20) as u64;
+/// Largest `--store-cache-mib` (1 TiB): a bound, not a way to overflow `usize`.
+const MAX_STORE_CACHE_MIB: u64 = 1 << 20;
 
 #[derive(Parser)]
 #[command(
@@ -79,6 +83,11 @@ enum Cmd {
         /// The PEM private key of --tls-cert.
         #[arg(long, value_name = "FILE", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Bound of the state file's page cache in MiB (reads past it come from the
+        /// kernel's page cache).
+        #[arg(long, value_name = "MIB", default_value_t = DEFAULT_STORE_CACHE_MIB,
+              value_parser = clap::value_parser!(u64).range(1..=MAX_STORE_CACHE_MIB))]
+        store_cache_mib: u64,
     },
     /// Measure add-checkpoint throughput and latency (in-process and over loopback HTTP).
     Bench {
@@ -133,6 +142,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             max_connections,
             tls_cert,
             tls_key,
+            store_cache_mib,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -151,7 +161,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 (Some(c), Some(k)) => Some(quorate_witness::tls::server_config(&c, &k)?),
                 _ => None,
             };
-            rt.block_on(serve(&data, listen, &logs, config.as_deref(), limits, tls))
+            let state = State {
+                path: data.join(STATE_FILE),
+                cache_bytes: usize::try_from(store_cache_mib << 20).unwrap_or(usize::MAX),
+            };
+            rt.block_on(serve(
+                &data,
+                &state,
+                listen,
+                &logs,
+                config.as_deref(),
+                limits,
+                tls,
+            ))
         }
         Cmd::Bench {
             requests,
@@ -240,8 +262,15 @@ fn load_logs(args: &[String], config: Option<&Path>) -> anyhow::Result<Vec<LogKe
     Ok(logs)
 }
 
+/// Where the state file is and how much of it redb may cache.
+struct State {
+    path: PathBuf,
+    cache_bytes: usize,
+}
+
 async fn serve(
     data: &Path,
+    state: &State,
     listen: SocketAddr,
     log_args: &[String],
     config: Option<&Path>,
@@ -261,7 +290,9 @@ async fn serve(
     if logs.is_empty() {
         tracing::warn!("no logs configured: every add-checkpoint will get 404");
     }
-    let witness = Witness::open_logs(signer, logs, &data.join(STATE_FILE), SystemClock)
+    let store = quorate_witness::Store::open_with_cache(&state.path, state.cache_bytes)
+        .context("opening the witness state")?;
+    let witness = Witness::with_logs(signer, logs, store, SystemClock)
         .context("opening the witness state")?;
     tracing::info!(name = witness.name(), vkey = %witness.vkey(), logs = ?witness.origins(), "witness ready");
     let witness = Arc::new(witness);
@@ -320,5 +351,41 @@ mod help_tests {
         let missing =
             super::help_lines::without_help(&<super::Cli as clap::CommandFactory>::command());
         assert!(missing.is_empty(), "without a help line: {missing:#?}");
+    }
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use clap::Parser as _;
+
+    use super::{Cli, Cmd};
+
+    fn cache_mib(args: &[&str]) -> Result<u64, clap::Error> {
+        let base = ["quorate-witness", "serve", "--data", "d"];
+        let cli = Cli::try_parse_from(base.iter().chain(args))?;
+        match cli.cmd {
+            Cmd::Serve {
+                store_cache_mib, ..
+            } => Ok(store_cache_mib),
+            _ => panic!("parsed as another subcommand"),
+        }
+    }
+
+    #[test]
+    fn store_cache_mib_defaults_to_the_store_bound_and_refuses_zero_and_huge() {
+        assert_eq!(
+            cache_mib(&[]).unwrap() << 20,
+            quorate_witness::DEFAULT_CACHE_BYTES as u64
+        );
+        assert_eq!(cache_mib(&["--store-cache-mib", "1"]).unwrap(), 1);
+        assert_eq!(
+            cache_mib(&["--store-cache-mib", "1048576"]).unwrap(),
+            1 << 20
+        );
+        assert!(cache_mib(&["--store-cache-mib", "-1"]).is_err());
+        for bad in ["0", "1048577", "lots", "18446744073709551615"] {
+            let e = cache_mib(&["--store-cache-mib", bad]).unwrap_err();
+            assert!(e.to_string().contains("--store-cache-mib"), "{bad}: {e}");
+        }
     }
 }

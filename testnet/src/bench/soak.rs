@@ -11,6 +11,7 @@
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -26,40 +27,66 @@ use crate::fed::{ok, run};
 /// Part of the soak counted as warm-up.
 const WARM_FRACTION: f64 = 0.2;
 
-/// RSS samples of one process over a soak: (seconds since start, bytes).
+/// One sample of a process's memory during a soak.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sample {
+    /// Seconds since the load started.
+    pub t: f64,
+    /// Resident set (`VmRSS`), bytes.
+    pub rss: u64,
+    /// Its anonymous part (`RssAnon`: heap, redb's cache, thread stacks), bytes; the rest
+    /// is mapped files (the binary, libraries).
+    pub anon: u64,
+    /// Units of work (entries, add-checkpoints) the loader had had answered by then.
+    pub done: u64,
+}
+
+/// Memory samples of one process over a soak.
 #[derive(Debug, Clone, Default)]
 pub struct RssTrace {
-    pub samples: Vec<(f64, u64)>,
+    pub samples: Vec<Sample>,
     pub warm_at: f64,
+    /// `/proc/PID/smaps_rollup` at the end of the load.
+    pub rollup: String,
 }
 
 impl RssTrace {
-    fn at(&self, t: f64) -> u64 {
+    fn at(&self, t: f64) -> Sample {
         self.samples
             .iter()
-            .find(|(s, _)| *s >= t)
+            .find(|s| s.t >= t)
             .or(self.samples.last())
-            .map_or(0, |s| s.1)
+            .copied()
+            .unwrap_or_default()
     }
     /// RSS when the load started.
     pub fn start(&self) -> u64 {
-        self.samples.first().map_or(0, |s| s.1)
+        self.samples.first().map_or(0, |s| s.rss)
     }
     /// RSS at the end of warm-up.
     pub fn warm(&self) -> u64 {
-        self.at(self.warm_at)
+        self.at(self.warm_at).rss
     }
     /// RSS at the end.
     pub fn end(&self) -> u64 {
-        self.samples.last().map_or(0, |s| s.1)
+        self.samples.last().map_or(0, |s| s.rss)
+    }
+    /// RSS added after warm-up per unit of work done after it, bytes (None when no work
+    /// was done). A process whose memory is proportional to what it holds (an index
+    /// entry per log entry) shows a constant here run after run; a leak per request
+    /// shows as the same, so the figure is read beside what the process is known to keep.
+    pub fn growth_per_unit(&self) -> Option<f64> {
+        let (w, e) = (self.at(self.warm_at), self.samples.last().copied()?);
+        let units = e.done.checked_sub(w.done).filter(|&u| u > 0)?;
+        Some((e.rss as f64 - w.rss as f64) / units as f64)
     }
     /// Least-squares slope after warm-up, MiB per minute.
     pub fn slope_mib_per_min(&self) -> f64 {
         let pts: Vec<(f64, f64)> = self
             .samples
             .iter()
-            .filter(|(t, _)| *t >= self.warm_at)
-            .map(|&(t, b)| (t, b as f64 / 1048576.0))
+            .filter(|s| s.t >= self.warm_at)
+            .map(|s| (s.t, s.rss as f64 / 1048576.0))
             .collect();
         let n = pts.len() as f64;
         if n < 2.0 {
@@ -77,6 +104,20 @@ impl RssTrace {
     pub fn flat(&self) -> bool {
         let warm = self.warm() as f64;
         self.end() as f64 <= warm + (warm * 0.05).max(2.0 * 1048576.0)
+    }
+    /// The samples as tab-separated lines: seconds, RSS KiB, RssAnon KiB, units done.
+    pub fn tsv(&self) -> String {
+        let mut out = String::from("secs\trss_kib\tanon_kib\tdone\n");
+        for s in &self.samples {
+            out.push_str(&format!(
+                "{:.1}\t{}\t{}\t{}\n",
+                s.t,
+                s.rss / 1024,
+                s.anon / 1024,
+                s.done
+            ));
+        }
+        out
     }
 }
 
@@ -98,29 +139,35 @@ impl Sampler {
             every,
             next: Duration::ZERO,
             trace: RssTrace {
-                samples: Vec::new(),
                 warm_at: soak.as_secs_f64() * WARM_FRACTION,
+                ..RssTrace::default()
             },
         }
     }
-    fn rss(&self) -> Result<u64> {
-        procs::proc_status_kb(self.pid, "VmRSS:").map(|kb| kb * 1024)
+    fn sample(&self, done: u64) -> Result<Sample> {
+        let kb = |f| procs::proc_status_kb(self.pid, f).map(|kb| kb * 1024);
+        Ok(Sample {
+            t: self.start.elapsed().as_secs_f64(),
+            rss: kb("VmRSS:")?,
+            anon: kb("RssAnon:")?,
+            done,
+        })
     }
-    /// Takes a sample if one is due.
-    fn tick(&mut self) -> Result<()> {
+    /// Takes a sample if one is due; `done` units of work answered so far.
+    fn tick(&mut self, done: u64) -> Result<()> {
         let t = self.start.elapsed();
         if t >= self.next {
-            let r = self.rss()?;
-            self.trace.samples.push((t.as_secs_f64(), r));
+            let s = self.sample(done)?;
+            self.trace.samples.push(s);
             self.next = t + self.every;
         }
         Ok(())
     }
-    fn finish(mut self) -> Result<RssTrace> {
-        let r = self.rss()?;
-        self.trace
-            .samples
-            .push((self.start.elapsed().as_secs_f64(), r));
+    fn finish(mut self, done: u64) -> Result<RssTrace> {
+        let s = self.sample(done)?;
+        self.trace.samples.push(s);
+        self.trace.rollup =
+            std::fs::read_to_string(format!("/proc/{}/smaps_rollup", self.pid)).unwrap_or_default();
         Ok(self.trace)
     }
 }
@@ -144,7 +191,7 @@ pub fn node(serve: &Serve, key: &SigningKey, rate: f64, dur: Duration) -> Result
     let start = Instant::now();
     let mut sent = 0u64;
     while start.elapsed() < dur {
-        sampler.tick()?;
+        sampler.tick(sent)?;
         // Pace: batch k leaves at k*B/rate seconds.
         let due = Duration::from_secs_f64(sent as f64 / rate);
         if let Some(wait) = due.checked_sub(start.elapsed()) {
@@ -170,7 +217,7 @@ pub fn node(serve: &Serve, key: &SigningKey, rate: f64, dur: Duration) -> Result
         secs,
         target_rate: rate,
         achieved_rate: sent as f64 / secs,
-        rss: sampler.finish()?,
+        rss: sampler.finish(sent)?,
     })
 }
 
@@ -182,6 +229,17 @@ pub const WITNESS_LOGS: usize = 64;
 /// grows by one record per request, each checkpoint signed and sent with its consistency
 /// proof), sampling the witness's RSS.
 pub fn witness(bin: &Path, dir: &Path, rate: f64, dur: Duration) -> Result<Soak> {
+    witness_with(bin, dir, rate, dur, &[])
+}
+
+/// [`witness`] with `extra` flags for `quorate-witness serve`.
+pub fn witness_with(
+    bin: &Path,
+    dir: &Path,
+    rate: f64,
+    dur: Duration,
+    extra: &[String],
+) -> Result<Soak> {
     let _ = std::fs::remove_dir_all(dir);
     let data = dir.join("witness");
     let d = data.to_str().context("non-UTF-8 path")?;
@@ -197,7 +255,8 @@ pub fn witness(bin: &Path, dir: &Path, rate: f64, dur: Duration) -> Result<Soak>
         .collect::<Result<_, _>>()?;
     let mut cmd = Command::new(bin);
     cmd.arg("serve")
-        .args(["--data", d, "--listen", "127.0.0.1:0"]);
+        .args(["--data", d, "--listen", "127.0.0.1:0"])
+        .args(extra);
     for s in &signers {
         cmd.arg("--log").arg(s.vkey());
     }
@@ -205,12 +264,14 @@ pub fn witness(bin: &Path, dir: &Path, rate: f64, dur: Duration) -> Result<Soak>
     let rt = tokio::runtime::Runtime::new()?;
     let per_log = rate / WITNESS_LOGS as f64;
     let sampler = Arc::new(std::sync::Mutex::new(Sampler::new(serve.pid(), dur)));
+    let done = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let sent = rt.block_on(async {
         let mut tasks = Vec::new();
         for s in signers {
             let url = serve.url.clone();
             let sampler = sampler.clone();
+            let done = done.clone();
             tasks.push(tokio::spawn(async move {
                 let client = WitnessClient::new(&url)?;
                 let origin = s.name().to_owned();
@@ -223,7 +284,7 @@ pub fn witness(bin: &Path, dir: &Path, rate: f64, dur: Duration) -> Result<Soak>
                         tokio::time::sleep(wait).await;
                     }
                     if let Ok(mut g) = sampler.try_lock() {
-                        g.tick()?;
+                        g.tick(done.load(Ordering::Relaxed))?;
                     }
                     tree.append(format!("record {n}").as_bytes());
                     let size = tree.size();
@@ -242,6 +303,7 @@ pub fn witness(bin: &Path, dir: &Path, rate: f64, dur: Duration) -> Result<Soak>
                     }
                     old = size;
                     n += 1;
+                    done.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok::<_, anyhow::Error>(n)
             }));
@@ -257,7 +319,7 @@ pub fn witness(bin: &Path, dir: &Path, rate: f64, dur: Duration) -> Result<Soak>
         .map_err(|_| anyhow::anyhow!("sampler still shared"))?
         .into_inner()
         .map_err(|_| anyhow::anyhow!("sampler poisoned"))?
-        .finish()?;
+        .finish(sent)?;
     drop(serve);
     let _ = std::fs::remove_dir_all(dir);
     Ok(Soak {
@@ -279,6 +341,15 @@ pub fn row(what: &str, unit: &str, s: &Soak) -> super::Row {
         mib(r.warm()),
         r.slope_mib_per_min()
     );
+    if let Some(g) = r.growth_per_unit() {
+        note.push_str(&format!(
+            "; growth after warm-up {g:.1} B per {} answered ({:.1} MiB anonymous, {:.1} MiB file-backed at the end)",
+            unit.strip_suffix("ies")
+                .map_or_else(|| unit.to_owned(), |u| format!("{u}y")),
+            mib(r.samples.last().map_or(0, |s| s.anon)),
+            mib(r.end().saturating_sub(r.samples.last().map_or(0, |s| s.anon)))
+        ));
+    }
     if s.achieved_rate < 0.9 * s.target_rate {
         note.push_str(&format!(
             "; the loader reached {:.0} of the {:.0} {unit}/s asked for",
@@ -296,4 +367,113 @@ pub fn row(what: &str, unit: &str, s: &Soak) -> super::Row {
     .ratio(r.end() as f64 / r.warm().max(1) as f64, "x after warm-up")
     .target("flat (end within 5 % of after warm-up)", r.flat())
     .note(note)
+}
+
+/// What `quorate-testnet soak` runs: only the memory soaks of the bench, with the flags
+/// given to each server, for investigating memory without the rest of the bench.
+#[derive(Debug, Clone)]
+pub struct OnlyPlan {
+    pub dur: Duration,
+    /// Entries/s for the node (0: no node soak).
+    pub node_rate: f64,
+    /// add-checkpoint/s for the witness (0: no witness soak).
+    pub witness_rate: f64,
+    pub node_args: Vec<String>,
+    pub witness_args: Vec<String>,
+    /// Writes `node.tsv`, `witness.tsv` (the samples) and `*.smaps_rollup` here.
+    pub trace: Option<std::path::PathBuf>,
+}
+
+/// Runs the soaks of `plan` under `dir` and returns their rows.
+pub fn only(plan: &OnlyPlan, dir: &Path) -> Result<Vec<super::Row>> {
+    let bins = crate::fed::Bins::locate()?;
+    std::fs::create_dir_all(dir)?;
+    let mut rows = Vec::new();
+    let keep = |name: &str, s: &Soak| -> Result<()> {
+        if let Some(t) = &plan.trace {
+            std::fs::create_dir_all(t)?;
+            std::fs::write(t.join(format!("{name}.tsv")), s.rss.tsv())?;
+            std::fs::write(t.join(format!("{name}.smaps_rollup")), &s.rss.rollup)?;
+        }
+        Ok(())
+    };
+    if plan.node_rate > 0.0 {
+        eprintln!(
+            "soak: quorate-node serve {:?}, {:.0} s at {:.0} entries/s",
+            plan.node_args,
+            plan.dur.as_secs_f64(),
+            plan.node_rate
+        );
+        let sdir = dir.join("soak");
+        let _ = std::fs::remove_dir_all(&sdir);
+        let key = procs::init_log(&bins.node, &sdir, [0x33; 32])?;
+        let mut cmd = Command::new(&bins.node);
+        cmd.arg("serve")
+            .arg("--data")
+            .arg(&sdir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(&plan.node_args);
+        let serve = Serve::spawn(cmd, &dir.join("soak-serve.log"), "checkpoint")?;
+        let s = node(&serve, &key, plan.node_rate, plan.dur)?;
+        drop(serve);
+        let _ = std::fs::remove_dir_all(&sdir);
+        keep("node", &s)?;
+        rows.push(row("node", "entries", &s));
+    }
+    if plan.witness_rate > 0.0 {
+        eprintln!(
+            "soak: quorate-witness serve {:?}, {:.0} s at {:.0} add-checkpoint/s, {WITNESS_LOGS} logs",
+            plan.witness_args,
+            plan.dur.as_secs_f64(),
+            plan.witness_rate
+        );
+        let s = witness_with(
+            &bins.witness,
+            &dir.join("soak-witness"),
+            plan.witness_rate,
+            plan.dur,
+            &plan.witness_args,
+        )?;
+        keep("witness", &s)?;
+        rows.push(row("witness", "add-checkpoint", &s));
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RssTrace, Sample};
+
+    fn trace(points: &[(f64, u64, u64)]) -> RssTrace {
+        RssTrace {
+            samples: points
+                .iter()
+                .map(|&(t, rss, done)| Sample {
+                    t,
+                    rss,
+                    anon: rss / 2,
+                    done,
+                })
+                .collect(),
+            warm_at: 10.0,
+            rollup: String::new(),
+        }
+    }
+
+    #[test]
+    fn growth_per_unit_counts_only_what_came_after_warm_up() {
+        // 1000 B before warm-up, then 8000 B over 1000 units: 8 B per unit.
+        let t = trace(&[(0.0, 10_000, 0), (10.0, 11_000, 500), (20.0, 19_000, 1500)]);
+        assert_eq!(t.growth_per_unit(), Some(8.0));
+        assert!(t.flat());
+        // No work after warm-up: no figure rather than a division by zero.
+        let idle = trace(&[(0.0, 10_000, 0), (10.0, 11_000, 500), (20.0, 11_000, 500)]);
+        assert_eq!(idle.growth_per_unit(), None);
+        assert!(
+            t.tsv()
+                .lines()
+                .nth(3)
+                .is_some_and(|l| l == "20.0\t18\t9\t1500")
+        );
+    }
 }
