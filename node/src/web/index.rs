@@ -6,9 +6,9 @@
 //! existing log) for what only these pages need, a background task reads the log once
 //! from the start, then follows it, [`CHUNK`] entries per blocking read. Entries were
 //! verified at admission, so they are only decoded here (no signature check), about a
-//! microsecond each. Memory is 8 bytes per entry (its index in its reviewer's list) plus
-//! one map row per supersession and per day; pages say how far the index has got while
-//! it catches up.
+//! microsecond each. Memory is about a byte or two per entry (its index in its reviewer's
+//! list, delta-coded: see `index_list`) plus one map row per supersession and per day;
+//! pages say how far the index has got while it catches up.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock, Weak};
@@ -18,6 +18,7 @@ use prost::Message as _;
 use quorate_proto::attestation::{Attestation, SupersedeKind, pb};
 use quorate_proto::merkle::leaf_hash;
 
+use super::index_list::IndexList;
 use crate::store::Store;
 
 /// Entries decoded per blocking read while catching up.
@@ -34,8 +35,8 @@ pub struct ReviewerEntries {
     /// The reviewer name and organisation of the key's latest entry.
     pub name: String,
     pub organisation: String,
-    /// Every index the key logged, ascending.
-    pub indexes: Vec<u64>,
+    /// Every index the key logged, ascending (delta-coded: see `index_list`).
+    pub indexes: IndexList,
     /// Latest claimed review time (POSIX seconds).
     pub last_time: u64,
 }
@@ -137,14 +138,7 @@ impl WebIndex {
             let Some(r) = s.reviewers.get(key) else {
                 return (Vec::new(), None);
             };
-            let end = match before {
-                Some(b) => r.indexes.partition_point(|&i| i < b),
-                None => r.indexes.len(),
-            };
-            let start = end.saturating_sub(limit);
-            let page: Vec<u64> = r.indexes[start..end].iter().rev().copied().collect();
-            let next = (start > 0).then(|| r.indexes[start]);
-            (page, next)
+            r.indexes.page_below(before, limit)
         })
     }
 

@@ -17,6 +17,7 @@ pub mod card;
 pub mod federation;
 pub mod home;
 pub mod index;
+pub mod index_list;
 pub mod proof;
 pub mod reviewers;
 pub mod reviews;
