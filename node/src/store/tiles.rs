@@ -364,33 +364,14 @@ mod tests {
     fn build(n: u64) -> (tempfile::TempDir, Database, MemoryLog) {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::create(dir.path().join("t.redb")).unwrap();
-        let mut mem = MemoryLog::new();
-        let txn = db.begin_write().unwrap();
-        {
-            let mut table = txn.open_table(TILES).unwrap();
-            // Several batches, so partial tiles are loaded, extended and rewritten.
-            let mut done = 0u64;
-            for step in [1u64, 300, 7, 600, 1000] {
-                let upto = (done + step).min(n);
-                let mut w = TileWriter::default();
-                for i in done..upto {
-                    let leaf = merkle::leaf_hash(&i.to_be_bytes());
-                    let r = TileReader {
-                        table: &table,
-                        size: i,
-                        pending: Some(&w.pending),
-                        cache: None,
-                    };
-                    let hs = merkle::stored_hashes_for_record_hash(i, leaf, &r).unwrap();
-                    w.add(&table, done, i, &hs).unwrap();
-                    mem.append_leaf_hash(leaf);
-                }
-                w.write(&mut table).unwrap();
-                done = upto;
-            }
+        // Several batches, so partial tiles are loaded, extended and rewritten.
+        let mut done = 0u64;
+        for step in [1u64, 300, 7, 600, 1000] {
+            let upto = (done + step).min(n);
+            grow(&db, done, upto);
+            done = upto;
         }
-        txn.commit().unwrap();
-        (dir, db, mem)
+        (dir, db, memory_log(done))
     }
 
     #[test]
