@@ -380,12 +380,7 @@ mod tests {
         let (_d, db, mem) = build(n);
         let txn = db.begin_read().unwrap();
         let table = txn.open_table(TILES).unwrap();
-        let r = TileReader {
-            table: &table,
-            size: n,
-            pending: None,
-            cache: None,
-        };
+        let r = reader(&table, n, None);
         let all: Vec<u64> = (0..merkle::stored_hash_count(n)).collect();
         assert_eq!(r.read_hashes(&all).unwrap(), mem.stored());
         assert_eq!(merkle::tree_hash(n, &r).unwrap(), mem.root());
@@ -412,6 +407,16 @@ mod tests {
             r.read_hashes(&[past]),
             Err(MerkleError::StoredIndexOutOfRange { .. })
         ));
+    }
+
+    /// A reader of the stored tiles (nothing pending).
+    fn reader<'a, T>(table: &'a T, size: u64, cache: Option<&'a RowCache>) -> TileReader<'a, T> {
+        TileReader {
+            table,
+            size,
+            pending: None,
+            cache,
+        }
     }
 
     /// Appends leaves `from..upto` to the tiles in one write transaction.
@@ -462,12 +467,7 @@ mod tests {
         grow(&db, m, n);
         let txn = db.begin_read().unwrap();
         let table = txn.open_table(TILES).unwrap();
-        let r = TileReader {
-            table: &table,
-            size: n,
-            pending: None,
-            cache: Some(&cache),
-        };
+        let r = reader(&table, n, Some(&cache));
         let mem = memory_log(n);
         let all: Vec<u64> = (0..merkle::stored_hash_count(n)).collect();
         for _ in 0..2 {
@@ -489,12 +489,7 @@ mod tests {
         // The snapshot of 300 entries had level 0 row 1 partial (254..300); the cache
         // now holds it full.
         let old_table = old.open_table(TILES).unwrap();
-        let r = TileReader {
-            table: &old_table,
-            size: m,
-            pending: None,
-            cache: Some(&cache),
-        };
+        let r = reader(&old_table, m, Some(&cache));
         let small = memory_log(m);
         let all: Vec<u64> = (0..merkle::stored_hash_count(m)).collect();
         assert_eq!(r.read_hashes(&all).unwrap(), small.stored());
@@ -528,12 +523,7 @@ mod tests {
             txn.commit().unwrap();
             let txn = db.begin_read().unwrap();
             let table = txn.open_table(TILES).unwrap();
-            let r = TileReader {
-                table: &table,
-                size: n,
-                pending: None,
-                cache: None,
-            };
+            let r = reader(&table, n, None);
             let all: Vec<u64> = (0..merkle::stored_hash_count(n)).collect();
             let err = r.read_hashes(&all).unwrap_err().to_string();
             assert!(
@@ -556,12 +546,7 @@ mod tests {
         txn.commit().unwrap();
         let txn = db.begin_read().unwrap();
         let table = txn.open_table(TILES).unwrap();
-        let r = TileReader {
-            table: &table,
-            size: n,
-            pending: None,
-            cache: None,
-        };
+        let r = reader(&table, n, None);
         let err = r.hash(1, 200).unwrap_err().to_string();
         assert!(err.contains("key (0, 1): missing"), "{err}");
     }
