@@ -37,6 +37,7 @@ mod cosign;
 mod detect;
 mod events;
 mod evidence;
+mod older;
 mod peer_http;
 mod relay;
 mod shared;
@@ -101,6 +102,8 @@ struct Inner {
     logs: HashMap<String, Ed25519Verifier>,
     origin_locks: HashMap<String, tokio::sync::Mutex<()>>,
     seen: Mutex<BTreeMap<String, Seen>>,
+    /// Checkpoints held before the current ones, and the budget for checking older ones.
+    older: older::OlderCheckpoints,
     seen_write: tokio::sync::Mutex<()>,
     /// Set when the seen map changed and `seen.json` is to be written behind.
     seen_dirty: Notify,
@@ -225,7 +228,7 @@ impl Federation {
         shared
             .equivocations
             .store(witness.evidence_count().unwrap_or(0), Ordering::Relaxed);
-        let new_evidence = evidence_channel(&witness);
+        let new_evidence = evidence_channel(&witness, &shared);
 
         let skey = data.log_skey()?;
         let keypair = identity_from_skey(&skey).context("deriving the libp2p identity")?;
@@ -267,6 +270,7 @@ impl Federation {
             logs,
             origin_locks,
             seen: Mutex::new(seen),
+            older: older::OlderCheckpoints::default(),
             seen_write: tokio::sync::Mutex::new(()),
             seen_dirty: Notify::new(),
             shared: shared.clone(),

@@ -86,10 +86,13 @@ fn forked_log_is_caught_by_every_honest_node() {
 
 /// A fork at different sizes where the smaller size is a power of two: the log's
 /// consistency proof omits the old root, so the node reads the larger tree's tiles from
-/// the peer's `url` to build the evidence.
-#[test]
-fn fork_at_different_sizes_is_caught_through_tiles() {
-    let fed = Fed::init(3, "eqt");
+/// the peer's `url` to build the evidence. Only B can: A's copy of X is honest and cannot
+/// prove anything up to the forked size. Each order of arrival at B is its own test: B
+/// holding the honest checkpoint when the forked one arrives, and B holding the forked
+/// one when the honest, older one arrives (which B once dropped as a late copy, so the
+/// fork went unnoticed whenever X's checkpoint reached B second).
+fn fork_at_different_sizes(tag: &str, larger_first: bool) {
+    let fed = Fed::init(3, tag);
     let (a, b, x) = (&fed.specs[0], &fed.specs[1], &fed.specs[2]);
     let mut x2 = x.clone();
     x2.dir = fed.path("x-fork");
@@ -111,18 +114,32 @@ fn fork_at_different_sizes_is_caught_through_tiles() {
         quorate_node::api::join_batch(&envs)
     };
     let ct = quorate_node::api::BATCH_CONTENT_TYPE;
-    assert_eq!(
-        px.post("/v1/attestations", ct, &batch("honest", 2))
-            .unwrap()
-            .0,
-        201
-    );
-    assert_eq!(
-        px2.post("/v1/attestations", ct, &batch("forked", 3))
-            .unwrap()
-            .0,
-        201
-    );
+    let honest = || {
+        let r = px
+            .post("/v1/attestations", ct, &batch("honest", 2))
+            .unwrap();
+        assert_eq!(r.0, 201);
+    };
+    let forked = || {
+        let r = px2
+            .post("/v1/attestations", ct, &batch("forked", 3))
+            .unwrap();
+        assert_eq!(r.0, 201);
+    };
+    let b_holds = |size: u64| {
+        wait_for(30, &format!("B to hold X's checkpoint {size}"), || {
+            (seen_size(&pb, &x.origin) == Some(size)).then_some(())
+        })
+    };
+    if larger_first {
+        forked();
+        b_holds(3);
+        honest();
+    } else {
+        honest();
+        b_holds(2);
+        forked();
+    }
     let xv = x.log_verifier();
     for p in [&pa, &pb] {
         let texts = wait_for(30, "equivocation evidence", || {
@@ -137,4 +154,14 @@ fn fork_at_different_sizes_is_caught_through_tiles() {
     // B built it from tiles: sizes 2 and 3, with a prefix line.
     let texts = equivocations(&pb);
     assert!(texts.iter().any(|t| t.contains("\nprefix ")), "{texts:?}");
+}
+
+#[test]
+fn fork_at_different_sizes_is_caught_through_tiles() {
+    fork_at_different_sizes("eqt", false);
+}
+
+#[test]
+fn fork_whose_larger_side_arrives_first_is_caught() {
+    fork_at_different_sizes("eql", true);
 }

@@ -13,6 +13,7 @@ use quorate_proto::merkle;
 use quorate_proto::note::Ed25519Verifier;
 use serde::{Deserialize, Serialize};
 
+use super::older::Older;
 use super::{Inner, relay};
 use crate::datadir::{DataDir, write_atomic};
 use crate::gossip::{Request, Response, Validation};
@@ -126,34 +127,49 @@ impl Inner {
             }
             return Validation::Accept;
         }
-        if c.size() < p.size() && heard == Heard::Gossip {
-            // Older than what we hold: a replay or a late copy. Checking it would cost the
-            // log a proof request per message, so whoever replays could spend the log's
-            // request budget at this node; it is dropped unpenalised instead (its sender
-            // already paid a rate-limit token). Forks still surface as same-size
-            // conflicts here, and as newer checkpoints at the nodes that hold older ones.
-            return Validation::Ignore;
-        }
         let newer = c.size() > p.size();
+        if !newer {
+            // Older than what we hold: a late copy, a replay, or the honest side of a fork
+            // whose other side we hold (only we can decide that one: see `older`).
+            let budgeted = heard == Heard::Gossip;
+            match self
+                .older
+                .classify(origin, v, budgeted, std::time::Instant::now())
+            {
+                Older::Known => return Validation::Ignore,
+                Older::Conflict(held) => {
+                    let e = Equivocation::same_size(&held, note);
+                    self.found(origin, e).await;
+                    return Validation::Accept;
+                }
+                // Dropped unpenalised: its sender already paid a rate-limit token.
+                Older::OverBudget => {
+                    self.shared.older_unchecked.fetch_add(1, Ordering::Relaxed);
+                    return Validation::Ignore;
+                }
+                Older::Check => {}
+            }
+        }
         if !(ours && prev.ours) {
             let (small, large) = if newer { (&pv, v) } else { (v, &pv) };
             match self.consistent(origin, small, large).await {
                 Some(true) => {}
                 Some(false) => return Validation::Accept,
-                None => {
-                    return if newer {
-                        Validation::Accept
-                    } else {
-                        Validation::Ignore
-                    };
-                }
+                // Undecidable here (an honest log proves every pair of its own
+                // checkpoints, so this is a fork's other side or a log out of reach):
+                // relayed, older or newer, so a node that can read the larger tree
+                // decides it. Older ones reach this only within `older`'s budget.
+                None => return Validation::Accept,
             }
         }
         if newer {
+            self.older.remember(origin, &pv, prev.note.as_bytes());
             self.set_seen(origin, note, ours, Persist::unless_ours(ours))
                 .await;
             Validation::Accept
         } else {
+            // Consistent with what we hold: its copies cost nothing from now on.
+            self.older.remember(origin, v, note);
             Validation::Ignore
         }
     }

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use quorate_proto::equivocation::Equivocation;
 use quorate_witness::{Recorded, Witness, WitnessError};
 
-use super::{EVIDENCE_RETRY, Inner};
+use super::{EVIDENCE_RETRY, FedShared, Inner};
 use crate::gossip::{GossipError, GossipMessage, Validation};
 
 /// The origin named by a piece of evidence (first line of its first checkpoint).
@@ -26,10 +26,15 @@ pub(super) fn evidence_origin(bytes: &[u8]) -> Option<String> {
 /// per followed log, so the channel cannot hold more than that.
 pub(super) type NewEvidence = tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>;
 
-/// Connects the witness's new-evidence hook to a channel for [`Inner::publish_loop`].
-pub(super) fn evidence_channel(witness: &Witness) -> NewEvidence {
+/// Connects the witness's new-evidence hook to a channel for [`Inner::publish_loop`], and
+/// counts each new item in the `quorate_equivocations` gauge in the storing thread, so the
+/// gauge has moved by the time the witness refuses the log (it did not when the publish
+/// loop updated it later: metrics scraped right after a refusal could still read 0).
+pub(super) fn evidence_channel(witness: &Witness, shared: &Arc<FedShared>) -> NewEvidence {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let shared = shared.clone();
     witness.on_new_evidence(move |e| {
+        shared.equivocations.fetch_add(1, Ordering::Relaxed);
         let _ = tx.send(e.evidence.clone().into_bytes());
     });
     rx
@@ -44,9 +49,15 @@ impl Inner {
             return Validation::Ignore;
         }
         match self.record_evidence(evidence.to_vec()).await {
-            // Relayed only when new here: copies of known evidence (junk lines or not)
-            // and evidence beyond the per-origin bound go no further.
+            // Relayed when new here, and when it is exactly the canonical form this node
+            // publishes itself: a copy that arrives while this node stores the same
+            // evidence from its own detection takes that publish's message id, so the
+            // publish is refused as a duplicate, and only relaying this copy sends it on
+            // (two honest nodes found the fork at once and nobody else heard of it).
+            // Other copies of known evidence (junk lines) and evidence beyond the
+            // per-origin bound go no further.
             Ok(Recorded::New) => Validation::Accept,
+            Ok(Recorded::Known) if self.is_canonical(&origin, evidence) => Validation::Accept,
             Ok(Recorded::Known | Recorded::Enough) => Validation::Ignore,
             Err(WitnessError::InvalidEvidence(e)) => {
                 tracing::warn!(origin, "invalid equivocation evidence from gossip: {e}");
@@ -54,6 +65,17 @@ impl Inner {
             }
             Err(_) => Validation::Ignore,
         }
+    }
+
+    /// Whether `evidence` (of `origin`, already verified and stored) is byte for byte its
+    /// own canonical form.
+    fn is_canonical(&self, origin: &str, evidence: &[u8]) -> bool {
+        let Some(log) = self.logs.get(origin) else {
+            return false;
+        };
+        Equivocation::parse(evidence)
+            .and_then(|e| e.verify(log))
+            .is_ok_and(|v| v.canonical().to_text().as_bytes() == evidence)
     }
 
     /// Verifies and stores evidence (the witness then refuses its log). Evidence new to
@@ -80,7 +102,6 @@ impl Inner {
             tokio::select! {
                 e = new.recv() => {
                     let Some(e) = e else { return };
-                    self.refresh_equivocation_count().await;
                     tracing::error!(
                         origin = evidence_origin(&e).unwrap_or_default(),
                         "EQUIVOCATION: stored evidence that a log signed two histories; publishing"
@@ -101,14 +122,6 @@ impl Inner {
                 }
             }
             pending = unsent;
-        }
-    }
-
-    /// Sets the evidence gauge from the witness's per-origin counts.
-    async fn refresh_equivocation_count(&self) {
-        let w = self.witness.clone();
-        if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || w.evidence_count()).await {
-            self.shared.equivocations.store(n, Ordering::Relaxed);
         }
     }
 

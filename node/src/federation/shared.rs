@@ -47,6 +47,8 @@ pub struct FedShared {
     pub(super) cosign_refused: AtomicU64,
     pub(super) gossip_lines_stripped: AtomicU64,
     pub(super) proof_requests: AtomicU64,
+    /// Older checkpoints from gossip left unchecked: their log's budget was spent.
+    pub(super) older_unchecked: AtomicU64,
     /// Per peer origin: the tree size this node's witness last cosigned for it and when
     /// (POSIX seconds), for the web pages. In memory: peers recosign every few seconds.
     witnessed: RwLock<BTreeMap<String, (u64, u64)>>,
@@ -240,6 +242,14 @@ impl FedShared {
             "counter",
             "Consistency proofs requested from logs to check a checkpoint heard from a peer.",
             &self.proof_requests,
+        );
+        g(
+            "quorate_gossip_older_unchecked_total",
+            "counter",
+            "Checkpoints heard from peers, older than the one held and never held here, \
+             dropped unchecked because their log's budget for such proof requests was spent \
+             (a replay, or a fork check lost: compare with quorate_equivocations).",
+            &self.older_unchecked,
         );
         g(
             "quorate_witness_cosigned_total",

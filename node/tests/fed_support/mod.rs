@@ -30,6 +30,16 @@ pub struct Fed {
     pub specs: Vec<NodeSpec>,
 }
 
+/// A failing test prints every node's log (the processes are gone by then: `Fed` is
+/// created first, so dropped last).
+impl Drop for Fed {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            dump_logs(self.tmp.path());
+        }
+    }
+}
+
 impl Fed {
     pub fn init(n: usize, tag: &str) -> Fed {
         let tmp = tempfile::tempdir().unwrap();
@@ -116,6 +126,17 @@ pub fn metric(p: &Proc, name: &str) -> u64 {
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// The size of the latest checkpoint of `origin` that `p` holds, read from its
+/// federation page (the `size` cell of the log's row).
+pub fn seen_size(p: &Proc, origin: &str) -> Option<u64> {
+    let (status, body) = p.get("/federation").unwrap();
+    assert_eq!(status, 200);
+    let html = String::from_utf8(body).unwrap();
+    let row = html.split(&format!("data-origin=\"{origin}\"")).nth(1)?;
+    let cell = row.split("<td class=\"size\">").nth(1)?;
+    cell.split('<').next()?.parse().ok()
 }
 
 /// GET /v1/equivocations as evidence texts.
