@@ -485,18 +485,33 @@ fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
 }
 
 /// Starts `n` federated nodes, times `checkpoints` cosigning rounds, then measures each
-/// node's CPU use over `idle_secs` seconds without submissions (0: skipped).
-pub fn run(n: usize, checkpoints: usize, idle_secs: u64) -> anyhow::Result<FedReport> {
+/// node's CPU use over `idle_secs` seconds without submissions (0: skipped). With `keep`,
+/// the nodes' data dirs and logs go in that new directory and stay.
+pub fn run(
+    n: usize,
+    checkpoints: usize,
+    idle_secs: u64,
+    keep: Option<&Path>,
+) -> anyhow::Result<FedReport> {
     anyhow::ensure!(n >= 2, "need at least 2 nodes");
     let bin = std::env::current_exe()?;
     let tmp = tempfile::tempdir()?;
+    let root = match keep {
+        Some(dir) => {
+            let empty = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
+            anyhow::ensure!(empty, "{} exists and is not empty", dir.display());
+            std::fs::create_dir_all(dir)?;
+            dir.to_path_buf()
+        }
+        None => tmp.path().to_path_buf(),
+    };
     // Before the nodes start, so nothing else of this run is on the disk.
-    let concurrent_fsyncs = concurrent_fsyncs(tmp.path(), n - 1, 50)?;
+    let concurrent_fsyncs = concurrent_fsyncs(&root, n - 1, 50)?;
     let reviewer = SigningKey::from_bytes(&[0x42; 32]);
     let specs: Vec<NodeSpec> = (0..n)
         .map(|i| {
             NodeSpec::init(
-                &tmp.path().join(format!("n{i}")),
+                &root.join(format!("n{i}")),
                 &format!("bench.example/log{i}"),
                 &reviewer,
             )

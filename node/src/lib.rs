@@ -23,6 +23,7 @@ pub mod fedbench;
 pub mod federation;
 pub mod gzip;
 pub mod health;
+pub mod malloc;
 pub mod metrics;
 pub mod mirror;
 pub mod ops_args;

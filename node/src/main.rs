@@ -61,6 +61,10 @@ enum Cmd {
         /// Print the report as one JSON object (durations in microseconds).
         #[arg(long)]
         json: bool,
+        /// Put the nodes' data dirs and logs (`nI.log`; `RUST_LOG` sets their level) in
+        /// this new directory and keep them, for profiling a round from the nodes' side.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
     },
     /// Manage the reviewer keys allowed to submit (works while `serve` runs).
     Reviewers {
@@ -275,9 +279,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             checkpoints,
             idle_secs,
             json,
+            keep,
         } => {
             init_tracing("warn", LogFormat::Text);
-            let report = quorate_node::fedbench::run(nodes, checkpoints, idle_secs)?;
+            let report =
+                quorate_node::fedbench::run(nodes, checkpoints, idle_secs, keep.as_deref())?;
             if json {
                 println!("{}", report.to_json());
             } else {
@@ -336,7 +342,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if publish_s3_url.is_some() {
                 cfg.publish_s3_url = publish_s3_url;
             }
+            // Before the runtime's threads exist (see `malloc`).
+            let arenas = quorate_node::malloc::limit_arenas();
             init_tracing(&cfg.log_level, cfg.log_format);
+            tracing::debug!(?arenas, "malloc arena limit");
             let inherited = ops
                 .inherit_listen_fd
                 .map(quorate_node::reload::adopt_listener)
@@ -379,6 +388,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 poll: Duration::from_millis(poll_ms.max(10)),
                 max_step_bytes: max_step_mib.saturating_mul(1 << 20),
             };
+            // A mirror is as long-running as a node and writes the same store.
+            quorate_node::malloc::limit_arenas();
             runtime()?.block_on(quorate_node::mirror::run(opts))
         }
         Cmd::Backup { data, out } => {

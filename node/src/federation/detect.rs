@@ -24,6 +24,12 @@ pub(super) struct Seen {
     pub(super) note: String,
     /// Cosigned by our own witness (so consistent with every other such checkpoint).
     pub(super) ours: bool,
+    /// `note`, as verified when it was stored (in memory only): every checkpoint heard of
+    /// this log is compared with it, and checking its signatures again each time was a
+    /// sixth of the node's signature checks in a busy federation
+    /// (`bench/profile-federation.txt`).
+    #[serde(skip)]
+    pub(super) verified: Option<VerifiedCheckpoint>,
 }
 
 /// How a checkpoint reached this node.
@@ -53,9 +59,10 @@ pub(super) fn load_seen(
         }
     };
     map.into_iter()
-        .filter(|(o, s)| {
-            logs.get(o)
-                .is_some_and(|l| verify_checkpoint(s.note.as_bytes(), l, &[]).is_ok())
+        .filter_map(|(o, mut s)| {
+            let v = verify_checkpoint(s.note.as_bytes(), logs.get(&o)?, &[]).ok()?;
+            s.verified = Some(v);
+            Some((o, s))
         })
         .collect()
 }
@@ -102,12 +109,16 @@ impl Inner {
         }
         let prev = self.seen.lock().ok().and_then(|s| s.get(origin).cloned());
         let Some(prev) = prev else {
-            self.set_seen(origin, note, ours, Persist::unless_ours(ours))
+            self.set_seen(origin, v, note, ours, Persist::unless_ours(ours))
                 .await;
             return Validation::Accept;
         };
-        let Ok(pv) = verify_checkpoint(prev.note.as_bytes(), log, &[]) else {
-            self.set_seen(origin, note, ours, Persist::Now).await;
+        let held = match prev.verified.clone() {
+            Some(pv) => Ok(pv),
+            None => verify_checkpoint(prev.note.as_bytes(), log, &[]),
+        };
+        let Ok(pv) = held else {
+            self.set_seen(origin, v, note, ours, Persist::Now).await;
             return Validation::Accept;
         };
         let (p, c) = (pv.checkpoint(), v.checkpoint());
@@ -122,7 +133,7 @@ impl Inner {
             // verified cosignatures. Copies differing only in stripped lines share one
             // message id, so this relays each checkpoint once.
             if (ours && !prev.ours) || note.len() > prev.note.len() {
-                self.set_seen(origin, note, ours || prev.ours, Persist::Behind)
+                self.set_seen(origin, v, note, ours || prev.ours, Persist::Behind)
                     .await;
             }
             return Validation::Accept;
@@ -164,7 +175,7 @@ impl Inner {
         }
         if newer {
             self.older.remember(origin, &pv, prev.note.as_bytes());
-            self.set_seen(origin, note, ours, Persist::unless_ours(ours))
+            self.set_seen(origin, v, note, ours, Persist::unless_ours(ours))
                 .await;
             Validation::Accept
         } else {
@@ -287,12 +298,28 @@ impl Inner {
         }
     }
 
-    async fn set_seen(&self, origin: &str, note: &[u8], ours: bool, persist: Persist) {
+    /// Holds `note` (verified as `v`) as the latest checkpoint of `origin`.
+    async fn set_seen(
+        &self,
+        origin: &str,
+        v: &VerifiedCheckpoint,
+        note: &[u8],
+        ours: bool,
+        persist: Persist,
+    ) {
         let Ok(text) = String::from_utf8(note.to_vec()) else {
             return;
         };
         if let Ok(mut s) = self.seen.lock() {
-            s.insert(origin.to_owned(), Seen { note: text, ours });
+            let verified = Some(v.clone());
+            s.insert(
+                origin.to_owned(),
+                Seen {
+                    note: text,
+                    ours,
+                    verified,
+                },
+            );
         } else {
             return;
         }
@@ -384,6 +411,13 @@ pub(super) fn merge_witnessed(
         let Ok(note) = String::from_utf8(r.kept) else {
             continue;
         };
-        seen.insert(origin.clone(), Seen { note, ours: true });
+        seen.insert(
+            origin.clone(),
+            Seen {
+                note,
+                ours: true,
+                verified: Some(r.verified),
+            },
+        );
     }
 }
