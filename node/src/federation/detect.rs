@@ -109,7 +109,7 @@ impl Inner {
         }
         let prev = self.seen.lock().ok().and_then(|s| s.get(origin).cloned());
         let Some(prev) = prev else {
-            self.set_seen(origin, v, note, ours, Persist::unless_ours(ours))
+            self.set_seen(origin, v, ours, Persist::unless_ours(ours))
                 .await;
             return Validation::Accept;
         };
@@ -118,7 +118,7 @@ impl Inner {
             None => verify_checkpoint(prev.note.as_bytes(), log, &[]),
         };
         let Ok(pv) = held else {
-            self.set_seen(origin, v, note, ours, Persist::Now).await;
+            self.set_seen(origin, v, ours, Persist::Now).await;
             return Validation::Accept;
         };
         let (p, c) = (pv.checkpoint(), v.checkpoint());
@@ -133,7 +133,7 @@ impl Inner {
             // verified cosignatures. Copies differing only in stripped lines share one
             // message id, so this relays each checkpoint once.
             if (ours && !prev.ours) || note.len() > prev.note.len() {
-                self.set_seen(origin, v, note, ours || prev.ours, Persist::Behind)
+                self.set_seen(origin, v, ours || prev.ours, Persist::Behind)
                     .await;
             }
             return Validation::Accept;
@@ -174,13 +174,13 @@ impl Inner {
             }
         }
         if newer {
-            self.older.remember(origin, &pv, prev.note.as_bytes());
-            self.set_seen(origin, v, note, ours, Persist::unless_ours(ours))
+            self.older.remember(origin, &pv);
+            self.set_seen(origin, v, ours, Persist::unless_ours(ours))
                 .await;
             Validation::Accept
         } else {
             // Consistent with what we hold: its copies cost nothing from now on.
-            self.older.remember(origin, v, note);
+            self.older.remember(origin, v);
             Validation::Ignore
         }
     }
@@ -298,16 +298,9 @@ impl Inner {
         }
     }
 
-    /// Holds `note` (verified as `v`) as the latest checkpoint of `origin`.
-    async fn set_seen(
-        &self,
-        origin: &str,
-        v: &VerifiedCheckpoint,
-        note: &[u8],
-        ours: bool,
-        persist: Persist,
-    ) {
-        let Ok(text) = String::from_utf8(note.to_vec()) else {
+    /// Holds `v` (its note as verified) as the latest checkpoint of `origin`.
+    async fn set_seen(&self, origin: &str, v: &VerifiedCheckpoint, ours: bool, persist: Persist) {
+        let Ok(text) = String::from_utf8(v.note_bytes().to_vec()) else {
             return;
         };
         if let Ok(mut s) = self.seen.lock() {

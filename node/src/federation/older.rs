@@ -67,8 +67,8 @@ pub(super) struct OlderCheckpoints {
 }
 
 impl OlderCheckpoints {
-    /// Remembers `v` (with its `note`) of `origin`, which is being replaced by a newer one.
-    pub(super) fn remember(&self, origin: &str, v: &VerifiedCheckpoint, note: &[u8]) {
+    /// Remembers `v` (with its note) of `origin`: one it held, or one checked consistent.
+    pub(super) fn remember(&self, origin: &str, v: &VerifiedCheckpoint) {
         let Ok(mut logs) = self.logs.lock() else {
             return;
         };
@@ -83,7 +83,7 @@ impl OlderCheckpoints {
         log.recent.push_back(Held {
             size,
             root,
-            note: note.to_vec(),
+            note: v.note_bytes().to_vec(),
         });
     }
 
@@ -144,7 +144,7 @@ mod tests {
         let o = OlderCheckpoints::default();
         let now = Instant::now();
         let (v5, n5) = signed(5, 1);
-        o.remember("example.org/log", &v5, &n5);
+        o.remember("example.org/log", &v5);
         // The same checkpoint again: known, however often, without spending the budget.
         for _ in 0..100 {
             assert_eq!(o.classify("example.org/log", &v5, true, now), Older::Known);
@@ -187,9 +187,9 @@ mod tests {
     fn memory_is_bounded_per_log() {
         let o = OlderCheckpoints::default();
         for size in 1..=(RECENT as u64 * 3) {
-            let (v, n) = signed(size, 0);
-            o.remember("example.org/log", &v, &n);
-            o.remember("example.org/log", &v, &n);
+            let (v, _) = signed(size, 0);
+            o.remember("example.org/log", &v);
+            o.remember("example.org/log", &v);
         }
         let logs = o.logs.lock().unwrap();
         let recent = &logs["example.org/log"].recent;
