@@ -495,7 +495,8 @@ pub fn run(
 ) -> anyhow::Result<FedReport> {
     anyhow::ensure!(n >= 2, "need at least 2 nodes");
     let bin = std::env::current_exe()?;
-    let tmp = tempfile::tempdir()?;
+    // Removed when the run ends, unless the caller keeps the nodes' directories.
+    let tmp;
     let root = match keep {
         Some(dir) => {
             let empty = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
@@ -503,7 +504,10 @@ pub fn run(
             std::fs::create_dir_all(dir)?;
             dir.to_path_buf()
         }
-        None => tmp.path().to_path_buf(),
+        None => {
+            tmp = tempfile::tempdir()?;
+            tmp.path().to_path_buf()
+        }
     };
     // Before the nodes start, so nothing else of this run is on the disk.
     let concurrent_fsyncs = concurrent_fsyncs(&root, n - 1, 50)?;
